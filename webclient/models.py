@@ -1,0 +1,159 @@
+"""Bots, their conversations and the append-only message log.
+
+A Message's id is the delivery cursor: strictly increasing, never reused. A user message is
+also its own outbox entry: `status=accepted` means stored here and not yet forwarded.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from webclient.fields import EncryptedTextField
+
+
+class Bot(models.Model):
+    class ApiVersion(models.IntegerChoices):
+        V1 = 1, "V1"
+        V2 = 2, "V2"
+
+    class Mode(models.TextChoices):
+        SYNC = "sync", "Synchronous (V2: with polling)"
+        ASYNC = "async", "Asynchronous (bot messages POSTed to our callback)"
+
+    class IdentityMode(models.TextChoices):
+        ANONYMOUS = "anonymous", "Anonymous: the server chooses the identity"
+        VERIFIED = "verified", "Verified: identity signed by the embedding site"
+        TRUST_BROWSER = "trust_browser", "Trust the browser's identity (insecure)"
+
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=100)
+    enabled = models.BooleanField(default=True)
+    upstream_url = models.URLField(
+        blank=True,
+        help_text="Kore host, e.g. https://bots.kore.ai. Blank: this server's embedded emulator.",
+    )
+    bot_id = models.CharField("bot id", max_length=64, help_text="st-…")
+    client_id = models.CharField("client id", max_length=64, help_text="cs-…")
+    client_secret = EncryptedTextField()
+    api_version = models.PositiveSmallIntegerField(
+        choices=ApiVersion.choices, default=ApiVersion.V2
+    )
+    mode = models.CharField(max_length=5, choices=Mode.choices, default=Mode.SYNC)
+    hook_instance_id = models.CharField(
+        max_length=64, blank=True, help_text="ivrInst-… for a second or later webhook channel."
+    )
+    callback_secret = EncryptedTextField(help_text="Path token of our callback (POST_URL).")
+    identity_mode = models.CharField(
+        max_length=16, choices=IdentityMode.choices, default=IdentityMode.ANONYMOUS
+    )
+    identity_secret = EncryptedTextField(
+        blank=True, help_text="HMAC key the embedding site signs identities with."
+    )
+    allowed_origins = models.TextField(
+        blank=True, help_text="Origins that may embed the widget, one per line."
+    )
+    custom_data = models.JSONField(default=dict, blank=True)
+    meta_tags = models.JSONField(default=dict, blank=True)
+    merge_identity = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.slug
+
+    @property
+    def upstream_base(self) -> str:
+        return self.upstream_url.rstrip("/") or f"{settings.SITE_ROOT}/emulator"
+
+    @property
+    def origins(self) -> list[str]:
+        return [line.strip() for line in self.allowed_origins.splitlines() if line.strip()]
+
+
+class Conversation(models.Model):
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="conversations")
+    identity = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_activity_at = models.DateTimeField(auto_now=True)
+    # True once the platform was told this session started (session.new / ON_CONNECT).
+    session_started = models.BooleanField(default=False)
+    # True while the bot works on the user's last message (typing indicator).
+    pending = models.BooleanField(default=False)
+    # Task state from the last answer: endOfTask, endReason, completedTaskName…
+    task_state = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["bot", "identity"], name="one_conversation_per_identity")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bot.slug}:{self.identity}"
+
+    @property
+    def channel(self) -> str:
+        """The key long-polls wait on and stores publish to."""
+        return f"{self.bot_id}:{self.identity}"
+
+
+class Message(models.Model):
+    class Role(models.TextChoices):
+        USER = "user"
+        BOT = "bot"
+        SYSTEM = "system"
+
+    class Kind(models.TextChoices):
+        TEXT = "text"
+        TEMPLATE = "template"
+        FORM = "form"
+        MEDIA = "media"
+        EVENT = "event"
+        ERROR = "error"
+
+    class Status(models.TextChoices):
+        ACCEPTED = "accepted"
+        SENT = "sent"
+        FAILED = "failed"
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    role = models.CharField(max_length=6, choices=Role.choices)
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.TEXT)
+    text = models.TextField(blank=True)
+    html = models.TextField(blank=True)
+    data = models.JSONField(null=True, blank=True)
+    client_message_id = models.CharField(max_length=64, null=True, blank=True)
+    platform_message_id = models.CharField(max_length=128, null=True, blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, null=True, blank=True)
+    failure_reason = models.TextField(blank=True)
+    # Outbox bookkeeping for user messages: set when the dispatcher starts forwarding.
+    forward_started_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "client_message_id"],
+                condition=models.Q(client_message_id__isnull=False),
+                name="unique_client_message_id",
+            ),
+            models.UniqueConstraint(
+                fields=["conversation", "platform_message_id"],
+                condition=models.Q(platform_message_id__isnull=False),
+                name="unique_platform_message_id",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["conversation", "id"], name="message_cursor"),
+            models.Index(
+                fields=["status", "id"],
+                condition=models.Q(status="accepted"),
+                name="message_outbox",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.role}: {self.text[:40]}"
