@@ -46,7 +46,7 @@ SECRET_KEY = os.getenv("SECRET_KEY") or ""
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
-    SECRET_KEY = "dev-only-insecure-key-never-used-in-production-0123456789"
+    SECRET_KEY = "dev-only-insecure-key-never-used-in-production-0123456789"  # noqa: S105
 
 # Where this server is reachable; the demo bots' upstream (the embedded emulator) and
 # callback URLs derive from it at run time.
@@ -100,6 +100,7 @@ TEMPLATES = [
 ]
 
 DB_PATH = Path(os.getenv("DB_PATH", str(BASE_DIR / "var" / "db.sqlite3")))
+DB_PATH.parent.mkdir(parents=True, exist_ok=True)
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
@@ -112,7 +113,9 @@ DATABASES = {
             "timeout": 20,
         },
         "CONN_MAX_AGE": envint("CONN_MAX_AGE", 0),
-        "TEST": {"NAME": os.getenv("TEST_DB_PATH") or None},
+        # A file, not shared-cache memory: tests run queries from several threads, and
+        # shared-cache SQLite fails concurrent readers instead of letting WAL serve them.
+        "TEST": {"NAME": os.getenv("TEST_DB_PATH", str(DB_PATH.parent / "test-db.sqlite3"))},
     }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -130,7 +133,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
+STATIC_ROOT = Path(os.getenv("STATIC_ROOT", str(BASE_DIR / "var" / "staticfiles")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Without collectstatic (the one-command demo), whitenoise serves from the finders.
 WHITENOISE_USE_FINDERS = True
@@ -178,3 +182,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
 }
+
+# The bot a token request without `bot` talks to.
+DEFAULT_BOT = os.getenv("DEFAULT_BOT", "demo")

@@ -19,7 +19,9 @@ def _check_loopback(address: Any) -> None:
             ip = ipaddress.ip_address(host)
         except ValueError:
             if host != "localhost":
-                raise ConnectionRefusedError(f"test guard: refusing to connect to {host!r}") from None
+                raise ConnectionRefusedError(
+                    f"test guard: refusing to connect to {host!r}"
+                ) from None
             return
         if not ip.is_loopback:
             raise ConnectionRefusedError(f"test guard: refusing non-loopback address {host}")
@@ -37,8 +39,23 @@ def _guarded_connect_ex(self: socket.socket, address: Any) -> int:
 
 @pytest.fixture(autouse=True, scope="session")
 def loopback_only() -> Any:
-    socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+    socket.socket.connect = _guarded_connect  # type: ignore[method-assign,assignment]
+    socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign,assignment]
     yield
     socket.socket.connect = _real_connect  # type: ignore[method-assign]
     socket.socket.connect_ex = _real_connect_ex  # type: ignore[method-assign]
+
+
+@pytest.fixture(scope="session")
+def live_server_url(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One uvicorn server for the session's end-to-end tests (each test uses fresh identities)."""
+    from tests.liveserver import LiveServer
+
+    server = LiveServer(tmp_path_factory.mktemp("live") / "db.sqlite3")
+    server.migrate()
+    server.start()
+    yield server.url
+    server.stop()
+
+
+pytest_plugins = ["tests.browser"]

@@ -27,7 +27,9 @@ def _fernet() -> MultiFernet:
     try:
         return MultiFernet([Fernet(key) for key in keys])
     except ValueError as exc:
-        raise ImproperlyConfigured(f"FIELD_ENCRYPTION_KEY is not a valid Fernet key: {exc}") from None
+        raise ImproperlyConfigured(
+            f"FIELD_ENCRYPTION_KEY is not a valid Fernet key: {exc}"
+        ) from None
 
 
 def encrypt(plain: str) -> str:
@@ -38,10 +40,12 @@ def decrypt(token: str) -> str:
     try:
         return _fernet().decrypt(token.encode()).decode()
     except InvalidToken:
-        raise ImproperlyConfigured("a stored secret cannot be decrypted with FIELD_ENCRYPTION_KEY") from None
+        raise ImproperlyConfigured(
+            "a stored secret cannot be decrypted with FIELD_ENCRYPTION_KEY"
+        ) from None
 
 
-class EncryptedTextField(models.TextField):  # type: ignore[type-arg]
+class EncryptedTextField(models.TextField):
     """Plain text in Python, Fernet ciphertext in the database; empty stays empty."""
 
     def from_db_value(self, value: str | None, expression: Any, connection: Any) -> str | None:

@@ -85,7 +85,9 @@ class Conversation(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["bot", "identity"], name="one_conversation_per_identity")
+            models.UniqueConstraint(
+                fields=["bot", "identity"], name="one_conversation_per_identity"
+            )
         ]
 
     def __str__(self) -> str:

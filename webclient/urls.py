@@ -2,4 +2,14 @@ from __future__ import annotations
 
 from django.urls import path
 
-urlpatterns: list = []
+from webclient import views
+from webclient.api import views as api
+
+urlpatterns = [
+    path("", views.chat_page, name="chat"),
+    path("api/v1/sts", api.StsView.as_view(), name="sts"),
+    path("api/users/sts", api.StsView.as_view(), name="sts-sdkapp"),
+    path("api/v1/messages", api.MessagesView.as_view(), name="messages"),
+    path("healthz", api.HealthView.as_view(), name="healthz"),
+    path("readyz", api.ReadyView.as_view(), name="readyz"),
+]

@@ -1,0 +1,209 @@
+/* kore-chat widget: sends by POST, receives by long-poll GET, renders the server's HTML.
+ *
+ * State that must survive a reload lives in localStorage, per bot: the token, the identity
+ * and the outbox of messages not yet acknowledged (re-sent with the same clientMessageId, so
+ * the server stores each once). The cursor is the id of the last message shown.
+ */
+(function () {
+  "use strict";
+
+  var root = document.querySelector("[data-kc-chat]");
+  if (!root) { return; }
+  var bot = root.getAttribute("data-bot") || "";
+  var apiBase = root.getAttribute("data-api") || "";
+  var log = root.querySelector("[data-kc-log]");
+  var typing = root.querySelector("[data-kc-typing]");
+  var connection = root.querySelector("[data-kc-connection]");
+  var composer = root.querySelector("[data-kc-composer]");
+  var input = root.querySelector("[data-kc-input]");
+  var storeKey = "kore-chat:" + bot;
+  var WAIT = 25;
+  var cursor = 0;
+  var shown = {};
+  var flushing = false;
+
+  function load() {
+    try { return JSON.parse(localStorage.getItem(storeKey)) || {}; } catch (e) { return {}; }
+  }
+  function save(patch) {
+    var state = load();
+    Object.keys(patch).forEach(function (k) { state[k] = patch[k]; });
+    try { localStorage.setItem(storeKey, JSON.stringify(state)); } catch (e) { /* private mode */ }
+  }
+  function sleep(ms) { return new Promise(function (r) { setTimeout(r, ms); }); }
+  function uuid() {
+    if (window.crypto && crypto.randomUUID) { return crypto.randomUUID(); }
+    var b = crypto.getRandomValues(new Uint8Array(16));
+    return Array.prototype.map.call(b, function (x) { return ("0" + x.toString(16)).slice(-2); }).join("");
+  }
+  function setConnection(text) { connection.textContent = text; }
+
+  function tokenExpired(state) {
+    return !state.jwt || !state.expiresAt || Date.parse(state.expiresAt) - Date.now() < 60000;
+  }
+
+  async function fetchToken() {
+    var state = load();
+    var body = { bot: bot };
+    if (state.identity) { body.identity = state.identity; }
+    var res = await fetch(apiBase + "/api/v1/sts", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body)
+    });
+    if (!res.ok) { throw new Error("token request failed: " + res.status); }
+    var data = await res.json();
+    save({ jwt: data.jwt, identity: data.identity, expiresAt: data.expiresAt });
+    return data.jwt;
+  }
+
+  async function token() {
+    var state = load();
+    return tokenExpired(state) ? fetchToken() : state.jwt;
+  }
+
+  /* One API call; a rejected token is replaced once. Resolves with {status, body}. */
+  async function api(method, path, body, signal) {
+    for (var attempt = 0; attempt < 2; attempt++) {
+      var res = await fetch(apiBase + path, {
+        method: method,
+        headers: { "Authorization": "Bearer " + (await token()), "Content-Type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: signal
+      });
+      if (res.status === 401 && attempt === 0) { save({ jwt: null }); continue; }
+      var data = await res.json().catch(function () { return {}; });
+      return { status: res.status, body: data };
+    }
+  }
+
+  function show(message) {
+    if (shown[message.id]) { return; }
+    shown[message.id] = true;
+    if (!message.html) { return; }
+    var item = document.createElement("li");
+    item.className = "kc-msg kc-role-" + message.role + " kc-kind-" + message.kind +
+      (message.status ? " kc-status-" + message.status : "");
+    item.setAttribute("data-kc-id", String(message.id));
+    item.innerHTML = message.html;
+    var nearBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 80;
+    log.appendChild(item);
+    if (nearBottom || message.role === "user") { log.scrollTop = log.scrollHeight; }
+    document.dispatchEvent(new CustomEvent("kore-chat:message", { detail: { message: message, element: item } }));
+  }
+
+  function receive(answer) {
+    answer.messages.forEach(show);
+    cursor = Math.max(cursor, answer.cursor);
+    typing.hidden = !answer.pending;
+  }
+
+  /* The outbox: every send is kept until the server has acknowledged it. */
+  function outbox() { return load().outbox || []; }
+
+  async function flush() {
+    if (flushing) { return; }
+    flushing = true;
+    try {
+      var delay = 500;
+      while (outbox().length) {
+        var entry = outbox()[0];
+        var result;
+        try {
+          result = await api("POST", "/api/v1/messages", entry.body);
+        } catch (e) {
+          setConnection("Offline, will retry…");
+          await sleep(delay);
+          delay = Math.min(delay * 2, 15000);
+          continue;
+        }
+        if (result.status >= 500 || result.status === 429) {
+          await sleep(delay);
+          delay = Math.min(delay * 2, 15000);
+          continue;
+        }
+        save({ outbox: outbox().filter(function (e) { return e.body.clientMessageId !== entry.body.clientMessageId; }) });
+        settle(entry.body.clientMessageId, result);
+        if (result.status < 300) { show(result.body.message); typing.hidden = false; }
+      }
+    } finally {
+      flushing = false;
+    }
+  }
+
+  var waiting = {};
+  function settle(id, result) {
+    var promise = waiting[id];
+    delete waiting[id];
+    if (!promise) { return; }
+    if (result.status < 300) { promise.resolve(result.body.message); }
+    else { promise.reject(result.body.error || { code: "error", message: "The message was refused." }); }
+  }
+
+  /* Send one body (text, postback, formData or event); resolves with the stored message,
+   * rejects with the API error ({code, message, fields?}) when the server refuses it. */
+  function send(body, clientMessageId) {
+    var payload = Object.assign({ clientMessageId: clientMessageId || uuid() }, body);
+    save({ outbox: outbox().concat([{ body: payload }]) });
+    var promise = new Promise(function (resolve, reject) {
+      waiting[payload.clientMessageId] = { resolve: resolve, reject: reject };
+    });
+    flush();
+    return promise;
+  }
+
+  async function pollLoop() {
+    var delay = 1000;
+    for (;;) {
+      try {
+        var result = await api("GET", "/api/v1/messages?after=" + cursor + "&wait=" + WAIT);
+        if (result.status !== 200) { throw new Error("poll failed: " + result.status); }
+        receive(result.body);
+        setConnection("");
+        delay = 1000;
+      } catch (e) {
+        setConnection("Reconnecting…");
+        await sleep(delay);
+        delay = Math.min(delay * 2, 30000);
+      }
+    }
+  }
+
+  composer.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var text = input.value;
+    if (!text.trim()) { return; }
+    input.value = "";
+    send({ text: text });
+  });
+  input.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      composer.requestSubmit();
+    }
+  });
+
+  window.KoreChat = { send: send };
+
+  async function start() {
+    var history;
+    for (var delay = 1000; ; delay = Math.min(delay * 2, 30000)) {
+      try {
+        history = await api("GET", "/api/v1/messages?after=0&wait=0");
+        if (history.status === 200) { break; }
+      } catch (e) { /* offline: retry below */ }
+      setConnection("Connecting…");
+      await sleep(delay);
+    }
+    setConnection("");
+    receive(history.body);
+    if (!history.body.messages.length && !outbox().length) {
+      // A new conversation: tell the bot, so its welcome message arrives.
+      send({ event: "ON_CONNECT" }, "on-connect");
+    }
+    flush();
+    pollLoop();
+  }
+
+  start();
+})();

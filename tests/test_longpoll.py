@@ -1,0 +1,169 @@
+"""The long-poll handler in-process, through the same ASGI application uvicorn serves."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from kore_chat.asgi import application
+from webclient import services
+from webclient.delivery import notifier
+from webclient.models import Bot, Conversation
+from webclient.sts import token_issue
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+class Call:
+    """One GET through the ASGI app, with a client that can hang up."""
+
+    def __init__(self, query: str, token: str | None) -> None:
+        headers = [(b"authorization", f"Bearer {token}".encode())] if token else []
+        self.scope = {
+            "type": "http",
+            "method": "GET",
+            "path": "/api/v1/messages",
+            "query_string": query.encode(),
+            "headers": headers,
+        }
+        self.hang_up = asyncio.Event()
+        self.sent: list[dict[str, Any]] = []
+        self._requested = False
+
+    async def receive(self) -> dict[str, Any]:
+        if not self._requested:
+            self._requested = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await self.hang_up.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(self, event: Mapping[str, Any]) -> None:
+        self.sent.append(dict(event))
+
+    async def run_unanswered(self) -> None:
+        await application(self.scope, self.receive, self.send)
+
+    async def run(self) -> tuple[int, dict[str, Any]]:
+        await self.run_unanswered()
+        return self.sent[0]["status"], json.loads(self.sent[1]["body"])
+
+
+@pytest.fixture
+def user() -> tuple[str, Conversation]:
+    bot = Bot.objects.get(slug="demo")
+    conversation = services.conversation_get_or_create(bot=bot, identity="poller")
+    return token_issue(bot=bot, identity="poller", anonymous=False).jwt, conversation
+
+
+def store(conversation: Conversation, text: str) -> None:
+    services.bot_messages_store(conversation=conversation, items=[services.BotItem(text)])
+
+
+def test_a_waiting_poll_answers_as_soon_as_a_message_is_stored(user: Any) -> None:
+    token, conversation = user
+
+    async def scenario() -> tuple[float, dict[str, Any]]:
+        poll = asyncio.ensure_future(Call("after=0&wait=10", token).run())
+        await asyncio.sleep(0.3)
+        assert not poll.done()
+        started = time.monotonic()
+        await asyncio.to_thread(store, conversation, "hi there")
+        status, body = await asyncio.wait_for(poll, 5)
+        assert status == 200
+        return time.monotonic() - started, body
+
+    elapsed, body = asyncio.run(scenario())
+    assert [m["text"] for m in body["messages"]] == ["hi there"]
+    assert body["cursor"] == body["messages"][0]["id"]
+    assert elapsed < 1
+
+
+def test_it_answers_at_once_when_messages_wait(user: Any) -> None:
+    token, conversation = user
+    store(conversation, "one")
+    store(conversation, "two")
+    started = time.monotonic()
+    status, body = asyncio.run(Call("after=0&wait=10", token).run())
+    assert status == 200
+    assert [m["text"] for m in body["messages"]] == ["one", "two"]
+    assert time.monotonic() - started < 1
+    _, later = asyncio.run(Call(f"after={body['messages'][0]['id']}&wait=0", token).run())
+    assert [m["text"] for m in later["messages"]] == ["two"]
+
+
+def test_it_answers_an_empty_list_when_the_wait_runs_out(user: Any) -> None:
+    token, _ = user
+    started = time.monotonic()
+    status, body = asyncio.run(Call("after=0&wait=1", token).run())
+    assert (status, body) == (200, {"messages": [], "cursor": 0, "pending": False})
+    assert 1 <= time.monotonic() - started < 3
+
+
+def test_held_polls_hold_no_thread(user: Any) -> None:
+    token, conversation = user
+    asyncio.run(Call("after=0&wait=0", token).run())
+
+    async def scenario() -> tuple[int, int]:
+        before = threading.active_count()
+        polls = [asyncio.ensure_future(Call("after=0&wait=10", token).run()) for _ in range(200)]
+        await asyncio.sleep(1)
+        during = threading.active_count()
+        assert notifier.waiting() == 200
+        await asyncio.to_thread(store, conversation, "for everyone")
+        answers = await asyncio.wait_for(asyncio.gather(*polls), 10)
+        assert all(body["messages"][0]["text"] == "for everyone" for _, body in answers)
+        return before, during
+
+    before, during = asyncio.run(scenario())
+    # Only the bounded pool that runs the polls' short queries may have grown.
+    assert during - before <= 4
+
+
+def test_a_client_that_hangs_up_stops_waiting(user: Any) -> None:
+    token, _ = user
+
+    async def scenario() -> Call:
+        call = Call("after=0&wait=30", token)
+        poll = asyncio.ensure_future(call.run_unanswered())
+        await asyncio.sleep(0.3)
+        assert notifier.waiting() == 1
+        call.hang_up.set()
+        await asyncio.wait_for(poll, 2)
+        return call
+
+    call = asyncio.run(scenario())
+    assert call.sent == []
+    assert notifier.waiting() == 0
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "code"),
+    [
+        ("after=-1", 400, "invalid_request"),
+        ("after=abc", 400, "invalid_request"),
+        ("wait=soon", 400, "invalid_request"),
+    ],
+)
+def test_it_rejects_bad_parameters(user: Any, query: str, status: int, code: str) -> None:
+    token, _ = user
+    got_status, body = asyncio.run(Call(query, token).run())
+    assert (got_status, body["error"]["code"]) == (status, code)
+
+
+def test_it_rejects_a_poll_without_token() -> None:
+    status, body = asyncio.run(Call("after=0", None).run())
+    assert status == 401
+    assert body["error"]["code"] == "invalid_token"
+
+
+def test_it_caps_the_wait(user: Any, settings: Any) -> None:
+    from webclient.api.longpoll import poll_params
+
+    assert poll_params({"wait": "600"}) == (0, settings.LONGPOLL_MAX_WAIT)
+    assert poll_params({}) == (0, settings.LONGPOLL_DEFAULT_WAIT)

@@ -1,0 +1,81 @@
+"""The one error format of the API: {"error": {"code": "<slug>", "message": "<human text>"}}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+
+class ApiError(Exception):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+
+def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, **extra}}
+
+
+def _from_drf(exc: exceptions.APIException) -> ApiError:
+    if isinstance(exc, exceptions.ValidationError):
+        return ApiError(
+            status.HTTP_400_BAD_REQUEST,
+            "invalid_request",
+            _first_message(exc.detail),
+            extra={"fields": exc.detail} if isinstance(exc.detail, dict) else None,
+        )
+    if isinstance(exc, exceptions.ParseError):
+        return ApiError(
+            status.HTTP_400_BAD_REQUEST, "malformed_body", "The body is not valid JSON."
+        )
+    if isinstance(exc, exceptions.UnsupportedMediaType):
+        return ApiError(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Send the body as application/json.",
+        )
+    if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
+        return ApiError(status.HTTP_401_UNAUTHORIZED, "invalid_token", str(exc.detail))
+    if isinstance(exc, exceptions.MethodNotAllowed):
+        return ApiError(exc.status_code, "method_not_allowed", str(exc.detail))
+    if isinstance(exc, exceptions.Throttled):
+        return ApiError(exc.status_code, "rate_limited", str(exc.detail))
+    return ApiError(exc.status_code, exc.default_code, str(exc.detail))
+
+
+def _first_message(detail: Any) -> str:
+    if isinstance(detail, dict):
+        for field, value in detail.items():
+            prefix = "" if field == "non_field_errors" else f"{field}: "
+            return prefix + _first_message(value)
+    if isinstance(detail, list) and detail:
+        return _first_message(detail[0])
+    return str(detail)
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's exception handler: every known failure leaves in the one format."""
+    if isinstance(exc, Http404):
+        exc = ApiError(status.HTTP_404_NOT_FOUND, "not_found", "Not found.")
+    elif isinstance(exc, exceptions.APIException):
+        exc = _from_drf(exc)
+    if not isinstance(exc, ApiError):
+        return None
+    return Response(
+        error_body(exc.code, exc.message, **exc.extra), status=exc.status, headers=exc.headers
+    )

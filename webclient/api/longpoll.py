@@ -1,0 +1,111 @@
+"""Receiving messages: `GET /api/v1/messages?after=&wait=`, the long-poll.
+
+Under ASGI this path bypasses Django's request handling: Django gives every request its own
+thread context (and sync middleware a thread), so a held request would pin an OS thread and,
+once it touched the ORM, a database connection. Here a waiting poll is a coroutine and an
+event; its few short queries run on a small shared pool of threads (LONGPOLL_DB_THREADS),
+which bounds the database connections long-polls use. The DRF view serves the same answer
+through `poll_answer` for the WSGI development server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+from django.conf import settings
+
+from webclient import delivery, selectors
+from webclient.api.auth import bearer_token
+from webclient.api.errors import ApiError, error_body
+from webclient.api.serializers import PollInputSerializer, messages_output
+from webclient.dbthreads import DbThreads
+from webclient.sts import Principal, token_verify
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[Mapping[str, Any]], Awaitable[None]]
+
+
+_db = DbThreads("longpoll-db", settings.LONGPOLL_DB_THREADS)
+run_db = _db.run
+
+
+def poll_params(query: dict[str, str]) -> tuple[int, int]:
+    serializer = PollInputSerializer(data=query)
+    if not serializer.is_valid():
+        field, errors = next(iter(serializer.errors.items()))
+        raise ApiError(400, "invalid_request", f"{field}: {errors[0]}")
+    wait = serializer.validated_data.get("wait", settings.LONGPOLL_DEFAULT_WAIT)
+    return serializer.validated_data["after"], wait
+
+
+def _messages_json(bot_id: int, identity: str, after: int) -> list[dict[str, Any]]:
+    return messages_output(selectors.messages_after(bot_id=bot_id, identity=identity, after=after))
+
+
+async def poll_answer(principal: Principal, after: int, wait: int) -> dict[str, Any]:
+    bot_id, identity = principal.bot.pk, principal.identity
+
+    def fetch() -> Awaitable[list[dict[str, Any]]]:
+        return run_db(_messages_json, bot_id, identity, after)
+
+    messages = await delivery.wait_for(principal.channel, fetch, wait)
+    pending = await run_db(lambda: selectors.conversation_pending(bot_id=bot_id, identity=identity))
+    cursor = messages[-1]["id"] if messages else after
+    return {"messages": messages, "cursor": cursor, "pending": pending}
+
+
+async def _until_disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _answer_unless_disconnected(
+    receive: Receive, answer: Awaitable[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """The answer, or None when the client left first (its wait is then cancelled)."""
+    answering = asyncio.ensure_future(answer)
+    leaving = asyncio.ensure_future(_until_disconnect(receive))
+    try:
+        await asyncio.wait({answering, leaving}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (answering, leaving):
+            if not task.done():
+                task.cancel()
+    if answering.done() and not answering.cancelled():
+        return answering.result()
+    return None
+
+
+async def _send_json(
+    send: Send, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> None:
+    raw = json.dumps(body, separators=(",", ":")).encode()
+    header_list = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(raw)).encode()),
+        (b"cache-control", b"no-store"),
+        (b"x-content-type-options", b"nosniff"),
+    ]
+    header_list += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": header_list})
+    await send({"type": "http.response.body", "body": raw})
+
+
+async def longpoll_app(scope: Scope, receive: Receive, send: Send) -> None:
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+    try:
+        token = bearer_token(headers.get("authorization"))
+        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+        after, wait = poll_params(query)
+        principal = await run_db(token_verify, token)
+        answer = await _answer_unless_disconnected(receive, poll_answer(principal, after, wait))
+    except ApiError as exc:
+        await _send_json(send, exc.status, error_body(exc.code, exc.message), exc.headers)
+        return
+    if answer is not None:
+        await _send_json(send, 200, answer)

@@ -1,0 +1,150 @@
+"""The widget API: one view per operation, thin — parse, call a service, serialise.
+
+Token-authenticated routes are CSRF-exempt by design: they never read cookies, so a
+cross-site page cannot ride on the browser's credentials (DRF enforces CSRF only for
+session authentication, which these views do not use).
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from asgiref.sync import async_to_sync
+from django.db import connection
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from webclient import selectors, services, sts
+from webclient.api.auth import HasChatToken
+from webclient.api.errors import error_body
+from webclient.api.longpoll import poll_answer, poll_params
+from webclient.api.serializers import MessageOutputSerializer
+from webclient.models import Bot
+from webclient.sts import Principal
+
+MAX_TEXT_LENGTH = 4000
+
+
+class StsView(APIView):
+    """Issue a token; compatible with Kore SDKApp's /api/users/sts."""
+
+    authentication_classes: list[Any] = []
+
+    class InputSerializer(serializers.Serializer):
+        bot = serializers.SlugField(required=False)
+        identity = serializers.CharField(required=False, allow_blank=True, max_length=255)
+        identityHash = serializers.CharField(required=False, allow_blank=True, max_length=128)
+        # Accepted for SDKApp compatibility and ignored: secrets live on the server only,
+        # and anonymity is decided by the bot's identity mode.
+        clientId = serializers.CharField(required=False, allow_blank=True)
+        clientSecret = serializers.CharField(required=False, allow_blank=True)
+        isAnonymous = serializers.BooleanField(required=False)
+        aud = serializers.CharField(required=False, allow_blank=True)
+
+    class OutputSerializer(serializers.Serializer):
+        jwt = serializers.CharField()
+        identity = serializers.CharField()
+        bot = serializers.CharField()
+        expiresAt = serializers.DateTimeField(source="expires_at")
+
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        bot = selectors.bot_get(slug=data.validated_data.get("bot"))
+        identity, anonymous = sts.identity_choose(
+            bot=bot,
+            identity=data.validated_data.get("identity"),
+            identity_hash_value=data.validated_data.get("identityHash"),
+        )
+        token = sts.token_issue(bot=bot, identity=identity, anonymous=anonymous)
+        output = {
+            "jwt": token.jwt,
+            "identity": identity,
+            "bot": bot.slug,
+            "expires_at": token.expires_at,
+        }
+        return Response(self.OutputSerializer(output).data)
+
+
+class PostbackSerializer(serializers.Serializer):
+    payload = serializers.CharField(max_length=MAX_TEXT_LENGTH)
+    title = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT_LENGTH)
+
+
+class FormEntrySerializer(serializers.Serializer):
+    componentId = serializers.CharField(max_length=128)
+    input = serializers.JSONField()
+
+
+class FormDataSerializer(serializers.Serializer):
+    formId = serializers.CharField(max_length=128)
+    data = FormEntrySerializer(many=True, max_length=500)  # type: ignore[call-arg,assignment]
+
+
+class MessagesView(APIView):
+    """POST sends a user message; GET is the long-poll (also served by longpoll.py)."""
+
+    permission_classes = [HasChatToken]
+
+    class SendInputSerializer(serializers.Serializer):
+        clientMessageId = serializers.CharField(max_length=64)
+        text = serializers.CharField(
+            required=False, max_length=MAX_TEXT_LENGTH, trim_whitespace=False
+        )
+        postback = PostbackSerializer(required=False)
+        formData = FormDataSerializer(required=False)
+        event = serializers.ChoiceField(choices=["ON_CONNECT", "SESSION_CLOSURE"], required=False)
+
+        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+            given = [key for key in ("text", "postback", "formData", "event") if key in attrs]
+            if len(given) != 1:
+                raise serializers.ValidationError(
+                    "Send exactly one of text, postback, formData or event."
+                )
+            if "text" in attrs and not attrs["text"].strip():
+                raise serializers.ValidationError({"text": "The text is empty."})
+            return attrs
+
+    def post(self, request: Request) -> Response:
+        data = self.SendInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        body = {k: v for k, v in data.validated_data.items() if k != "clientMessageId"}
+        principal = cast(Principal, request.user)
+        message, created = services.user_message_accept(
+            bot=principal.bot,
+            identity=principal.identity,
+            body=body,
+            client_message_id=data.validated_data["clientMessageId"],
+        )
+        return Response(
+            {"message": MessageOutputSerializer(message).data, "cursor": message.pk},
+            status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK,
+        )
+
+    def get(self, request: Request) -> Response:
+        after, wait = poll_params(request.query_params.dict())
+        answer = async_to_sync(poll_answer)(cast(Principal, request.user), after, wait)
+        return Response(answer, headers={"Cache-Control": "no-store"})
+
+
+class HealthView(APIView):
+    authentication_classes: list[Any] = []
+
+    def get(self, request: Request) -> Response:
+        return Response({"status": "ok"})
+
+
+class ReadyView(APIView):
+    authentication_classes: list[Any] = []
+
+    def get(self, request: Request) -> Response:
+        connection.ensure_connection()
+        bots = Bot.objects.filter(enabled=True).count()
+        if not bots:
+            return Response(
+                error_body("no_bots", "No enabled bot is configured."),
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            )
+        return Response({"status": "ready", "bots": bots})

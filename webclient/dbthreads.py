@@ -1,0 +1,36 @@
+"""Small thread pools for running ORM calls from event-loop code.
+
+Long-polls and the dispatcher each own one, so neither can starve the other, and each pool
+bounds the database connections it holds to its size.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from django.db import close_old_connections
+
+T = TypeVar("T")
+
+
+def _call(fn: Callable[..., T], *args: Any) -> T:
+    try:
+        return fn(*args)
+    finally:
+        # Outside Django's request cycle nobody else recycles this thread's connection.
+        close_old_connections()
+
+
+class DbThreads:
+    def __init__(self, name: str, size: int) -> None:
+        self._name = name
+        self._size = size
+        self._executor: ThreadPoolExecutor | None = None
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self._size, thread_name_prefix=self._name)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, _call, fn, *args)

@@ -1,0 +1,117 @@
+"""Kore wire shapes: build V1/V2 request bodies, and normalise every answer shape.
+
+Answers arrive as V1 `{"text": …}` (a string, an object or a list of either), V2
+`{"data": [{"val": …}]}`, V2 poll states, and the same bodies POSTed to our callback. Items
+that are JSON strings (sometimes HTML-entity escaped) hold template objects; they are parsed
+when they parse and kept as plain text otherwise.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from webclient.models import Bot, Conversation, Message
+from webclient.services import BotItem
+
+TASK_FIELDS = ("endOfTask", "endReason", "completedTaskId", "completedTaskName")
+
+
+@dataclass
+class Answer:
+    items: list[BotItem] = field(default_factory=list)
+    task_state: dict[str, Any] = field(default_factory=dict)
+    poll_id: str | None = None
+    in_progress: bool = False
+
+
+def request_body(bot: Bot, conversation: Conversation, message: Message) -> dict[str, Any]:
+    sent: dict[str, Any] = message.data or {}
+    body: dict[str, Any] = {
+        "session": {"new": not conversation.session_started},
+        "from": {"id": conversation.identity, "userInfo": {}},
+        "to": {"id": bot.bot_id},
+        "preferredChannelForResponse": "rtm",
+    }
+    if bot.api_version == Bot.ApiVersion.V1:
+        body["message"] = _v1_message(sent)
+    else:
+        body["message"] = _v2_message(sent)
+    if bot.custom_data:
+        body["customData"] = bot.custom_data
+    if bot.meta_tags:
+        body["metaTags"] = bot.meta_tags
+    if bot.merge_identity:
+        body["mergeIdentity"] = True
+    return body
+
+
+def _v1_message(sent: dict[str, Any]) -> dict[str, Any]:
+    if "postback" in sent:
+        return {"text": sent["postback"]["payload"]}
+    if "formData" in sent:
+        return {"text": "", "formData": {**sent["formData"], "meta": {}}}
+    if "event" in sent:
+        # V1 has no event type (undocumented): the event name travels as the text.
+        return {"text": sent["event"], "type": "event"}
+    return {"text": sent["text"]}
+
+
+def _v2_message(sent: dict[str, Any]) -> dict[str, Any]:
+    if "postback" in sent:
+        return {"type": "text", "val": sent["postback"]["payload"]}
+    if "formData" in sent:
+        return {"type": "formData", "val": {**sent["formData"], "meta": {}}}
+    if "event" in sent:
+        return {"type": "event", "val": sent["event"]}
+    return {"type": "text", "val": sent["text"]}
+
+
+def parse_item(value: Any) -> Any:
+    """A text item as a template object when it is (possibly entity-escaped) JSON."""
+    if not isinstance(value, str):
+        return value
+    for candidate in (value, html.unescape(value)):
+        stripped = candidate.strip()
+        if stripped[:1] in ("{", "["):
+            try:
+                parsed = json.loads(stripped)
+            except ValueError:
+                continue
+            if isinstance(parsed, dict):
+                return parsed
+    return value
+
+
+def _text_items(text: Any) -> list[Any]:
+    if text is None or text == "":
+        return []
+    values = text if isinstance(text, list) else [text]
+    return [parse_item(value) for value in values if value not in (None, "")]
+
+
+def parse_answer(body: dict[str, Any]) -> Answer:
+    """Normalise any answer or callback body from V1 or V2."""
+    answer = Answer(task_state={k: body[k] for k in TASK_FIELDS if k in body})
+    poll_id = body.get("pollId")
+    answer.poll_id = poll_id if isinstance(poll_id, str) and poll_id else None
+    answer.in_progress = str(body.get("status", "")).lower() == "inprogress"
+    data = body.get("data")
+    if isinstance(data, list):
+        for entry in data:
+            if not isinstance(entry, dict):
+                continue
+            message_id = entry.get("messageId")
+            for index, item in enumerate(_text_items(entry.get("val"))):
+                pid = message_id if isinstance(message_id, str) and message_id else None
+                if pid and index:
+                    pid = f"{pid}#{index}"
+                answer.items.append(BotItem(item, pid))
+    else:
+        answer.items.extend(BotItem(item) for item in _text_items(body.get("text")))
+    form = body.get("form")
+    if isinstance(form, dict) and form.get("formDef"):
+        answer.items.append(BotItem({"form": form}))
+    return answer
