@@ -21,7 +21,9 @@ class EmulatedWebhook(models.Model):
     client_secret = EncryptedTextField()
     version = models.PositiveSmallIntegerField(choices=[(1, "V1"), (2, "V2")], default=2)
     is_async = models.BooleanField(default=False)
-    polling = models.BooleanField(default=True, help_text="V2 sync: answer slow work with a pollId.")
+    polling = models.BooleanField(
+        default=True, help_text="V2 sync: answer slow work with a pollId."
+    )
     post_url = models.CharField(
         max_length=500,
         blank=True,
@@ -30,8 +32,12 @@ class EmulatedWebhook(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["bot_id", "instance_id"], name="one_webhook_per_instance")
+            models.UniqueConstraint(
+                fields=["bot_id", "instance_id"], name="one_webhook_per_instance"
+            )
         ]
 
     def __str__(self) -> str:
-        return f"{self.bot_name} ({self.bot_id}{'/' + self.instance_id if self.instance_id else ''})"
+        return (
+            f"{self.bot_name} ({self.bot_id}{'/' + self.instance_id if self.instance_id else ''})"
+        )
