@@ -95,10 +95,8 @@ async def subscription(channel: str) -> AsyncIterator[Waiter]:
         notifier.unsubscribe(channel, waiter)
 
 
-async def wait_for(
-    channel: str, fetch: Callable[[], Awaitable[list[T]]], timeout: float
-) -> list[T]:
-    """Return what `fetch` finds, waiting up to `timeout` seconds for something to appear."""
+async def wait_for(channel: str, fetch: Callable[[], Awaitable[T]], timeout: float) -> T:
+    """Return what `fetch` finds, waiting up to `timeout` seconds for it to be truthy."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     async with subscription(channel) as waiter:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -43,20 +44,32 @@ def poll_params(query: dict[str, str]) -> tuple[int, int]:
     return serializer.validated_data["after"], wait
 
 
-def _messages_json(bot_id: int, identity: str, after: int) -> list[dict[str, Any]]:
-    return messages_output(selectors.messages_after(bot_id=bot_id, identity=identity, after=after))
+@dataclass(frozen=True)
+class Snapshot:
+    """What a poll answers; truthy when there is something to deliver."""
+
+    messages: list[dict[str, Any]]
+    pending: bool
+
+    def __bool__(self) -> bool:
+        return bool(self.messages)
+
+
+def _snapshot(bot_id: int, identity: str, after: int) -> Snapshot:
+    messages = selectors.messages_after(bot_id=bot_id, identity=identity, after=after)
+    pending = selectors.conversation_pending(bot_id=bot_id, identity=identity)
+    return Snapshot(messages_output(messages), pending)
 
 
 async def poll_answer(principal: Principal, after: int, wait: int) -> dict[str, Any]:
     bot_id, identity = principal.bot.pk, principal.identity
 
-    def fetch() -> Awaitable[list[dict[str, Any]]]:
-        return run_db(_messages_json, bot_id, identity, after)
+    def fetch() -> Awaitable[Snapshot]:
+        return run_db(_snapshot, bot_id, identity, after)
 
-    messages = await delivery.wait_for(principal.channel, fetch, wait)
-    pending = await run_db(lambda: selectors.conversation_pending(bot_id=bot_id, identity=identity))
-    cursor = messages[-1]["id"] if messages else after
-    return {"messages": messages, "cursor": cursor, "pending": pending}
+    found = await delivery.wait_for(principal.channel, fetch, wait)
+    cursor = found.messages[-1]["id"] if found.messages else after
+    return {"messages": found.messages, "cursor": cursor, "pending": found.pending}
 
 
 async def _until_disconnect(receive: Receive) -> None:
