@@ -283,7 +283,9 @@ TEMPLATE_EXAMPLES: dict[str, dict[str, Any]] = {
             "buttons": [{"title": "Done", "type": "postback", "payload": "payload"}],
         }
     ),
-    "like_dislike": _template({"template_type": "like_dislike", "text": "Was this answer helpful?"}),
+    "like_dislike": _template(
+        {"template_type": "like_dislike", "text": "Was this answer helpful?"}
+    ),
     "feedbackTemplate": _template(
         {
             "template_type": "feedbackTemplate",
@@ -434,7 +436,11 @@ TEMPLATE_EXAMPLES: dict[str, dict[str, Any]] = {
                     "isCollapsed": False,
                     "textInformation": [
                         {"title": "Oct 9, 9:00am - 9:30am"},
-                        {"title": "Join on WebEx", "type": "web_url", "url": "https://webex.example.com/j/123"},
+                        {
+                            "title": "Join on WebEx",
+                            "type": "web_url",
+                            "url": "https://webex.example.com/j/123",
+                        },
                     ],
                     "buttons": [
                         {"type": "postback", "title": "Reschedule", "payload": "RESCHEDULE_123"},
@@ -452,8 +458,18 @@ TEMPLATE_EXAMPLES: dict[str, dict[str, Any]] = {
                         {"id": "2", "type": "checkbox", "label": "Tax returns", "value": "tax"},
                     ],
                     "buttons": [
-                        {"type": "postback", "btnType": "confirm", "title": "Confirm", "payload": "DOCS"},
-                        {"type": "postback", "btnType": "cancel", "title": "Cancel", "payload": "NO_DOCS"},
+                        {
+                            "type": "postback",
+                            "btnType": "confirm",
+                            "title": "Confirm",
+                            "payload": "DOCS",
+                        },
+                        {
+                            "type": "postback",
+                            "btnType": "cancel",
+                            "title": "Cancel",
+                            "payload": "NO_DOCS",
+                        },
                     ],
                 },
             ],
@@ -527,7 +543,10 @@ TEMPLATE_EXAMPLES: dict[str, dict[str, Any]] = {
                             },
                             "value": {
                                 "type": "url",
-                                "url": {"link": "https://www.example-bank.com/fx/gbp", "title": "0.79"},
+                                "url": {
+                                    "link": "https://www.example-bank.com/fx/gbp",
+                                    "title": "0.79",
+                                },
                             },
                         },
                     ],
@@ -620,7 +639,10 @@ TEMPLATE_EXAMPLES: dict[str, dict[str, Any]] = {
     },
     "error": {
         "type": "error",
-        "payload": {"text": "We couldn't reach the payments service. Please try again.", "color": "red"},
+        "payload": {
+            "text": "We couldn't reach the payments service. Please try again.",
+            "color": "red",
+        },
     },
 }
 
@@ -656,7 +678,9 @@ DEMO_FORM: dict[str, Any] = {
         "displayName": "Personal loan application",
         "type": "regular",
         "components": [
-            _component(1, "label", "intro", "Tell us a little about yourself and the loan you need."),
+            _component(
+                1, "label", "intro", "Tell us a little about yourself and the loan you need."
+            ),
             {
                 **_component(2, "section", "applicant", "Applicant"),
                 "components": [
@@ -684,7 +708,9 @@ DEMO_FORM: dict[str, Any] = {
                         placeholder="jane@example.com",
                         required=True,
                     ),
-                    _component(5, "phoneNumber", "phone", "Mobile phone", placeholder="+1 555 0100"),
+                    _component(
+                        5, "phoneNumber", "phone", "Mobile phone", placeholder="+1 555 0100"
+                    ),
                     _component(
                         6,
                         "date",
@@ -702,7 +728,9 @@ DEMO_FORM: dict[str, Any] = {
                             ],
                         },
                     ),
-                    _component(7, "address", "address", "Home address", placeholder="Street, city, ZIP"),
+                    _component(
+                        7, "address", "address", "Home address", placeholder="Street, city, ZIP"
+                    ),
                     _component(8, "url", "website", "Business website (optional)"),
                 ],
             },
