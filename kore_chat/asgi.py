@@ -2,11 +2,13 @@
 
 Long-polls (`GET /api/v1/messages`) are served by a bare ASGI handler that holds no thread
 while it waits (webclient/api/longpoll.py); everything else goes through Django. On startup
-the outbox dispatcher starts, so messages accepted before a restart are forwarded.
+the outbox dispatcher starts, so messages accepted before a restart are forwarded; in DEBUG,
+pending migrations are applied first, so a fresh checkout serves the demo with no setup.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 from django.core.asgi import get_asgi_application
@@ -15,6 +17,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kore_chat.settings")
 django_application = get_asgi_application()
 
 from django.conf import settings  # noqa: E402  (after Django is set up)
+from django.core.management import call_command  # noqa: E402
+from django.db import DEFAULT_DB_ALIAS, connections  # noqa: E402
+from django.db.migrations.executor import MigrationExecutor  # noqa: E402
 
 from webclient.api.longpoll import Receive, Scope, Send, longpoll_app  # noqa: E402
 from webclient.kore.dispatcher import dispatcher  # noqa: E402
@@ -22,10 +27,20 @@ from webclient.kore.dispatcher import dispatcher  # noqa: E402
 LONGPOLL_PATH = "/api/v1/messages"
 
 
+def _migrate_for_demo() -> None:
+    """In DEBUG, bare `uvicorn kore_chat.asgi:application` on a fresh checkout is a demo."""
+    executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
+    if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+        call_command("migrate", interactive=False, verbosity=1)
+    connections.close_all()
+
+
 async def _lifespan(receive: Receive, send: Send) -> None:
     while True:
         event = await receive()
         if event["type"] == "lifespan.startup":
+            if settings.DEBUG:
+                await asyncio.to_thread(_migrate_for_demo)
             if settings.KORE_DISPATCHER:
                 dispatcher.kick()
             await send({"type": "lifespan.startup.complete"})

@@ -70,9 +70,11 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "webclient.security.headers.security_headers_middleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "corsheaders.middleware.CorsMiddleware",
+    "webclient.security.cors.BotCorsMiddleware",
+    "webclient.security.limits.body_limit_middleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -143,7 +145,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["webclient.api.auth.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": [],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "webclient.security.limits.JSONParser",
         "rest_framework.parsers.FormParser",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -175,6 +177,27 @@ KORE_POLL_DEADLINE = envint("KORE_POLL_DEADLINE", 120)
 # Start the outbox dispatcher in this process when a message is accepted.
 KORE_DISPATCHER = envbool("KORE_DISPATCHER", True)
 
+# Relay (webclient/kore/, docs/relay.md). Upstream calls answered 429, 500/502/503 or
+# refused are retried this many times, with jittered exponential back-off from the base
+# delay, honouring Retry-After up to the max delay (a longer Retry-After fails at once).
+KORE_MAX_RETRIES = envint("KORE_MAX_RETRIES", 3)
+KORE_RETRY_BASE_MS = envint("KORE_RETRY_BASE_MS", 500)
+KORE_RETRY_MAX_DELAY = envint("KORE_RETRY_MAX_DELAY", 30)
+# Seconds a forward in flight stays claimed without its process renewing the claim; after
+# that (the process died) the message is failed, never sent twice.
+KORE_FORWARD_LEASE = envint("KORE_FORWARD_LEASE", 30)
+# Async callbacks (POST_URL): largest body accepted, and how long a repeated V1 body (V1 has
+# no message id) counts as a redelivery of the same message.
+KORE_CALLBACK_MAX_BYTES = envint("KORE_CALLBACK_MAX_BYTES", 1024 * 1024)
+KORE_CALLBACK_DEDUP_WINDOW = envint("KORE_CALLBACK_DEDUP_WINDOW", 300)
+# Hosts a bot's upstream_url may name ("*.example.com" matches subdomains). The embedded
+# emulator (blank upstream_url) and loopback hosts are allowed only in DEBUG or with
+# KORE_ALLOW_LOOPBACK_UPSTREAM, so a bot setting cannot aim the relay at internal services.
+KORE_UPSTREAM_HOSTS = envlist("KORE_UPSTREAM_HOSTS", "bots.kore.ai,platform.kore.ai")
+KORE_ALLOW_LOOPBACK_UPSTREAM = envbool("KORE_ALLOW_LOOPBACK_UPSTREAM", False)
+# The embedded emulator's synchronous cut-off (Kore's is 15 s); tests shorten it.
+KORE_EMULATOR_SYNC_TIMEOUT = envint("KORE_EMULATOR_SYNC_TIMEOUT", 15)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -185,3 +208,43 @@ LOGGING = {
 
 # The bot a token request without `bot` talks to.
 DEFAULT_BOT = os.getenv("DEFAULT_BOT", "demo")
+
+# Security (docs/security.md, docs/deployment.md).
+# HTTPS: served over TLS (directly or behind a terminating proxy). Turns on secure cookies,
+# HSTS and the redirect from plain HTTP; health checks stay reachable over HTTP.
+HTTPS = envbool("HTTPS", False)
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", HTTPS)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 31_536_000 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
+# Preloading is a commitment browsers remember for months: the operator opts in.
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
+# Only behind a proxy that sets X-Forwarded-Proto and drops the client's own.
+if envbool("TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# CORS on the widget API only; the allowed origins are each bot's (webclient/security/cors.py).
+# Retry-After is exposed so a cross-origin widget can honour a 429.
+CORS_URLS_REGEX = r"^/api/"
+CORS_EXPOSE_HEADERS = ["Retry-After"]
+# Rate limits: requests per RATELIMIT_WINDOW seconds; 0 switches a rule off. Counters live
+# in the default cache: per process unless CACHE_BACKEND names a shared one.
+RATELIMIT_ENABLED = envbool("RATELIMIT_ENABLED", True)
+RATELIMIT_WINDOW = envint("RATELIMIT_WINDOW", 60)
+RATELIMIT_STS_PER_IP = envint("RATELIMIT_STS_PER_IP", 60)
+RATELIMIT_SEND_PER_IDENTITY = envint("RATELIMIT_SEND_PER_IDENTITY", 30)
+RATELIMIT_SEND_PER_IP = envint("RATELIMIT_SEND_PER_IP", 120)
+RATELIMIT_CALLBACK_REFUSALS_PER_IP = envint("RATELIMIT_CALLBACK_REFUSALS_PER_IP", 20)
+CACHES = {
+    "default": {
+        "BACKEND": os.getenv("CACHE_BACKEND", "django.core.cache.backends.locmem.LocMemCache"),
+        "LOCATION": os.getenv("CACHE_LOCATION", "kore-chat"),
+    }
+}
+# Request caps: bytes of body on /api/ (callbacks: KORE_CALLBACK_MAX_BYTES) and JSON nesting.
+API_MAX_BODY_BYTES = envint("API_MAX_BODY_BYTES", 64 * 1024)
+JSON_MAX_DEPTH = envint("JSON_MAX_DEPTH", 64)

@@ -3,6 +3,9 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
+handler404 = "webclient.api.errors.not_found"
+handler500 = "webclient.api.errors.server_error"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("emulator/", include("webclient.emulator.urls")),

@@ -24,7 +24,9 @@ def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.fixture(scope="session")
+# Per module: Playwright's sync API runs an event loop in the main thread while it is open,
+# and other tests need that thread free of one (asyncio.run, Django's ORM).
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     path = chromium_path()
     if path is None:

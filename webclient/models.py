@@ -7,9 +7,11 @@ also its own outbox entry: `status=accepted` means stored here and not yet forwa
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from webclient.fields import EncryptedTextField
+from webclient.kore.upstream import UpstreamNotAllowed, check_upstream
 
 
 class Bot(models.Model):
@@ -61,6 +63,12 @@ class Bot(models.Model):
 
     def __str__(self) -> str:
         return self.slug
+
+    def clean(self) -> None:
+        try:
+            check_upstream(self.upstream_url)
+        except UpstreamNotAllowed as exc:
+            raise ValidationError({"upstream_url": str(exc)}) from None
 
     @property
     def upstream_base(self) -> str:
@@ -132,6 +140,9 @@ class Message(models.Model):
     failure_reason = models.TextField(blank=True)
     # Outbox bookkeeping for user messages: set when the dispatcher starts forwarding.
     forward_started_at = models.DateTimeField(null=True, blank=True)
+    # Renewed by the forwarding process while the call is in flight; once it lapses that
+    # process is gone and the message is failed rather than sent twice (webclient/kore/).
+    forward_lease_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

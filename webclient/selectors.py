@@ -6,9 +6,12 @@ from django.conf import settings
 
 from webclient.api.errors import ApiError
 from webclient.models import Bot, Conversation, Message
+from webclient.rendering import forms
 
 # Most messages one answer carries; a client with more to read asks again at once.
 PAGE_SIZE = 200
+# How far back a form submission may refer.
+FORMS_LOOKED_AT = 50
 
 
 def bot_get(*, slug: str | None) -> Bot:
@@ -32,3 +35,44 @@ def messages_after(*, bot_id: int, identity: str, after: int) -> list[Message]:
 
 def conversation_pending(*, bot_id: int, identity: str) -> bool:
     return Conversation.objects.filter(bot_id=bot_id, identity=identity, pending=True).exists()
+
+
+def outbox_conversations() -> list[int]:
+    """Conversations with a user message waiting to be forwarded."""
+    return list(
+        Message.objects.filter(status=Message.Status.ACCEPTED, forward_started_at__isnull=True)
+        .values_list("conversation_id", flat=True)
+        .distinct()
+    )
+
+
+def bot_by_callback(*, slug: str) -> Bot | None:
+    """The enabled bot a callback URL names, or None."""
+    return Bot.objects.filter(slug=slug, enabled=True).first()
+
+
+def latest_forwarded_user_message(*, conversation: Conversation) -> Message | None:
+    """The newest user message whose forward started: what a bot's callback answers."""
+    return (
+        conversation.messages.filter(role=Message.Role.USER, forward_started_at__isnull=False)
+        .order_by("-id")
+        .first()
+    )
+
+
+def form_message_find(*, conversation: Conversation, form_id: str) -> Message | None:
+    """The bot message that carried this Digital Form, newest first."""
+    recent = conversation.messages.filter(role=Message.Role.BOT, kind=Message.Kind.FORM)
+    for message in recent.order_by("-id")[:FORMS_LOOKED_AT]:
+        if forms.form_id(message.data) == form_id:
+            return message
+    return None
+
+
+def form_is_closed(*, form_message: Message) -> bool:
+    """Whether the form was already submitted or cancelled (a system entry says so)."""
+    return form_message.conversation.messages.filter(
+        role=Message.Role.SYSTEM,
+        data__refersTo=form_message.pk,
+        data__state__in=["submitted", "cancelled"],
+    ).exists()

@@ -1,13 +1,21 @@
 """Issue and verify the JWTs that Kore expects, signed with the bot's client secret.
 
 The same token is the browser's bearer for our API and the relay's bearer upstream, so it
-has Kore's claims (`appId`, `sub`, `userIdentity`, `iat`, `exp`) plus `bot`, our bot slug.
+has Kore's claims (`appId`, `sub`, `userIdentity`, `iat`, `exp`) plus ours: `bot` (the bot
+slug) and `identityProof` (how the identity was established, so that a refresh can be
+refused once the bot stops accepting that proof). No `aud` is issued: Kore's platform has
+its own idea of the audience, and a token carrying one is refused here.
+
+Verification is strict: HS256 only (the header is checked before anything else), a key of
+at least 256 bits, `exp` required and no further than STS_TOKEN_LIFETIME after `iat`,
+`iat`/`nbf` not in the future beyond a small leeway, `appId` equal to the bot's client id.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,9 +27,32 @@ from django.conf import settings
 from webclient.api.errors import ApiError
 from webclient.models import Bot
 
+log = logging.getLogger(__name__)
+
 ALGORITHMS = ["HS256"]
 # Clock skew tolerated between this server and whoever checks the token.
 LEEWAY_SECONDS = 30
+# RFC 7518 §3.2: an HS256 key must be at least as long as the hash output.
+MIN_KEY_BYTES = 32
+# Conversation.identity's length.
+MAX_IDENTITY_LENGTH = 255
+
+
+class Proof:
+    """How a token's identity was established (the `identityProof` claim)."""
+
+    ANONYMOUS = "anonymous"  # chosen by this server
+    HASH = "hash"  # HMAC-signed by the embedding site's backend
+    SESSION = "session"  # the Django-authenticated user
+    BROWSER = "browser"  # taken as the browser said (trust_browser bots)
+
+
+# The proofs each identity mode accepts, at issue and at refresh.
+ACCEPTED_PROOFS = {
+    Bot.IdentityMode.ANONYMOUS: {Proof.ANONYMOUS},
+    Bot.IdentityMode.VERIFIED: {Proof.ANONYMOUS, Proof.HASH, Proof.SESSION},
+    Bot.IdentityMode.TRUST_BROWSER: {Proof.ANONYMOUS, Proof.BROWSER},
+}
 
 
 @dataclass(frozen=True)
@@ -39,6 +70,11 @@ class Principal:
     def channel(self) -> str:
         return f"{self.bot.pk}:{self.identity}"
 
+    @property
+    def proof(self) -> str | None:
+        proof = self.claims.get("identityProof")
+        return proof if isinstance(proof, str) else None
+
 
 @dataclass(frozen=True)
 class IssuedToken:
@@ -47,10 +83,44 @@ class IssuedToken:
     expires_at: datetime
 
 
-def token_issue(*, bot: Bot, identity: str, anonymous: bool) -> IssuedToken:
+@dataclass(frozen=True)
+class ChosenIdentity:
+    identity: str
+    proof: str
+
+    @property
+    def anonymous(self) -> bool:
+        return self.proof == Proof.ANONYMOUS
+
+
+def key_too_short(secret: str) -> bool:
+    return len(secret.encode()) < MIN_KEY_BYTES
+
+
+def signing_key(bot: Bot) -> bytes:
+    """The bot's client secret as an HS256 key; refuses one shorter than 256 bits."""
+    key = bot.client_secret.encode()
+    if len(key) < MIN_KEY_BYTES:
+        log.error(
+            "bot %s: the client secret is shorter than %d bytes; no token is signed or accepted",
+            bot.slug,
+            MIN_KEY_BYTES,
+        )
+        raise ApiError(
+            503,
+            "bot_misconfigured",
+            "This bot cannot issue or accept tokens: its client secret is shorter than "
+            "256 bits. An administrator must set a longer one.",
+        )
+    return key
+
+
+def token_issue(
+    *, bot: Bot, identity: str, anonymous: bool, proof: str | None = None
+) -> IssuedToken:
     now = datetime.now(UTC).replace(microsecond=0)
     expires_at = now + timedelta(seconds=settings.STS_TOKEN_LIFETIME)
-    claims = {
+    claims: dict[str, Any] = {
         "appId": bot.client_id,
         "sub": identity,
         "userIdentity": identity,
@@ -59,8 +129,23 @@ def token_issue(*, bot: Bot, identity: str, anonymous: bool) -> IssuedToken:
         "iat": int(now.timestamp()),
         "exp": int(expires_at.timestamp()),
     }
-    token = jwt.encode(claims, bot.client_secret, algorithm="HS256")
+    if proof is not None:
+        claims["identityProof"] = proof
+    token = jwt.encode(claims, signing_key(bot), algorithm="HS256")
     return IssuedToken(jwt=token, identity=identity, expires_at=expires_at)
+
+
+def token_refresh(principal: Principal) -> IssuedToken:
+    """A fresh token for the same identity and bot, while the bot accepts its proof."""
+    proof = principal.proof
+    if proof not in ACCEPTED_PROOFS[Bot.IdentityMode(principal.bot.identity_mode)]:
+        raise _invalid("This token cannot be refreshed; ask /api/v1/sts for a new one.")
+    return token_issue(
+        bot=principal.bot,
+        identity=principal.identity,
+        anonymous=proof == Proof.ANONYMOUS,
+        proof=proof,
+    )
 
 
 def _invalid(
@@ -69,35 +154,48 @@ def _invalid(
     return ApiError(401, "invalid_token", message, headers={"WWW-Authenticate": "Bearer"})
 
 
-def token_verify(token: str) -> Principal:
-    """Verify a bearer token; raises ApiError(401) on anything short of perfect."""
+def _claims_unverified(token: str) -> dict[str, Any]:
     try:
-        unverified = jwt.decode(token, options={"verify_signature": False})
+        header = jwt.get_unverified_header(token)
+        claims = jwt.decode(token, options={"verify_signature": False})
     except jwt.PyJWTError:
         raise _invalid() from None
-    slug = unverified.get("bot")
+    # Explicit, before any key is used: `none`, HS512 or RS256 never reach verification.
+    if header.get("alg") not in ALGORITHMS:
+        raise _invalid()
+    return claims
+
+
+def token_verify(token: str) -> Principal:
+    """Verify a bearer token; raises ApiError(401) on anything short of perfect."""
+    slug = _claims_unverified(token).get("bot")
     if not isinstance(slug, str):
         raise _invalid()
     bot = Bot.objects.filter(slug=slug, enabled=True).first()
     if bot is None:
         raise _invalid()
     try:
-        claims = jwt.decode(
+        claims: dict[str, Any] = jwt.decode(
             token,
-            bot.client_secret,
+            signing_key(bot),
             algorithms=ALGORITHMS,
             options={"require": ["exp", "iat", "sub", "appId"]},
             leeway=LEEWAY_SECONDS,
         )
     except jwt.ExpiredSignatureError:
         raise _invalid("The token has expired.") from None
+    except jwt.ImmatureSignatureError:
+        raise _invalid("The token is not valid yet.") from None
     except jwt.PyJWTError:
         raise _invalid() from None
     identity = claims["sub"]
     if (
         claims["appId"] != bot.client_id
         or not isinstance(identity, str)
+        or not identity
+        or len(identity) > MAX_IDENTITY_LENGTH
         or claims.get("userIdentity", identity) != identity
+        or int(claims["exp"]) - int(claims["iat"]) > settings.STS_TOKEN_LIFETIME + LEEWAY_SECONDS
     ):
         raise _invalid()
     return Principal(bot=bot, identity=identity, claims=claims)
@@ -107,27 +205,47 @@ def anonymous_identity() -> str:
     return f"anon-{uuid.uuid4()}"
 
 
+def session_identity(user_pk: Any) -> str:
+    return f"user-{user_pk}"
+
+
 def identity_hash(bot: Bot, identity: str) -> str:
     """What the embedding site's backend computes to vouch for an identity."""
     return hmac.new(bot.identity_secret.encode(), identity.encode(), hashlib.sha256).hexdigest()
 
 
-def identity_choose(
-    *, bot: Bot, identity: str | None, identity_hash_value: str | None
-) -> tuple[str, bool]:
-    """The identity a token request gets, and whether it is anonymous.
+def _not_verified(message: str) -> ApiError:
+    return ApiError(403, "identity_not_verified", message)
 
-    Only a trusted identity is honoured: signed by the embedding site (verified mode) or
-    taken as the browser says (trust_browser mode, Kore SDKApp behaviour). Anything else
-    gets a fresh server-chosen identity.
+
+def identity_choose(
+    *,
+    bot: Bot,
+    identity: str | None,
+    identity_hash_value: str | None,
+    session_user_pk: Any = None,
+) -> ChosenIdentity:
+    """The identity a token request gets, and how it was established.
+
+    Only a trusted identity is honoured: signed by the embedding site or the logged-in
+    Django user (verified mode; the caller has checked CSRF for the session), or taken as
+    the browser says (trust_browser mode, Kore SDKApp behaviour). Without one, a fresh
+    server-chosen identity.
     """
-    if identity:
-        if bot.identity_mode == Bot.IdentityMode.TRUST_BROWSER:
-            return identity, False
-        if bot.identity_mode == Bot.IdentityMode.VERIFIED:
-            if not bot.identity_secret or not identity_hash_value:
-                raise ApiError(403, "identity_not_verified", "This bot needs a signed identity.")
-            if not hmac.compare_digest(identity_hash(bot, identity), identity_hash_value):
-                raise ApiError(403, "identity_not_verified", "The identity signature is wrong.")
-            return identity, False
-    return anonymous_identity(), True
+    mode = bot.identity_mode
+    if mode == Bot.IdentityMode.VERIFIED:
+        if identity and identity_hash_value:
+            if not bot.identity_secret:
+                raise _not_verified("This bot has no identity secret to check signatures.")
+            # Bytes: compare_digest refuses non-ASCII str, and the hash is the caller's text.
+            expected = identity_hash(bot, identity).encode()
+            if not hmac.compare_digest(expected, identity_hash_value.encode()):
+                raise _not_verified("The identity signature is wrong.")
+            return ChosenIdentity(identity, Proof.HASH)
+        if session_user_pk is not None:
+            return ChosenIdentity(session_identity(session_user_pk), Proof.SESSION)
+        if identity:
+            raise _not_verified("This bot needs a signed identity.")
+    if mode == Bot.IdentityMode.TRUST_BROWSER and identity:
+        return ChosenIdentity(identity, Proof.BROWSER)
+    return ChosenIdentity(anonymous_identity(), Proof.ANONYMOUS)

@@ -3,13 +3,18 @@ from __future__ import annotations
 from django.urls import path
 
 from webclient import views
+from webclient.api import callbacks
 from webclient.api import views as api
+from webclient.rendering.gallery import gallery
 
 urlpatterns = [
     path("", views.chat_page, name="chat"),
     path("api/v1/sts", api.StsView.as_view(), name="sts"),
     path("api/users/sts", api.StsView.as_view(), name="sts-sdkapp"),
+    path("api/v1/sts/refresh", api.StsRefreshView.as_view(), name="sts-refresh"),
     path("api/v1/messages", api.MessagesView.as_view(), name="messages"),
+    path("hooks/kore/<slug:slug>/<str:secret>/", callbacks.kore_callback, name="kore-callback"),
+    path("gallery/", gallery, name="gallery"),
     path("healthz", api.HealthView.as_view(), name="healthz"),
     path("readyz", api.ReadyView.as_view(), name="readyz"),
 ]

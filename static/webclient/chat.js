@@ -1,8 +1,9 @@
 /* kore-chat widget: sends by POST, receives by long-poll GET, renders the server's HTML.
  *
- * State that must survive a reload lives in localStorage, per bot: the token, the identity
- * and the outbox of messages not yet acknowledged (re-sent with the same clientMessageId, so
- * the server stores each once). The cursor is the id of the last message shown.
+ * State that must survive a reload lives in localStorage, per bot: the token (refreshed
+ * before it expires), the identity and the outbox of messages not yet acknowledged (re-sent
+ * with the same clientMessageId, so the server stores each once). The cursor is the id of
+ * the last message shown.
  */
 (function () {
   "use strict";
@@ -16,8 +17,11 @@
   var connection = root.querySelector("[data-kc-connection]");
   var composer = root.querySelector("[data-kc-composer]");
   var input = root.querySelector("[data-kc-input]");
+  var vouchedIdentity = root.getAttribute("data-identity") || "";
+  var identityHash = root.getAttribute("data-identity-hash") || "";
   var storeKey = "kore-chat:" + bot;
   var WAIT = 25;
+  var REFRESH_BEFORE = 5 * 60 * 1000;
   var cursor = 0;
   var shown = {};
   var flushing = false;
@@ -38,28 +42,74 @@
   }
   function setConnection(text) { connection.textContent = text; }
 
-  function tokenExpired(state) {
-    return !state.jwt || !state.expiresAt || Date.parse(state.expiresAt) - Date.now() < 60000;
+  function cookie(name) {
+    var match = document.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]*)"));
+    return match ? decodeURIComponent(match[1]) : "";
   }
 
+  async function requestToken(body) {
+    return fetch(apiBase + "/api/v1/sts", {
+      method: "POST",
+      // The CSRF token only matters when a logged-in session vouches for the identity.
+      headers: { "Content-Type": "application/json", "X-CSRFToken": cookie("csrftoken") },
+      body: JSON.stringify(body)
+    });
+  }
+
+  /* A new token. The embedding site may vouch for an identity (identity + identityHash);
+   * else the identity we had is offered, which only bots that trust browsers honour. */
   async function fetchToken() {
     var state = load();
     var body = { bot: bot };
-    if (state.identity) { body.identity = state.identity; }
-    var res = await fetch(apiBase + "/api/v1/sts", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(body)
-    });
+    if (vouchedIdentity) {
+      body.identity = vouchedIdentity;
+      body.identityHash = identityHash;
+    } else if (state.identity) {
+      body.identity = state.identity;
+    }
+    var res = await requestToken(body);
+    if (res.status === 403 && body.identity && !vouchedIdentity) {
+      res = await requestToken({ bot: bot });
+    }
     if (!res.ok) { throw new Error("token request failed: " + res.status); }
     var data = await res.json();
     save({ jwt: data.jwt, identity: data.identity, expiresAt: data.expiresAt });
     return data.jwt;
   }
 
+  /* Trade a still-valid token for a fresh one: for anonymous users the token is the only
+   * key to their conversation. Resolves with null when the server refuses it. */
+  async function refreshToken(jwt) {
+    var res = await fetch(apiBase + "/api/v1/sts/refresh", {
+      method: "POST",
+      headers: { "Authorization": "Bearer " + jwt }
+    });
+    if (res.status === 401) { return null; }
+    if (!res.ok) { throw new Error("refresh failed: " + res.status); }
+    var data = await res.json();
+    save({ jwt: data.jwt, identity: data.identity, expiresAt: data.expiresAt });
+    return data.jwt;
+  }
+
+  var renewing = null;
   async function token() {
     var state = load();
-    return tokenExpired(state) ? fetchToken() : state.jwt;
+    var left = state.jwt && state.expiresAt ? Date.parse(state.expiresAt) - Date.now() : 0;
+    if (left > REFRESH_BEFORE) { return state.jwt; }
+    if (!renewing) {
+      renewing = (async function () {
+        if (left > 10000) {
+          try {
+            var fresh = await refreshToken(state.jwt);
+            if (fresh) { return fresh; }
+          } catch (e) {
+            return state.jwt;  // offline: the old token still works for a while
+          }
+        }
+        return fetchToken();
+      })().finally(function () { renewing = null; });
+    }
+    return renewing;
   }
 
   /* One API call; a rejected token is replaced once. Resolves with {status, body}. */
@@ -77,9 +127,30 @@
     }
   }
 
+  /* A later change of state arrives as a system message naming the earlier one. */
+  function applyState(message) {
+    var data = message.data || {};
+    var target = log.querySelector('[data-kc-id="' + String(data.refersTo) + '"]');
+    var state = data.state || data.status;
+    if (!target || !state) { return; }
+    target.classList.add("kc-state-" + state);
+    var form = target.querySelector("form[data-kc-form]");
+    if (form && (state === "submitted" || state === "cancelled")) {
+      form.setAttribute("data-kc-submitted", state);
+      (form.querySelector(".kc-form-body") || form).disabled = true;
+    }
+  }
+
+  /* Quick replies only make sense until the user answers. */
+  function retireQuickReplies() {
+    log.querySelectorAll("[data-kc-once]").forEach(function (el) { el.remove(); });
+  }
+
   function show(message) {
     if (shown[message.id]) { return; }
     shown[message.id] = true;
+    if (message.role === "system" && message.data && message.data.refersTo) { applyState(message); }
+    if (message.role === "user") { retireQuickReplies(); }
     if (!message.html) { return; }
     var item = document.createElement("li");
     item.className = "kc-msg kc-role-" + message.role + " kc-kind-" + message.kind +

@@ -1,10 +1,13 @@
-"""Bearer-token authentication shared by the DRF views and the long-poll handler."""
+"""Bearer-token authentication shared by the DRF views and the long-poll handler, and the
+Django-session path of verified identities (the only API path that reads cookies, so the
+only one that checks CSRF)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from rest_framework.authentication import BaseAuthentication
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
@@ -39,3 +42,34 @@ class BearerTokenAuthentication(BaseAuthentication):
 class HasChatToken(BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         return isinstance(request.user, Principal)
+
+
+class SessionUser(BaseAuthentication):
+    """The logged-in Django user, if any, for the token request. No CSRF check here: the
+    view checks it only when it actually uses the session (`session_user_pk`)."""
+
+    def authenticate(self, request: Request) -> tuple[Any, None] | None:
+        user = getattr(request._request, "user", None)
+        if user is None or not user.is_authenticated or not user.is_active:
+            return None
+        return user, None
+
+
+def session_user_pk(request: Request) -> Any:
+    """The logged-in Django user's pk, once the request passed Django's CSRF check.
+
+    None without a logged-in session. A cross-site page could otherwise make a visitor's
+    browser ask for a token in that visitor's name.
+    """
+    user = request.user
+    if user is None or not user.is_authenticated:
+        return None
+    try:
+        SessionAuthentication().enforce_csrf(request)
+    except exceptions.PermissionDenied:
+        raise ApiError(
+            403,
+            "csrf_failed",
+            "A token for the logged-in user needs the CSRF token in the X-CSRFToken header.",
+        ) from None
+    return user.pk

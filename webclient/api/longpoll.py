@@ -6,6 +6,10 @@ once it touched the ORM, a database connection. Here a waiting poll is a corouti
 event; its few short queries run on a small shared pool of threads (LONGPOLL_DB_THREADS),
 which bounds the database connections long-polls use. The DRF view serves the same answer
 through `poll_answer` for the WSGI development server.
+
+Bypassing Django also bypasses its middleware, so this handler adds the CORS headers itself,
+by the same rules as webclient/security/cors.py (the preflight OPTIONS still goes through
+Django: only GET comes here).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from webclient.api.auth import bearer_token
 from webclient.api.errors import ApiError, error_body
 from webclient.api.serializers import PollInputSerializer, messages_output
 from webclient.dbthreads import DbThreads
+from webclient.security import cors
 from webclient.sts import Principal, token_verify
 
 Scope = dict[str, Any]
@@ -40,7 +45,8 @@ def poll_params(query: dict[str, str]) -> tuple[int, int]:
     if not serializer.is_valid():
         field, errors = next(iter(serializer.errors.items()))
         raise ApiError(400, "invalid_request", f"{field}: {errors[0]}")
-    wait = serializer.validated_data.get("wait", settings.LONGPOLL_DEFAULT_WAIT)
+    default = min(settings.LONGPOLL_DEFAULT_WAIT, settings.LONGPOLL_MAX_WAIT)
+    wait = serializer.validated_data.get("wait", default)
     return serializer.validated_data["after"], wait
 
 
@@ -109,16 +115,30 @@ async def _send_json(
     await send({"type": "http.response.body", "body": raw})
 
 
+async def _cors_headers(origin: str | None, own: set[str]) -> dict[str, str]:
+    """The headers django-cors-headers would add: none for same-origin or unknown origins."""
+    if not origin or cors.normalise(origin) in own:
+        return {}
+    if await run_db(cors.any_bot_allows, origin):
+        return cors.cors_headers(origin)
+    return {"Vary": "Origin"}
+
+
 async def longpoll_app(scope: Scope, receive: Receive, send: Send) -> None:
     headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+    origin = headers.get("origin")
+    own = cors.own_origins(scope.get("scheme", "http"), headers.get("host"))
+    cross_origin = await _cors_headers(origin, own)
     try:
         token = bearer_token(headers.get("authorization"))
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
         after, wait = poll_params(query)
         principal = await run_db(token_verify, token)
+        cors.origin_check(origin, own, principal.bot)
         answer = await _answer_unless_disconnected(receive, poll_answer(principal, after, wait))
     except ApiError as exc:
-        await _send_json(send, exc.status, error_body(exc.code, exc.message), exc.headers)
+        error_headers = {**exc.headers, **cross_origin}
+        await _send_json(send, exc.status, error_body(exc.code, exc.message), error_headers)
         return
     if answer is not None:
-        await _send_json(send, 200, answer)
+        await _send_json(send, 200, answer, cross_origin)

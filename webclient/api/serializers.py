@@ -26,9 +26,14 @@ def messages_output(messages: list[Message]) -> list[dict[str, Any]]:
     return list(MessageOutputSerializer(messages, many=True).data)  # type: ignore[call-overload]
 
 
+MAX_CURSOR = 2**63 - 1
+
+
 class PollInputSerializer(serializers.Serializer):
-    after = serializers.IntegerField(min_value=0, default=0)
-    wait = serializers.IntegerField(min_value=0, required=False)
+    # Capped at SQLite's (and PostgreSQL's bigint) largest integer: a larger cursor would
+    # overflow in the query instead of being refused as bad input.
+    after = serializers.IntegerField(min_value=0, max_value=MAX_CURSOR, default=0)
+    wait = serializers.IntegerField(min_value=0, max_value=MAX_CURSOR, required=False)
 
     def validate_wait(self, value: int) -> int:
         return min(value, settings.LONGPOLL_MAX_WAIT)

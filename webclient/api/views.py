@@ -2,7 +2,9 @@
 
 Token-authenticated routes are CSRF-exempt by design: they never read cookies, so a
 cross-site page cannot ride on the browser's credentials (DRF enforces CSRF only for
-session authentication, which these views do not use).
+session authentication, which these views do not use). The one exception is the token
+request of a verified bot made with a logged-in Django session: that path reads the session
+cookie, so it checks CSRF (webclient/api/auth.py).
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from webclient import selectors, services, sts
-from webclient.api.auth import HasChatToken
+from webclient.api.auth import HasChatToken, SessionUser, session_user_pk
 from webclient.api.errors import error_body
 from webclient.api.longpoll import poll_answer, poll_params
 from webclient.api.serializers import MessageOutputSerializer
+from webclient.kore.upstream import UpstreamNotAllowed, check_upstream
 from webclient.models import Bot
+from webclient.security import cors, ratelimit
 from webclient.sts import Principal
 
 MAX_TEXT_LENGTH = 4000
@@ -30,7 +34,7 @@ MAX_TEXT_LENGTH = 4000
 class StsView(APIView):
     """Issue a token; compatible with Kore SDKApp's /api/users/sts."""
 
-    authentication_classes: list[Any] = []
+    authentication_classes = [SessionUser]
 
     class InputSerializer(serializers.Serializer):
         bot = serializers.SlugField(required=False)
@@ -50,22 +54,54 @@ class StsView(APIView):
         expiresAt = serializers.DateTimeField(source="expires_at")
 
     def post(self, request: Request) -> Response:
+        ratelimit.check_sts(request._request)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         bot = selectors.bot_get(slug=data.validated_data.get("bot"))
-        identity, anonymous = sts.identity_choose(
+        cors.request_origin_check(request._request, bot)
+        identity_hash = data.validated_data.get("identityHash")
+        # The session path is the only one that reads cookies, hence the CSRF check inside.
+        session_pk = (
+            session_user_pk(request)
+            if bot.identity_mode == Bot.IdentityMode.VERIFIED and not identity_hash
+            else None
+        )
+        chosen = sts.identity_choose(
             bot=bot,
             identity=data.validated_data.get("identity"),
-            identity_hash_value=data.validated_data.get("identityHash"),
+            identity_hash_value=identity_hash,
+            session_user_pk=session_pk,
         )
-        token = sts.token_issue(bot=bot, identity=identity, anonymous=anonymous)
-        output = {
-            "jwt": token.jwt,
-            "identity": identity,
-            "bot": bot.slug,
-            "expires_at": token.expires_at,
-        }
-        return Response(self.OutputSerializer(output).data)
+        token = sts.token_issue(
+            bot=bot, identity=chosen.identity, anonymous=chosen.anonymous, proof=chosen.proof
+        )
+        return Response(token_output(bot, token))
+
+
+def token_output(bot: Bot, token: sts.IssuedToken) -> dict[str, Any]:
+    output = {
+        "jwt": token.jwt,
+        "identity": token.identity,
+        "bot": bot.slug,
+        "expires_at": token.expires_at,
+    }
+    return dict(StsView.OutputSerializer(output).data)
+
+
+class StsRefreshView(APIView):
+    """A new token for the same identity and bot, in exchange for one still valid.
+
+    Anonymous identities are resumable only with their token: refreshing before it expires
+    is how a widget keeps its conversation past STS_TOKEN_LIFETIME.
+    """
+
+    permission_classes = [HasChatToken]
+
+    def post(self, request: Request) -> Response:
+        ratelimit.check_sts(request._request)
+        principal = cast(Principal, request.user)
+        cors.request_origin_check(request._request, principal.bot)
+        return Response(token_output(principal.bot, sts.token_refresh(principal)))
 
 
 class PostbackSerializer(serializers.Serializer):
@@ -108,10 +144,12 @@ class MessagesView(APIView):
             return attrs
 
     def post(self, request: Request) -> Response:
+        principal = cast(Principal, request.user)
+        cors.request_origin_check(request._request, principal.bot)
+        ratelimit.check_send(request._request, bot_id=principal.bot.pk, identity=principal.identity)
         data = self.SendInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         body = {k: v for k, v in data.validated_data.items() if k != "clientMessageId"}
-        principal = cast(Principal, request.user)
         message, created = services.user_message_accept(
             bot=principal.bot,
             identity=principal.identity,
@@ -124,8 +162,10 @@ class MessagesView(APIView):
         )
 
     def get(self, request: Request) -> Response:
+        principal = cast(Principal, request.user)
+        cors.request_origin_check(request._request, principal.bot)
         after, wait = poll_params(request.query_params.dict())
-        answer = async_to_sync(poll_answer)(cast(Principal, request.user), after, wait)
+        answer = async_to_sync(poll_answer)(principal, after, wait)
         return Response(answer, headers={"Cache-Control": "no-store"})
 
 
@@ -137,14 +177,31 @@ class HealthView(APIView):
 
 
 class ReadyView(APIView):
+    """Ready when the database answers and every enabled bot's upstream may be called."""
+
     authentication_classes: list[Any] = []
 
     def get(self, request: Request) -> Response:
         connection.ensure_connection()
-        bots = Bot.objects.filter(enabled=True).count()
+        bots = list(Bot.objects.filter(enabled=True))
         if not bots:
             return Response(
                 error_body("no_bots", "No enabled bot is configured."),
                 status=status.HTTP_503_SERVICE_UNAVAILABLE,
             )
-        return Response({"status": "ready", "bots": bots})
+        refused = []
+        for bot in bots:
+            try:
+                check_upstream(bot.upstream_url)
+            except UpstreamNotAllowed:
+                refused.append(bot.slug)
+        if refused:
+            return Response(
+                error_body(
+                    "upstream_not_allowed",
+                    "Some bots' upstream URLs are not allowed by the server's settings.",
+                    bots=refused,
+                ),
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            )
+        return Response({"status": "ready", "bots": len(bots)})

@@ -3,10 +3,14 @@
 It runs on its own thread and event loop in each server process, so it works the same under
 uvicorn and the development server, and a browser that leaves never cancels a forward. One
 coroutine serves a conversation at a time (the platform answers a user's messages in turn);
-waiting on the platform costs a coroutine, not a thread, whatever the number of conversations.
+waiting on the platform, or following a V2 pollId chain, costs that coroutine, not a thread,
+whatever the number of conversations or of browsers waiting on them.
 
-A message is claimed (`forward_started_at`) in the same transaction that checks that nothing
-else of its conversation is in flight, so each is forwarded at most once, by one process.
+Exactly once: a message is claimed (services.outbox_claim) before its call, and the claim is
+a lease this process renews while the call is in flight. A message never claimed is forwarded
+by whichever process claims it first, also after a restart; a claim whose lease lapsed means
+its process died mid-call, and the message is failed with a visible reason, never re-sent
+(the platform may have it already).
 """
 
 from __future__ import annotations
@@ -15,18 +19,16 @@ import asyncio
 import contextlib
 import logging
 import threading
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
-from webclient import services, sts
+from webclient import selectors, services, sts
 from webclient.dbthreads import DbThreads
-from webclient.kore.client import KoreClient, KoreError
+from webclient.kore.client import Failure, KoreClient, KoreError
 from webclient.kore.payloads import Answer, parse_answer, request_body
-from webclient.models import Bot, Conversation, Message
+from webclient.models import Bot, Message
 
 log = logging.getLogger(__name__)
 
@@ -34,67 +36,43 @@ log = logging.getLogger(__name__)
 SCAN_INTERVAL = 15.0
 # Poll chains: first wait, growth and cap of the interval between GETs of a pollId.
 POLL_FIRST, POLL_GROWTH, POLL_MAX = 0.25, 1.5, 2.0
+SESSION_CLOSURE = "SESSION_CLOSURE"
+
+INTERRUPTED = "This message was interrupted on its way to the bot. Please send it again."
+UNEXPECTED = "Something went wrong while sending this message to the bot. Please try again."
+POLL_DEADLINE = "The bot took too long to finish its answer; part of it may be missing."
+POLL_FAILED = "The rest of the bot's answer could not be fetched."
 
 
-def _lease() -> timedelta:
-    """How long a claimed message may stay in flight before it counts as interrupted."""
-    return timedelta(seconds=settings.KORE_POLL_DEADLINE + 4 * settings.KORE_READ_TIMEOUT + 60)
-
-
-@dataclass(frozen=True)
-class Claim:
-    message: Message
-    conversation: Conversation
-    bot: Bot
-
-
-def outbox_conversations() -> list[int]:
-    """Conversations with a user message waiting to be forwarded."""
-    return list(
-        Message.objects.filter(status=Message.Status.ACCEPTED, forward_started_at__isnull=True)
-        .values_list("conversation_id", flat=True)
-        .distinct()
-    )
-
-
-def outbox_claim(conversation_id: int) -> Claim | None:
-    """Claim the conversation's oldest accepted message, unless one is already in flight."""
-    with transaction.atomic():
-        conversation = (
-            Conversation.objects.select_for_update().select_related("bot").get(pk=conversation_id)
-        )
-        head = conversation.messages.filter(status=Message.Status.ACCEPTED).order_by("id").first()
-        if head is None or head.forward_started_at is not None:
-            return None
-        head.forward_started_at = timezone.now()
-        head.save(update_fields=["forward_started_at"])
-        return Claim(message=head, conversation=conversation, bot=conversation.bot)
-
-
-def outbox_expire_interrupted() -> None:
-    """Fail messages whose forward was interrupted (a process died mid-call).
-
-    Whether the platform got them is unknown, so they are not sent again: the user is told.
-    """
-    stale = Message.objects.filter(
-        status=Message.Status.ACCEPTED, forward_started_at__lt=timezone.now() - _lease()
-    ).select_related("conversation")
-    for message in stale:
-        services.user_message_mark_failed(
-            message=message,
-            reason="This message was interrupted on its way to the bot. Please send it again.",
-        )
-        services.conversation_update(conversation=message.conversation, pending=False)
+def lease() -> timedelta:
+    return timedelta(seconds=settings.KORE_FORWARD_LEASE)
 
 
 def failure_reason(exc: KoreError) -> str:
+    """What the user (and the admin, on Message.failure_reason) is told."""
+    if exc.failure is Failure.NOT_ALLOWED:
+        return (
+            "This bot's platform address is not allowed by the server's settings. "
+            "An administrator has to fix the bot settings."
+        )
+    if exc.failure is Failure.CONNECT:
+        return "The bot platform could not be reached. Please try again later."
+    if exc.failure is Failure.TIMEOUT or exc.status == 504:
+        return (
+            "The bot did not answer in time (the platform gives up after 15 seconds). "
+            "Please try again."
+        )
+    if exc.failure is Failure.BAD_ANSWER:
+        return "The bot platform sent an answer that could not be read. Please try again."
     if exc.status in (401, 403):
         return "The bot rejected our credentials. An administrator has to fix the bot settings."
     if exc.status == 429:
-        return "The bot is receiving too many messages. Please try again in a moment."
-    if exc.status == 504 or exc.status is None:
-        return "The bot did not answer in time. Please try again."
-    return "The bot could not be reached. Please try again later."
+        return "The bot is receiving too many messages right now. Please try again in a moment."
+    if exc.status == 404:
+        return "The bot platform does not know this bot. An administrator has to check it."
+    if exc.status is not None and 400 <= exc.status < 500:
+        return f"The bot platform refused this message (HTTP {exc.status})."
+    return f"The bot platform had a problem (HTTP {exc.status}). Please try again later."
 
 
 class Dispatcher:
@@ -106,6 +84,8 @@ class Dispatcher:
         self._ready = threading.Event()
         self._db = DbThreads("dispatcher-db", 2)
         self._serving: set[int] = set()
+        # Messages this process is forwarding: their leases are renewed.
+        self._inflight: set[int] = set()
         # Strong references: the loop keeps only weak ones to running tasks.
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -132,19 +112,31 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._ready.set()
         client = KoreClient()
+        renewing = asyncio.create_task(self._renew_leases())
+        # A lapsed lease is noticed within half a lease, whatever SCAN_INTERVAL is.
+        interval = min(SCAN_INTERVAL, settings.KORE_FORWARD_LEASE / 2)
         try:
             while True:
                 self._wake.clear()
                 await self._scan(client)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), SCAN_INTERVAL)
+                    await asyncio.wait_for(self._wake.wait(), interval)
         finally:
+            renewing.cancel()
             await client.aclose()
+
+    async def _renew_leases(self) -> None:
+        while True:
+            await asyncio.sleep(settings.KORE_FORWARD_LEASE / 3)
+            try:
+                await self._db.run(_renew, list(self._inflight))
+            except Exception:
+                log.exception("renewing forward leases failed")
 
     async def _scan(self, client: KoreClient) -> None:
         try:
-            await self._db.run(outbox_expire_interrupted)
-            waiting = await self._db.run(outbox_conversations)
+            await self._db.run(_expire)
+            waiting = await self._db.run(selectors.outbox_conversations)
         except Exception:
             log.exception("outbox scan failed")
             return
@@ -157,10 +149,20 @@ class Dispatcher:
 
     async def _serve(self, client: KoreClient, conversation_id: int) -> None:
         try:
-            while (claim := await self._db.run(outbox_claim, conversation_id)) is not None:
-                await Exchange(client, self._db, claim).run()
+            while True:
+                message = await self._db.run(_claim, conversation_id)
+                if message is None:
+                    return
+                self._inflight.add(message.pk)
+                try:
+                    await Exchange(client, self._db, message, self._inflight).run()
+                except Exception:
+                    log.exception("forwarding message %s failed", message.pk)
+                    await self._db.run(_fail, message, UNEXPECTED)
+                finally:
+                    self._inflight.discard(message.pk)
         except Exception:
-            log.exception("forwarding for conversation %s failed", conversation_id)
+            log.exception("serving conversation %s failed", conversation_id)
         finally:
             self._serving.discard(conversation_id)
             # A message accepted while this coroutine was finishing is picked up now.
@@ -168,77 +170,159 @@ class Dispatcher:
                 self._wake.set()
 
 
-class Exchange:
-    """One user message to the platform and everything the bot answers to it."""
+def _claim(conversation_id: int) -> Message | None:
+    return services.outbox_claim(conversation_id=conversation_id, lease=lease())
 
-    def __init__(self, client: KoreClient, db: DbThreads, claim: Claim) -> None:
+
+def _renew(message_ids: list[int]) -> None:
+    services.outbox_renew(message_ids=message_ids, lease=lease())
+
+
+def _fail(message: Message, reason: str) -> bool:
+    return services.outbox_fail(message=message, reason=reason)
+
+
+def _expire() -> None:
+    failed = services.outbox_fail_interrupted(reason=INTERRUPTED)
+    if failed:
+        log.warning("%d message(s) interrupted mid-forward were failed", failed)
+    services.conversations_settle_stale(idle=timedelta(seconds=settings.KORE_POLL_DEADLINE))
+
+
+class Exchange:
+    """One user message to the platform and everything the bot answers to it (sync modes)."""
+
+    def __init__(
+        self, client: KoreClient, db: DbThreads, message: Message, inflight: set[int]
+    ) -> None:
         self.client = client
         self.db = db
-        self.message = claim.message
-        self.conversation = claim.conversation
-        self.bot = claim.bot
+        self.message = message
+        self.conversation = message.conversation
+        self.bot: Bot = self.conversation.bot
+        self.inflight = inflight
         self.token = sts.token_issue(
             bot=self.bot, identity=self.conversation.identity, anonymous=False
         ).jwt
 
+    @property
+    def is_closure(self) -> bool:
+        data = self.message.data
+        return isinstance(data, dict) and data.get("event") == SESSION_CLOSURE
+
     async def run(self) -> None:
         body = request_body(self.bot, self.conversation, self.message)
         try:
-            answer = await self.client.send(self.bot, body, self.token)
+            raw = await self.client.send(self.bot, body, self.token)
         except KoreError as exc:
-            log.warning("forward of message %s failed: %s (%s)", self.message.pk, exc, exc.status)
-            await self.db.run(self._fail, failure_reason(exc))
+            self._log_failure(exc)
+            await self.db.run(_fail, self.message, failure_reason(exc))
             return
-        await self.db.run(self._sent)
+        self.inflight.discard(self.message.pk)
+        if not await self.db.run(self._forwarded):
+            # The lease lapsed mid-call and the user was told it failed; the bot has it
+            # after all, so its answer is still delivered below.
+            log.warning("message %s was answered after its lease lapsed", self.message.pk)
+        answer = parse_answer(raw)
         if self.bot.mode == Bot.Mode.ASYNC:
-            # The bot's messages arrive later on our callback, which clears `pending`.
+            # The bot's messages arrive on our callback, which settles `pending`.
+            await self.db.run(self._store_ack, answer)
             return
-        await self._deliver(parse_answer(answer))
+        await self._deliver(answer)
+
+    def _log_failure(self, exc: KoreError) -> None:
+        if exc.status in (401, 403) or exc.failure is Failure.NOT_ALLOWED:
+            log.error(
+                "bot %s: the platform refused the relay (%s %s); check its settings",
+                self.bot.slug,
+                exc.status or exc.failure.value,
+                exc,
+            )
+        else:
+            log.warning(
+                "bot %s: forward of message %s failed: %s (%s)",
+                self.bot.slug,
+                self.message.pk,
+                exc,
+                exc.status or exc.failure.value,
+            )
 
     async def _deliver(self, answer: Answer) -> None:
+        """Store the answer, then follow its pollId chain until done or past the deadline."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + settings.KORE_POLL_DEADLINE
-        interval = POLL_FIRST
         await self.db.run(self._store, answer)
-        while answer.poll_id and loop.time() < deadline:
-            await asyncio.sleep(interval)
-            interval = min(interval * POLL_GROWTH, POLL_MAX)
+        poll_id, interval = answer.poll_id, POLL_FIRST
+        while poll_id:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                await self.db.run(self._notice, POLL_DEADLINE, "deadline")
+                return
+            await asyncio.sleep(min(interval, remaining))
             try:
-                polled = await self.client.poll(self.bot, answer.poll_id, self.token)
+                polled = parse_answer(await self.client.poll(self.bot, poll_id, self.token))
             except KoreError as exc:
-                log.warning("poll %s failed: %s (%s)", answer.poll_id, exc, exc.status)
-                break
-            answer = parse_answer(polled)
-            if not answer.in_progress:
-                interval = POLL_FIRST
-                await self.db.run(self._store, answer)
-            elif answer.poll_id is None:
-                break
-        await self.db.run(self._done)
+                if exc.no_data:
+                    # Each pollId delivers once; "No data found" means nothing more is due.
+                    log.info("poll %s: no data found, chain ended", poll_id)
+                    await self.db.run(self._settle)
+                else:
+                    log.warning("poll %s failed: %s (%s)", poll_id, exc, exc.status)
+                    await self.db.run(self._notice, POLL_FAILED, "poll_failed")
+                return
+            if polled.in_progress:
+                poll_id = polled.poll_id or poll_id
+                interval = min(interval * POLL_GROWTH, POLL_MAX)
+                continue
+            await self.db.run(self._store, polled)
+            poll_id, interval = polled.poll_id, POLL_FIRST
 
     # Each step stores its messages and the conversation's new state in one transaction,
     # so a long-poll woken by the messages already reads the new `pending`.
 
-    def _fail(self, reason: str) -> None:
-        with transaction.atomic():
-            services.user_message_mark_failed(message=self.message, reason=reason)
-            services.conversation_update(conversation=self.conversation, pending=False)
-
-    def _sent(self) -> None:
-        services.user_message_mark_sent(message=self.message)
-        services.conversation_update(conversation=self.conversation, session_started=True)
+    def _forwarded(self) -> bool:
+        return services.user_message_mark_forwarded(message=self.message)
 
     def _store(self, answer: Answer) -> None:
         with transaction.atomic():
             services.bot_messages_store(conversation=self.conversation, items=answer.items)
-            services.conversation_update(
+            if answer.task_state:
+                services.conversation_update(
+                    conversation=self.conversation, task_state=answer.task_state
+                )
+            if answer.poll_id:
+                services.conversation_update(conversation=self.conversation, pending=True)
+                return
+            self._closed(answer)
+            services.conversation_settle(conversation=self.conversation)
+
+    def _store_ack(self, answer: Answer) -> None:
+        with transaction.atomic():
+            services.bot_messages_store(conversation=self.conversation, items=answer.items)
+            self._closed(answer)
+
+    def _closed(self, answer: Answer) -> None:
+        """A SESSION_CLOSURE the platform took: tell the user the session ended."""
+        if self.is_closure:
+            services.conversation_session_closed(
                 conversation=self.conversation,
-                pending=answer.poll_id is not None,
-                task_state=answer.task_state or None,
+                message=self.message,
+                ignored="SESSION_CLOSURE_IGNORED" in answer.events,
             )
 
-    def _done(self) -> None:
-        services.conversation_update(conversation=self.conversation, pending=False)
+    def _notice(self, text: str, status: str) -> None:
+        with transaction.atomic():
+            services.system_message_add(
+                conversation=self.conversation,
+                refers_to=self.message,
+                kind=Message.Kind.ERROR,
+                text=text,
+                data={"status": status, "reason": text},
+            )
+            services.conversation_settle(conversation=self.conversation)
+
+    def _settle(self) -> None:
+        services.conversation_settle(conversation=self.conversation)
 
 
 dispatcher = Dispatcher()

@@ -3,7 +3,9 @@
 Answers arrive as V1 `{"text": …}` (a string, an object or a list of either), V2
 `{"data": [{"val": …}]}`, V2 poll states, and the same bodies POSTed to our callback. Items
 that are JSON strings (sometimes HTML-entity escaped) hold template objects; they are parsed
-when they parse and kept as plain text otherwise.
+when they parse and kept as plain text otherwise. A Digital Form (`form.formDef`) travels
+with the text that introduces it as one `{"text", "form"}` item, in V1 as in V2. Event items
+(`SESSION_CLOSURE_SUCCESS`…) are platform signals, not bot messages: they go to `events`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ TASK_FIELDS = ("endOfTask", "endReason", "completedTaskId", "completedTaskName")
 @dataclass
 class Answer:
     items: list[BotItem] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
     task_state: dict[str, Any] = field(default_factory=dict)
     poll_id: str | None = None
     in_progress: bool = False
@@ -54,8 +57,8 @@ def _v1_message(sent: dict[str, Any]) -> dict[str, Any]:
     if "formData" in sent:
         return {"text": "", "formData": {**sent["formData"], "meta": {}}}
     if "event" in sent:
-        # V1 has no event type (undocumented): the event name travels as the text.
-        return {"text": sent["event"], "type": "event"}
+        # V1 documents no event shape: send what Kore's own Web SDK sends to V1 URLs.
+        return {"type": "event", "val": sent["event"]}
     return {"text": sent["text"]}
 
 
@@ -92,6 +95,38 @@ def _text_items(text: Any) -> list[Any]:
     return [parse_item(value) for value in values if value not in (None, "")]
 
 
+def _form(body: dict[str, Any]) -> dict[str, Any] | None:
+    form = body.get("form")
+    return form if isinstance(form, dict) and isinstance(form.get("formDef"), dict) else None
+
+
+def _v2_entries(answer: Answer, data: list[Any]) -> None:
+    for entry in data:
+        if not isinstance(entry, dict):
+            continue
+        if entry.get("type") == "event":
+            answer.events.append(str(entry.get("eventType") or entry.get("val") or ""))
+            continue
+        message_id = entry.get("messageId")
+        for index, item in enumerate(_text_items(entry.get("val"))):
+            pid = message_id if isinstance(message_id, str) and message_id else None
+            if pid and index:
+                pid = f"{pid}#{index}"
+            answer.items.append(BotItem(item, pid))
+
+
+def _v1_items(answer: Answer, body: dict[str, Any]) -> None:
+    items = _text_items(body.get("text"))
+    form = _form(body)
+    if form is not None:
+        # The form belongs with the text that introduces it, as V2 sends them.
+        if items and isinstance(items[-1], str):
+            items[-1] = {"text": items[-1], "form": form}
+        else:
+            items.append({"form": form})
+    answer.items.extend(BotItem(item) for item in items)
+
+
 def parse_answer(body: dict[str, Any]) -> Answer:
     """Normalise any answer or callback body from V1 or V2."""
     answer = Answer(task_state={k: body[k] for k in TASK_FIELDS if k in body})
@@ -100,18 +135,15 @@ def parse_answer(body: dict[str, Any]) -> Answer:
     answer.in_progress = str(body.get("status", "")).lower() == "inprogress"
     data = body.get("data")
     if isinstance(data, list):
-        for entry in data:
-            if not isinstance(entry, dict):
-                continue
-            message_id = entry.get("messageId")
-            for index, item in enumerate(_text_items(entry.get("val"))):
-                pid = message_id if isinstance(message_id, str) and message_id else None
-                if pid and index:
-                    pid = f"{pid}#{index}"
-                answer.items.append(BotItem(item, pid))
+        _v2_entries(answer, data)
     else:
-        answer.items.extend(BotItem(item) for item in _text_items(body.get("text")))
-    form = body.get("form")
-    if isinstance(form, dict) and form.get("formDef"):
-        answer.items.append(BotItem({"form": form}))
+        _v1_items(answer, body)
     return answer
+
+
+def callback_user(body: dict[str, Any]) -> str | None:
+    """Whom a callback is for: `to` as a string or `{"id": …}` (V2's shape is undocumented)."""
+    to = body.get("to")
+    if isinstance(to, dict):
+        to = to.get("id")
+    return to if isinstance(to, str) and to else None

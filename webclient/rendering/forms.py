@@ -503,6 +503,14 @@ def _cancelled(form: FormDefinition, inputs: dict[str, Any]) -> bool:
     return cancel is not None and cancel.id in inputs
 
 
+def form_id(form: Any) -> str:
+    return parse_form(form).id
+
+
+def form_is_cancel(form: dict[str, Any], data: list[dict[str, Any]]) -> bool:
+    return _cancelled(parse_form(form), _inputs(data))
+
+
 def form_validate(form: dict[str, Any], data: list[dict[str, Any]]) -> None:
     """Raise FormErrors unless `data` is an acceptable submission (or a cancel) of `form`."""
     definition = parse_form(form)

@@ -1,0 +1,301 @@
+"""In process: which upstreams a bot may call, the retry policy, and the callback endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+from typing import Any
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.test import Client
+from django.utils import timezone
+
+from webclient import services
+from webclient.kore.client import Failure, KoreClient, KoreError, retry_delay
+from webclient.kore.upstream import UpstreamNotAllowed, check_upstream
+from webclient.models import Bot, Conversation, Message
+
+KORE = ["bots.kore.ai", "platform.kore.ai", "*.kore-eu.example"]
+
+
+@pytest.fixture
+def production(settings: Any) -> Any:
+    settings.DEBUG = False
+    settings.KORE_ALLOW_LOOPBACK_UPSTREAM = False
+    settings.KORE_UPSTREAM_HOSTS = KORE
+    return settings
+
+
+# Upstream allow-list
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://bots.kore.ai", "https://platform.kore.ai/", "https://de.kore-eu.example/api"],
+)
+def test_listed_kore_hosts_over_https_are_allowed(production: Any, url: str) -> None:
+    check_upstream(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("https://evil.example", "not in KORE_UPSTREAM_HOSTS"),
+        ("https://bots.kore.ai.evil.example", "not in KORE_UPSTREAM_HOSTS"),
+        ("https://kore-eu.example", "not in KORE_UPSTREAM_HOSTS"),
+        ("http://bots.kore.ai", "https"),
+        ("https://user:pw@bots.kore.ai", "credentials"),
+        ("https://bots.kore.ai/?x=1", "query"),
+        ("ftp://bots.kore.ai", "an http"),
+        ("http://127.0.0.1:8000", "loopback"),
+        ("http://localhost", "loopback"),
+        ("http://[::1]:80", "loopback"),
+        ("", "emulator"),
+    ],
+)
+def test_other_upstreams_are_refused_in_production(production: Any, url: str, why: str) -> None:
+    with pytest.raises(UpstreamNotAllowed, match=why):
+        check_upstream(url)
+
+
+def test_loopback_and_the_emulator_are_allowed_in_debug_or_when_enabled(settings: Any) -> None:
+    settings.DEBUG = True
+    check_upstream("")
+    check_upstream("http://127.0.0.1:9")
+    settings.DEBUG = False
+    settings.KORE_ALLOW_LOOPBACK_UPSTREAM = True
+    check_upstream("")
+    check_upstream("http://localhost:8000/emulator")
+
+
+@pytest.mark.django_db
+def test_the_admin_sees_why_an_upstream_is_refused(production: Any) -> None:
+    bot = Bot.objects.get(slug="demo")
+    bot.upstream_url = "https://internal.example"
+    with pytest.raises(ValidationError) as raised:
+        bot.full_clean()
+    assert "KORE_UPSTREAM_HOSTS" in raised.value.message_dict["upstream_url"][0]
+    bot.upstream_url = "https://bots.kore.ai"
+    bot.full_clean()
+
+
+def test_the_client_refuses_a_disallowed_upstream_before_any_connection(production: Any) -> None:
+    bot = Bot(slug="x", bot_id="st-1", upstream_url="https://internal.example")
+
+    async def call() -> None:
+        client = KoreClient()
+        try:
+            await client.send(bot, {}, "token")
+        finally:
+            await client.aclose()
+
+    with pytest.raises(KoreError) as raised:
+        asyncio.run(call())
+    assert raised.value.failure is Failure.NOT_ALLOWED
+
+
+# Retry policy
+
+
+def test_back_off_grows_with_jitter_and_honours_retry_after(settings: Any) -> None:
+    settings.KORE_RETRY_BASE_MS = 1000
+    settings.KORE_RETRY_MAX_DELAY = 30
+    for attempt, full in ((1, 1.0), (2, 2.0), (3, 4.0), (9, 30.0)):
+        delays = {retry_delay(attempt, None) for _ in range(50)}
+        assert all(d is not None and full / 2 <= d <= full for d in delays)
+        assert len(delays) > 1
+    assert retry_delay(1, 5.0) == 5.0
+    assert retry_delay(1, 31.0) is None
+
+
+@pytest.mark.parametrize(
+    ("error", "post", "get"),
+    [
+        (KoreError("x", failure=Failure.HTTP, status=429), True, True),
+        (KoreError("x", failure=Failure.HTTP, status=503), True, True),
+        (KoreError("x", failure=Failure.HTTP, status=500), True, True),
+        (KoreError("x", failure=Failure.HTTP, status=504), False, False),
+        (KoreError("x", failure=Failure.HTTP, status=401), False, False),
+        (KoreError("x", failure=Failure.HTTP, status=400), False, False),
+        (KoreError("x", failure=Failure.CONNECT), True, True),
+        (KoreError("x", failure=Failure.TIMEOUT), False, True),
+        (KoreError("x", failure=Failure.NOT_ALLOWED), False, False),
+    ],
+)
+def test_only_calls_the_platform_did_not_act_on_are_retried(
+    error: KoreError, post: bool, get: bool
+) -> None:
+    assert error.retryable(idempotent=False) is post
+    assert error.retryable(idempotent=True) is get
+
+
+def test_a_refused_connection_is_retried_a_bounded_number_of_times(
+    settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings.DEBUG = True
+    settings.KORE_MAX_RETRIES = 2
+    settings.KORE_RETRY_BASE_MS = 50
+    caplog.set_level(logging.INFO, logger="webclient.kore.client")
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    bot = Bot(slug="x", bot_id="st-1", upstream_url=f"http://127.0.0.1:{port}")
+
+    async def call() -> None:
+        client = KoreClient()
+        try:
+            await client.send(bot, {}, "token")
+        finally:
+            await client.aclose()
+
+    with pytest.raises(KoreError) as raised:
+        asyncio.run(call())
+    assert raised.value.failure is Failure.CONNECT
+    retries = [r for r in caplog.records if "retry" in r.getMessage()]
+    assert [r.args[4] for r in retries] == [1, 2]  # type: ignore[index]
+
+
+# The callback endpoint
+
+
+def hook(bot: Bot, secret: str | None = None) -> str:
+    return f"/hooks/kore/{bot.slug}/{secret or bot.callback_secret}/"
+
+
+def post(url: str, body: Any, **headers: Any) -> Any:
+    data = body if isinstance(body, bytes | str) else json.dumps(body)
+    return Client(enforce_csrf_checks=True).post(
+        url, data, content_type="application/json", **headers
+    )
+
+
+@pytest.fixture
+def v1_bot(db: Any) -> Bot:
+    return Bot.objects.get(slug="demo-v1-async")
+
+
+@pytest.fixture
+def conversation(v1_bot: Bot) -> Conversation:
+    conversation = Conversation.objects.create(bot=v1_bot, identity="alice", pending=True)
+    Message.objects.create(
+        conversation=conversation, role="user", status="sent", forward_started_at=timezone.now()
+    )
+    return conversation
+
+
+def bot_texts(conversation: Conversation) -> list[str]:
+    return list(conversation.messages.filter(role="bot").values_list("text", flat=True))
+
+
+def test_a_wrong_secret_or_unknown_bot_is_a_404_in_the_api_format(v1_bot: Bot) -> None:
+    for url in (hook(v1_bot, "wrong"), "/hooks/kore/nope/whatever/"):
+        answer = post(url, {"to": "alice", "text": "x"})
+        assert answer.status_code == 404
+        assert answer.json()["error"]["code"] == "not_found"
+
+
+def test_a_disabled_bot_takes_no_callbacks(v1_bot: Bot) -> None:
+    Bot.objects.filter(pk=v1_bot.pk).update(enabled=False)
+    assert post(hook(v1_bot), {"to": "alice", "text": "x"}).status_code == 404
+
+
+def test_it_takes_no_csrf_token_and_no_bearer(conversation: Conversation, v1_bot: Bot) -> None:
+    answer = post(hook(v1_bot), {"to": "alice", "from": v1_bot.bot_id, "text": "Hi there"})
+    assert answer.status_code == 200
+    assert answer.json()["status"] == "stored"
+    assert bot_texts(conversation) == ["Hi there"]
+
+
+def test_a_body_over_the_cap_is_refused_with_413(settings: Any, v1_bot: Bot) -> None:
+    settings.KORE_CALLBACK_MAX_BYTES = 100
+    answer = post(hook(v1_bot), {"to": "alice", "text": "x" * 200})
+    assert answer.status_code == 413
+    assert answer.json()["error"]["code"] == "body_too_large"
+
+
+def test_malformed_bodies_are_a_400(v1_bot: Bot) -> None:
+    assert post(hook(v1_bot), b"{nope").status_code == 400
+    assert post(hook(v1_bot), [1, 2]).status_code == 400
+
+
+def test_a_callback_for_an_unknown_user_creates_nothing(v1_bot: Bot) -> None:
+    answer = post(hook(v1_bot), {"to": "stranger", "text": "psst"})
+    assert (answer.status_code, answer.json()["status"]) == (200, "ignored")
+    assert not Conversation.objects.filter(identity="stranger").exists()
+    assert not Message.objects.filter(text="psst").exists()
+
+
+def test_a_repeated_v1_delivery_is_stored_once(conversation: Conversation, v1_bot: Bot) -> None:
+    body = {"to": "alice", "from": v1_bot.bot_id, "text": "Hello! Nice to meet you."}
+    assert post(hook(v1_bot), body).json()["status"] == "stored"
+    assert post(hook(v1_bot), body).json()["status"] == "duplicate"
+    assert bot_texts(conversation) == ["Hello! Nice to meet you."]
+
+
+def test_the_same_words_answering_a_later_user_message_are_stored_again(
+    conversation: Conversation, v1_bot: Bot
+) -> None:
+    body = {"to": "alice", "from": v1_bot.bot_id, "text": "Hello! Nice to meet you."}
+    post(hook(v1_bot), body)
+    Message.objects.create(
+        conversation=conversation, role="user", status="sent", forward_started_at=timezone.now()
+    )
+    assert post(hook(v1_bot), body).json()["status"] == "stored"
+    assert bot_texts(conversation) == ["Hello! Nice to meet you."] * 2
+
+
+def test_a_repeated_v1_delivery_after_the_window_is_stored_again(
+    settings: Any, conversation: Conversation, v1_bot: Bot
+) -> None:
+    settings.KORE_CALLBACK_DEDUP_WINDOW = 0
+    body = {"to": "alice", "text": "again"}
+    post(hook(v1_bot), body)
+    assert post(hook(v1_bot), body).json()["status"] == "stored"
+
+
+def test_a_repeated_v2_message_id_is_stored_once(db: Any) -> None:
+    bot = Bot.objects.get(slug="demo-v2-async")
+    conversation = Conversation.objects.create(bot=bot, identity="bob", pending=True)
+    body = {
+        "to": "bob",
+        "from": bot.bot_id,
+        "data": [{"type": "text", "val": "Once", "messageId": "ms-1", "createdOn": "x"}],
+        "_v": "v2",
+    }
+    assert post(hook(bot), body).json() == {"status": "stored", "stored": 1, "reason": ""}
+    assert post(hook(bot), body).json()["status"] == "duplicate"
+    assert bot_texts(conversation) == ["Once"]
+
+
+def test_a_task_end_only_callback_keeps_the_task_state_and_clears_pending(
+    conversation: Conversation, v1_bot: Bot
+) -> None:
+    body = {"to": "alice", "endOfTask": True, "endReason": "Fulfilled", "completedTaskName": "G"}
+    assert post(hook(v1_bot), body).json()["status"] == "stored"
+    conversation.refresh_from_db()
+    assert conversation.pending is False
+    assert conversation.task_state == {
+        "endOfTask": True,
+        "endReason": "Fulfilled",
+        "completedTaskName": "G",
+    }
+    assert bot_texts(conversation) == []
+
+
+def test_pending_stays_on_while_another_message_waits_to_be_forwarded(
+    conversation: Conversation, v1_bot: Bot
+) -> None:
+    Message.objects.create(conversation=conversation, role="user", status="accepted")
+    post(hook(v1_bot), {"to": "alice", "text": "first answer"})
+    conversation.refresh_from_db()
+    assert conversation.pending is True
+    services.conversation_settle(conversation=conversation)
+    assert conversation.pending is True
+
+
+def test_no_data_found_on_a_poll_is_recognised_as_the_end_of_a_chain() -> None:
+    assert KoreError("No data found", failure=Failure.HTTP, status=400).no_data
+    assert not KoreError("Invalid Request Payload", failure=Failure.HTTP, status=400).no_data

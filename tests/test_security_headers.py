@@ -1,0 +1,329 @@
+"""Response headers (CSP, framing, HTTPS), CORS per bot, and the admin's guard rails."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pytest
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth.models import User
+from django.core.cache import cache
+from django.test import Client
+from pytest_django.fixtures import Settings as SettingsWrapper
+from rest_framework.test import APIClient
+
+from kore_chat.asgi import application
+from webclient.models import Bot
+from webclient.sts import token_issue
+
+pytestmark = pytest.mark.django_db
+
+EMBEDDER = "https://shop.example.com"
+STRANGER = "https://evil.example.net"
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits() -> Iterator[None]:
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def demo() -> Bot:
+    bot = Bot.objects.get(slug="demo")
+    bot.allowed_origins = f"{EMBEDDER}\nhttps://other.example.org:8443"
+    bot.save()
+    return bot
+
+
+def csp(response: Any) -> dict[str, str]:
+    policy = response["Content-Security-Policy"]
+    return {part.split(" ", 1)[0]: part.split(" ", 1)[1] for part in policy.split("; ")}
+
+
+# Headers
+
+
+def test_the_chat_page_forbids_inline_script_and_may_be_framed_by_the_bots_origins(
+    demo: Bot,
+) -> None:
+    page = Client().get("/?bot=demo")
+    assert page.status_code == 200
+    policy = csp(page)
+    assert policy["script-src"] == "'self'"
+    assert "unsafe-inline" not in page["Content-Security-Policy"]
+    assert policy["frame-ancestors"].split() == [
+        "'self'",
+        "https://other.example.org:8443",
+        EMBEDDER,
+    ]
+    assert "X-Frame-Options" not in page
+    assert b"<script>" not in page.content
+
+
+def test_a_chat_page_for_an_unknown_bot_may_be_framed_by_this_site_only() -> None:
+    assert csp(Client().get("/?bot=nope"))["frame-ancestors"] == "'self'"
+
+
+def test_other_pages_may_not_be_framed_at_all() -> None:
+    for path in ("/admin/login/", "/healthz", "/api/v1/messages"):
+        response = Client().get(path)
+        assert csp(response)["frame-ancestors"] == "'none'"
+        assert response["X-Frame-Options"] == "DENY"
+
+
+def test_every_response_carries_nosniff_and_a_referrer_policy() -> None:
+    for path in ("/", "/admin/login/", "/healthz"):
+        response = Client().get(path)
+        assert response["X-Content-Type-Options"] == "nosniff"
+        assert response["Referrer-Policy"] == "same-origin"
+
+
+def test_over_https_the_server_sends_hsts_and_secure_cookies(settings: SettingsWrapper) -> None:
+    settings.SECURE_HSTS_SECONDS = 31_536_000
+    settings.SESSION_COOKIE_SECURE = True
+    settings.CSRF_COOKIE_SECURE = True
+    response = Client().get("/admin/login/", secure=True)
+    assert response["Strict-Transport-Security"].startswith("max-age=31536000")
+    assert response.cookies["csrftoken"]["secure"]
+
+
+def test_plain_http_is_redirected_to_https_except_health_checks(
+    settings: SettingsWrapper,
+) -> None:
+    settings.SECURE_SSL_REDIRECT = True
+    redirected = Client().get("/?bot=demo")
+    assert redirected.status_code == 301
+    assert redirected["Location"].startswith("https://")
+    assert Client().get("/healthz").status_code == 200
+
+
+# CORS through Django
+
+
+def test_a_preflight_from_an_allowed_origin_is_answered(demo: Bot) -> None:
+    answer = Client().options(
+        "/api/v1/messages",
+        HTTP_ORIGIN=EMBEDDER,
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="authorization",
+    )
+    assert answer.status_code == 200
+    assert answer["Access-Control-Allow-Origin"] == EMBEDDER
+    assert "authorization" in answer["Access-Control-Allow-Headers"]
+    assert "Access-Control-Allow-Credentials" not in answer
+
+
+def test_a_preflight_from_an_unknown_origin_gets_no_cors_headers(demo: Bot) -> None:
+    answer = Client().options(
+        "/api/v1/sts", HTTP_ORIGIN=STRANGER, HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST"
+    )
+    assert "Access-Control-Allow-Origin" not in answer
+
+
+def test_a_token_request_from_an_allowed_origin_is_readable_cross_origin(demo: Bot) -> None:
+    answer = APIClient().post("/api/v1/sts", {"bot": "demo"}, format="json", HTTP_ORIGIN=EMBEDDER)
+    assert answer.status_code == 200
+    assert answer["Access-Control-Allow-Origin"] == EMBEDDER
+    assert "Retry-After" in answer["Access-Control-Expose-Headers"]
+
+
+def test_an_origin_allowed_for_another_bot_is_refused_by_this_bot(demo: Bot) -> None:
+    answer = APIClient().post(
+        "/api/v1/sts", {"bot": "demo-v1-sync"}, format="json", HTTP_ORIGIN=EMBEDDER
+    )
+    assert answer.status_code == 403
+    assert answer.json()["error"]["code"] == "origin_not_allowed"
+
+
+def test_an_unknown_origin_is_refused_and_gets_no_cors_headers(demo: Bot) -> None:
+    token = token_issue(bot=demo, identity="ida", anonymous=False).jwt
+    answer = APIClient().post(
+        "/api/v1/messages",
+        {"text": "hi", "clientMessageId": "x"},
+        format="json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+        HTTP_ORIGIN=STRANGER,
+    )
+    assert answer.status_code == 403
+    assert answer.json()["error"]["code"] == "origin_not_allowed"
+    assert "Access-Control-Allow-Origin" not in answer
+
+
+def test_same_origin_requests_need_no_allowed_origins() -> None:
+    answer = APIClient().post(
+        "/api/v1/sts", {"bot": "demo"}, format="json", HTTP_ORIGIN="http://testserver"
+    )
+    assert answer.status_code == 200
+    assert "Access-Control-Allow-Origin" not in answer
+
+
+def test_cors_is_not_offered_outside_the_api(demo: Bot) -> None:
+    answer = Client().get("/admin/login/", HTTP_ORIGIN=EMBEDDER)
+    assert "Access-Control-Allow-Origin" not in answer
+
+
+# CORS on the bare ASGI long-poll path
+
+
+def asgi_get(path: str, query: str, headers: dict[str, str]) -> tuple[int, dict[str, str], Any]:
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "query_string": query.encode(),
+        "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
+    }
+    sent: list[Mapping[str, Any]] = []
+    requested: list[bool] = []
+
+    async def receive() -> dict[str, Any]:
+        if not requested:
+            requested.append(True)
+            return {"type": "http.request", "body": b"", "more_body": False}
+        # The client stays connected until the answer is sent.
+        await asyncio.Event().wait()
+        return {"type": "http.disconnect"}
+
+    async def send(event: Mapping[str, Any]) -> None:
+        sent.append(event)
+
+    asyncio.run(application(scope, receive, send))
+    response_headers = {k.decode(): v.decode() for k, v in sent[0]["headers"]}
+    return sent[0]["status"], response_headers, json.loads(sent[1]["body"])
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_bare_long_poll_path_sends_the_same_cors_headers(demo: Bot) -> None:
+    token = token_issue(bot=demo, identity="ivy", anonymous=False).jwt
+    base = {"host": "testserver", "origin": EMBEDDER}
+    status, headers, body = asgi_get(
+        "/api/v1/messages", "after=0&wait=0", {**base, "authorization": f"Bearer {token}"}
+    )
+    assert status == 200
+    assert headers["access-control-allow-origin"] == EMBEDDER
+    assert "Retry-After" in headers["access-control-expose-headers"]
+    # An error is readable cross-origin too, or the widget could not tell it must re-auth.
+    status, headers, body = asgi_get("/api/v1/messages", "after=0", base)
+    assert status == 401
+    assert body["error"]["code"] == "invalid_token"
+    assert headers["access-control-allow-origin"] == EMBEDDER
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_bare_long_poll_path_refuses_an_origin_the_bot_does_not_allow(demo: Bot) -> None:
+    other = Bot.objects.get(slug="demo-v1-sync")
+    token = token_issue(bot=other, identity="ivy", anonymous=False).jwt
+    headers = {"host": "testserver", "origin": EMBEDDER, "authorization": f"Bearer {token}"}
+    status, _, body = asgi_get("/api/v1/messages", "after=0&wait=0", headers)
+    assert status == 403
+    assert body["error"]["code"] == "origin_not_allowed"
+    headers["origin"] = STRANGER
+    status, response_headers, _ = asgi_get("/api/v1/messages", "after=0&wait=0", headers)
+    assert status == 403
+    assert "access-control-allow-origin" not in response_headers
+
+
+# Admin
+
+
+@pytest.fixture
+def admin_client(settings: SettingsWrapper) -> Client:
+    # The demo bots use the embedded emulator, which tests (DEBUG off) must allow explicitly.
+    settings.KORE_ALLOW_LOOPBACK_UPSTREAM = True
+    client = Client()
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw-root-1"))
+    return client
+
+
+def bot_form(bot: Bot, **changes: str) -> dict[str, str]:
+    data = {
+        "slug": bot.slug,
+        "name": bot.name,
+        "enabled": "on",
+        "upstream_url": bot.upstream_url,
+        "bot_id": bot.bot_id,
+        "client_id": bot.client_id,
+        "client_secret": "",
+        "api_version": str(bot.api_version),
+        "mode": bot.mode,
+        "hook_instance_id": bot.hook_instance_id,
+        "callback_secret": "",
+        "identity_mode": bot.identity_mode,
+        "identity_secret": "",
+        "allowed_origins": bot.allowed_origins,
+        "custom_data": "{}",
+        "meta_tags": "{}",
+    }
+    data.update(changes)
+    return data
+
+
+def test_the_admin_marks_browser_trusting_bots_as_insecure(admin_client: Client) -> None:
+    listing = admin_client.get("/admin/webclient/bot/")
+    assert "Insecure: trusts the browser" in listing.content.decode()
+    demo = Bot.objects.get(slug="demo")
+    form = admin_client.get(f"/admin/webclient/bot/{demo.pk}/change/")
+    assert "Insecure: this bot trusts the browser" in form.content.decode()
+
+
+def test_the_admin_never_shows_a_stored_secret(admin_client: Client) -> None:
+    demo = Bot.objects.get(slug="demo")
+    page = admin_client.get(f"/admin/webclient/bot/{demo.pk}/change/").content.decode()
+    for secret in (demo.client_secret, demo.callback_secret):
+        assert secret not in page
+
+
+def test_the_admin_refuses_a_client_secret_shorter_than_256_bits(admin_client: Client) -> None:
+    demo = Bot.objects.get(slug="demo")
+    answer = admin_client.post(
+        f"/admin/webclient/bot/{demo.pk}/change/",
+        bot_form(demo, client_secret="too-short"),
+    )
+    assert answer.status_code == 200
+    assert "At least 32 bytes" in answer.content.decode()
+    demo.refresh_from_db()
+    assert demo.client_secret != "too-short"
+
+
+def test_the_admin_refuses_allowed_origins_that_are_not_origins(admin_client: Client) -> None:
+    demo = Bot.objects.get(slug="demo")
+    answer = admin_client.post(
+        f"/admin/webclient/bot/{demo.pk}/change/",
+        bot_form(demo, allowed_origins="https://ok.example\nhttps://x.example; script-src *"),
+    )
+    assert "Not an origin" in answer.content.decode()
+
+
+def test_a_bot_change_is_audited_with_who_and_which_fields_but_no_secret_values(
+    admin_client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    demo = Bot.objects.get(slug="demo")
+    new_secret = "n" * 40
+    with caplog.at_level(logging.INFO, logger="kore_chat.audit"):
+        answer = admin_client.post(
+            f"/admin/webclient/bot/{demo.pk}/change/",
+            bot_form(demo, name="Renamed", client_secret=new_secret),
+        )
+    assert answer.status_code == 302, answer.context["adminform"].form.errors
+    entry = LogEntry.objects.latest("action_time")
+    assert entry.user.get_username() == "root"
+    assert entry.object_repr == "demo"
+    message = entry.get_change_message()
+    assert "Name" in message and "Client secret" in message
+    # Secrets submitted empty are kept, and not reported as changed.
+    assert "Callback secret" not in message
+    assert new_secret not in entry.change_message
+    audit_lines = [r.getMessage() for r in caplog.records if r.name == "kore_chat.audit"]
+    assert len(audit_lines) == 1
+    assert "bot demo changed by root" in audit_lines[0]
+    assert "Client secret" in audit_lines[0]
+    assert new_secret not in " ".join(r.getMessage() for r in caplog.records)
+    demo.refresh_from_db()
+    assert demo.client_secret == new_secret

@@ -1,0 +1,53 @@
+"""`POST /hooks/kore/<slug>/<secret>/`: the platform's asynchronous bot messages (POST_URL).
+
+CSRF-exempt and token-free by design: the caller is Kore's platform, not a browser, so it has
+neither our cookies nor a chat token, and there are no browser credentials to abuse here.
+What authenticates it is the callback secret the admin put into the POST_URL, compared in
+constant time. Unknown bot and wrong secret get the same 404, so the route reveals nothing.
+
+The body cap (KORE_CALLBACK_MAX_BYTES, 413) is enforced before any view runs, by
+webclient.security.limits. Only refused attempts are rate-limited, per calling address
+(webclient.security.ratelimit): that stops secret guessing without ever throttling the
+platform's real deliveries.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from webclient import selectors
+from webclient.api.errors import ApiError, error_response
+from webclient.kore import callbacks
+from webclient.security import ratelimit
+from webclient.security.limits import json_loads
+
+
+def _secret_matches(expected: str, given: str) -> bool:
+    return bool(expected) and hmac.compare_digest(expected.encode(), given.encode())
+
+
+@csrf_exempt
+@require_POST
+def kore_callback(request: HttpRequest, slug: str, secret: str) -> JsonResponse:
+    try:
+        ratelimit.check_callback_allowed(request)
+        bot = selectors.bot_by_callback(slug=slug)
+        if bot is None or not _secret_matches(bot.callback_secret, secret):
+            ratelimit.count_callback_refusal(request)
+            raise ApiError(404, "not_found", "Not found.")
+        body: Any = json_loads(request.body)
+    except ApiError as exc:
+        return error_response(exc)
+    if not isinstance(body, dict):
+        return error_response(ApiError(400, "invalid_request", "The body must be a JSON object."))
+    received = callbacks.receive(bot, body)
+    # Unknown users are answered 200 too: the platform must not retry what can never
+    # succeed, and nothing is stored for them.
+    return JsonResponse(
+        {"status": received.status, "stored": received.stored, "reason": received.reason}
+    )

@@ -1,0 +1,126 @@
+"""Cross-origin access to the widget API, allowed per bot (Bot.allowed_origins).
+
+Two layers. django-cors-headers answers preflights and adds the CORS headers when the
+Origin is allowed by some enabled bot: a preflight carries neither token nor body, so it
+cannot name the bot. Then each view, once it knows the bot (from the STS body or the
+token), refuses with 403 an Origin that this bot does not allow. Same-origin requests (the
+widget in its iframe) are always allowed. The bare ASGI long-poll path applies the same
+rules itself (webclient/api/longpoll.py).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from corsheaders.conf import conf
+from corsheaders.middleware import CorsMiddleware
+from django.conf import settings
+from django.core.exceptions import DisallowedHost
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
+
+from webclient.api.errors import ApiError
+from webclient.models import Bot
+
+# scheme://host[:port] and nothing else: the value also goes into a CSP header, where a
+# space or ";" would add directives.
+_ORIGIN = re.compile(r"(https?)://([a-z0-9.-]+|\[[0-9a-f:.]+\])(:[0-9]{1,5})?/?", re.IGNORECASE)
+
+
+def normalise(origin: str) -> str:
+    """scheme://host[:port], lower-case, as browsers send Origin; "" when not an origin."""
+    match = _ORIGIN.fullmatch(origin.strip())
+    if match is None:
+        return ""
+    return match.group(0).rstrip("/").lower()
+
+
+def own_origins(scheme: str, host: str | None) -> set[str]:
+    """This server's origins: the one the request was made to, and SITE_ROOT."""
+    origins = {normalise(settings.SITE_ROOT)}
+    if host:
+        origins.add(normalise(f"{scheme}://{host}"))
+    origins.discard("")
+    return origins
+
+
+def request_own_origins(request: HttpRequest) -> set[str]:
+    try:
+        host: str | None = request.get_host()
+    except DisallowedHost:
+        host = None
+    return own_origins(request.scheme or "http", host)
+
+
+def bot_allows(bot: Bot, origin: str) -> bool:
+    wanted = normalise(origin)
+    return bool(wanted) and wanted in {normalise(o) for o in bot.origins}
+
+
+def any_bot_allows(origin: str) -> bool:
+    wanted = normalise(origin)
+    if not wanted:
+        return False
+    for text in (
+        Bot.objects.filter(enabled=True)
+        .exclude(allowed_origins="")
+        .values_list("allowed_origins", flat=True)
+    ):
+        if wanted in {normalise(line) for line in text.splitlines()}:
+            return True
+    return False
+
+
+def origin_check(origin: str | None, own: set[str], bot: Bot) -> None:
+    """Raise 403 when a cross-origin caller is not among this bot's allowed origins."""
+    if not origin or normalise(origin) in own or bot_allows(bot, origin):
+        return
+    raise ApiError(403, "origin_not_allowed", "This bot does not accept requests from this origin.")
+
+
+def request_origin_check(request: HttpRequest, bot: Bot) -> None:
+    origin_check(request.headers.get("origin"), request_own_origins(request), bot)
+
+
+def cors_headers(origin: str) -> dict[str, str]:
+    """What django-cors-headers adds to an allowed non-preflight answer."""
+    headers = {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+    if conf.CORS_EXPOSE_HEADERS:
+        headers["Access-Control-Expose-Headers"] = ", ".join(conf.CORS_EXPOSE_HEADERS)
+    return headers
+
+
+def _cross_origin_allowed(request: HttpRequest) -> bool:
+    """Whether some enabled bot allows this request's Origin on a CORS-enabled path."""
+    origin = request.headers.get("origin")
+    if not origin or not request.path_info.startswith("/api/"):
+        return False
+    if normalise(origin) in request_own_origins(request):
+        return False
+    return any_bot_allows(origin)
+
+
+class BotCorsMiddleware(CorsMiddleware):
+    """django-cors-headers, with the allowed origins read from the enabled bots.
+
+    The lookup needs the database, which async code may not touch directly: it runs
+    before the library's own (synchronous) checks and is remembered on the request.
+    """
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.async_mode:
+            return self.__acall__(request)
+        request._kc_cors_allowed = _cross_origin_allowed(request)  # type: ignore[attr-defined]
+        return super().__call__(request)
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        allowed = False
+        if "origin" in request.headers and request.path_info.startswith("/api/"):
+            allowed = await sync_to_async(_cross_origin_allowed)(request)
+        request._kc_cors_allowed = allowed  # type: ignore[attr-defined]
+        return await super().__acall__(request)
+
+    def check_signal(self, request: HttpRequest) -> bool:
+        return bool(getattr(request, "_kc_cors_allowed", False)) or super().check_signal(request)

@@ -1,0 +1,147 @@
+"""Caps on what a request may carry: body size (413) and JSON nesting depth (400).
+
+Body caps (API_MAX_BODY_BYTES on /api/, KORE_CALLBACK_MAX_BYTES on /hooks/) are checked
+before any view reads the body. Nesting is checked before parsing: Python's json module
+recurses once per level, and a body of 64 KB of "[" would otherwise end in RecursionError,
+a 500.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import json
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction
+from django.conf import settings
+from django.core.handlers.asgi import ASGIRequest
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
+from django.utils.decorators import sync_and_async_middleware
+from rest_framework import parsers
+from rest_framework.exceptions import ParseError
+
+from webclient.api.errors import ApiError, error_response
+
+# A JSON string, quotes and escapes included (the "unrolled loop" form: linear, no
+# backtracking), and any one bracket.
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def body_cap(path: str) -> int | None:
+    if path.startswith("/api/"):
+        return int(settings.API_MAX_BODY_BYTES)
+    if path.startswith("/hooks/"):
+        return int(settings.KORE_CALLBACK_MAX_BYTES)
+    return None
+
+
+def body_size(request: HttpRequest) -> int:
+    """The larger of the declared and the received size.
+
+    Under ASGI, Django has already received the whole body into a temporary file, and a
+    chunked request declares no length at all: measure the file instead of trusting the
+    header. Under WSGI the stream is bounded by Content-Length anyway.
+    """
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if isinstance(request, ASGIRequest):
+        stream = request._stream
+        position = stream.tell()
+        stream.seek(0, io.SEEK_END)
+        received = stream.tell()
+        stream.seek(position)
+        return max(declared, received)
+    return declared
+
+
+def too_large(request: HttpRequest) -> ApiError | None:
+    cap = body_cap(request.path)
+    if cap is None or body_size(request) <= cap:
+        return None
+    return ApiError(413, "body_too_large", f"The body is larger than {cap} bytes.")
+
+
+Handler = Callable[[HttpRequest], Any]
+
+
+@sync_and_async_middleware
+def body_limit_middleware(get_response: Handler) -> Handler:
+    if iscoroutinefunction(get_response):
+
+        async def async_middleware(request: HttpRequest) -> HttpResponseBase:
+            refused = too_large(request)
+            if refused is not None:
+                return error_response(refused)
+            response: Awaitable[HttpResponseBase] = get_response(request)
+            return await response
+
+        return async_middleware
+
+    def middleware(request: HttpRequest) -> HttpResponseBase:
+        refused = too_large(request)
+        if refused is not None:
+            return error_response(refused)
+        response: HttpResponseBase = get_response(request)
+        return response
+
+    return middleware
+
+
+def json_depth_exceeds(text: str, limit: int) -> bool:
+    depth = 0
+    for bracket in _BRACKET.finditer(_STRING.sub("", text)):
+        if bracket.group() in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
+def json_loads(raw: bytes | str, encoding: str = "utf-8") -> Any:
+    """Parse a JSON body with the depth cap; ApiError(400) for anything that is not JSON.
+
+    For views outside DRF (the Kore callback): they get the same rules as the API.
+    """
+    try:
+        text = raw if isinstance(raw, str) else codecs.decode(raw, encoding)
+    except (LookupError, UnicodeDecodeError):
+        raise ApiError(400, "malformed_body", "The body is not valid JSON.") from None
+    limit = int(settings.JSON_MAX_DEPTH)
+    if json_depth_exceeds(text, limit):
+        raise ApiError(400, "too_deeply_nested", f"The JSON nests deeper than {limit} levels.")
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except ValueError:
+        raise ApiError(400, "malformed_body", "The body is not valid JSON.") from None
+
+
+def _reject_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON; Python accepts them unless told not to.
+    raise ValueError(f"{name} is not valid JSON")
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser with the depth cap and an unknown charset as bad input."""
+
+    def parse(
+        self,
+        stream: Any,
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> Any:
+        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        try:
+            return json_loads(stream.read(), encoding)
+        except ApiError as exc:
+            if exc.code == "too_deeply_nested":
+                raise
+            raise ParseError(exc.message) from None

@@ -1,0 +1,122 @@
+"""Fixed-window rate limits kept in Django's cache, answering 429 with `Retry-After`.
+
+The default cache is per process (locmem): a deployment with several processes needs a
+shared cache (Redis, Memcached, the database cache) or each process counts on its own.
+Limits are per minute-long window by default and come from the environment
+(RATELIMIT_* settings); a limit of 0 switches that rule off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest
+
+from webclient.api.errors import ApiError
+
+
+class RateLimited(ApiError):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            429,
+            "rate_limited",
+            f"Too many requests; try again in {retry_after} s.",
+            headers={"Retry-After": str(retry_after)},
+        )
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    setting: str
+
+    @property
+    def limit(self) -> int:
+        return int(getattr(settings, self.setting))
+
+
+STS_PER_IP = Rule("sts-ip", "RATELIMIT_STS_PER_IP")
+SEND_PER_IDENTITY = Rule("send-identity", "RATELIMIT_SEND_PER_IDENTITY")
+SEND_PER_IP = Rule("send-ip", "RATELIMIT_SEND_PER_IP")
+# Callbacks: only refused attempts count (wrong secret or bot). Throttling authenticated
+# callbacks would drop bot messages, since the platform's retries are undocumented.
+CALLBACK_REFUSALS_PER_IP = Rule("callback-refusals-ip", "RATELIMIT_CALLBACK_REFUSALS_PER_IP")
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The peer address. Behind a proxy, run uvicorn with --proxy-headers and
+    --forwarded-allow-ips so that this is the real client, not the proxy."""
+    return str(request.META.get("REMOTE_ADDR") or "unknown")
+
+
+def _window() -> tuple[int, float]:
+    window = settings.RATELIMIT_WINDOW
+    now = time.time()
+    return int(now // window) * window, now
+
+
+def _cache_key(rule: Rule, key: str, start: int) -> str:
+    # Hashed: identities are arbitrary text, cache keys must stay short and plain.
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    return f"ratelimit:{rule.name}:{digest}:{start}"
+
+
+def _active(rule: Rule) -> bool:
+    return bool(settings.RATELIMIT_ENABLED) and rule.limit > 0
+
+
+def _refuse(start: int, now: float) -> RateLimited:
+    return RateLimited(max(1, math.ceil(start + settings.RATELIMIT_WINDOW - now)))
+
+
+def hit(rule: Rule, key: str) -> None:
+    """Count one request against `rule` for `key`; raise RateLimited when over the limit."""
+    if not _active(rule):
+        return
+    start, now = _window()
+    cache_key = _cache_key(rule, key, start)
+    timeout = settings.RATELIMIT_WINDOW + 1
+    if cache.add(cache_key, 1, timeout=timeout):
+        count = 1
+    else:
+        try:
+            count = cache.incr(cache_key)
+        except ValueError:
+            # The entry expired between add() and incr(): this request opens a new window.
+            cache.set(cache_key, 1, timeout=timeout)
+            count = 1
+    if count > rule.limit:
+        raise _refuse(start, now)
+
+
+def check_not_exhausted(rule: Rule, key: str) -> None:
+    """Raise RateLimited when `key` already used up `rule` in this window, counting nothing."""
+    if not _active(rule):
+        return
+    start, now = _window()
+    if int(cache.get(_cache_key(rule, key, start), 0)) >= rule.limit:
+        raise _refuse(start, now)
+
+
+def check_sts(request: HttpRequest) -> None:
+    hit(STS_PER_IP, client_ip(request))
+
+
+def check_send(request: HttpRequest, *, bot_id: int, identity: str) -> None:
+    hit(SEND_PER_IDENTITY, f"{bot_id}:{identity}")
+    hit(SEND_PER_IP, client_ip(request))
+
+
+def check_callback_allowed(request: HttpRequest) -> None:
+    """Before a callback is looked at: refuse addresses that guessed secrets too often."""
+    check_not_exhausted(CALLBACK_REFUSALS_PER_IP, client_ip(request))
+
+
+def count_callback_refusal(request: HttpRequest) -> None:
+    hit(CALLBACK_REFUSALS_PER_IP, client_ip(request))
