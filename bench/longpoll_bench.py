@@ -43,34 +43,12 @@ async def token(http: httpx.AsyncClient) -> str:
     return str(answer.json()["jwt"])
 
 
-async def latency_longpoll(http: httpx.AsyncClient, exchanges: int) -> list[float]:
-    headers = {"Authorization": f"Bearer {await token(http)}"}
-    cursor = 0
-    samples = []
-    for n in range(exchanges):
-        sent = await http.post(
-            "/api/v1/messages",
-            json={"text": f"ping {n}", "clientMessageId": str(uuid.uuid4())},
-            headers=headers,
-        )
-        cursor = sent.json()["cursor"]
-        while True:
-            answer = (
-                await http.get(
-                    "/api/v1/messages", params={"after": cursor, "wait": 10}, headers=headers
-                )
-            ).json()
-            arrived = time.time()
-            cursor = answer["cursor"]
-            replies = [m for m in answer["messages"] if m["role"] == "bot"]
-            if replies:
-                samples.append(arrived - created(replies[0]))
-                break
-    return samples
+async def latency(http: httpx.AsyncClient, exchanges: int, *, fixed_polling: bool) -> list[float]:
+    """Seconds from each reply's `createdAt` to the client holding it.
 
-
-async def latency_fixed_polling(http: httpx.AsyncClient, exchanges: int) -> list[float]:
-    """Kore Web SDK style: ask every 1000 ms, answer at once."""
+    Long-poll: one held GET per reply. Fixed polling (Kore's Web SDK): a GET every 1000 ms
+    that answers at once, its timer running at a random phase to the sends.
+    """
     headers = {"Authorization": f"Bearer {await token(http)}"}
     samples = []
     for n in range(exchanges):
@@ -80,21 +58,19 @@ async def latency_fixed_polling(http: httpx.AsyncClient, exchanges: int) -> list
             headers=headers,
         )
         cursor = sent.json()["cursor"]
-        # The SDK's timer runs independently of sends: start at a random phase.
-        await asyncio.sleep(random.random())
+        if fixed_polling:
+            await asyncio.sleep(random.random())
         while True:
-            answer = (
-                await http.get(
-                    "/api/v1/messages", params={"after": cursor, "wait": 0}, headers=headers
-                )
-            ).json()
+            params = {"after": cursor, "wait": 0 if fixed_polling else 10}
+            answer = (await http.get("/api/v1/messages", params=params, headers=headers)).json()
             arrived = time.time()
             cursor = answer["cursor"]
             replies = [m for m in answer["messages"] if m["role"] == "bot"]
             if replies:
                 samples.append(arrived - created(replies[0]))
                 break
-            await asyncio.sleep(1.0)
+            if fixed_polling:
+                await asyncio.sleep(1.0)
     return samples
 
 
@@ -170,8 +146,8 @@ async def main(exchanges: int, polls: int) -> None:
         process = psutil.Process(server.process.pid)
         try:
             async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
-                fast = await latency_longpoll(http, exchanges)
-                slow = await latency_fixed_polling(http, min(exchanges, 30))
+                fast = await latency(http, exchanges, fixed_polling=False)
+                slow = await latency(http, min(exchanges, 30), fixed_polling=True)
             idle = await idle_cost(server.url, process, polls)
         finally:
             server.stop()

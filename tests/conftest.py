@@ -46,6 +46,16 @@ def loopback_only() -> Any:
     socket.socket.connect_ex = _real_connect_ex  # type: ignore[method-assign]
 
 
+@pytest.fixture(autouse=True)
+def fresh_rate_limits() -> Any:
+    """In-process tests start with no rate-limit counts (they live in the local cache)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture(scope="session")
 def live_server_url(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """One uvicorn server for the session's end-to-end tests (each test uses fresh identities)."""

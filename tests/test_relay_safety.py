@@ -82,8 +82,8 @@ def test_the_admin_sees_why_an_upstream_is_refused(production: Any) -> None:
     bot.full_clean()
 
 
-def test_the_client_refuses_a_disallowed_upstream_before_any_connection(production: Any) -> None:
-    bot = Bot(slug="x", bot_id="st-1", upstream_url="https://internal.example")
+def send_and_fail(bot: Bot) -> KoreError:
+    """Send through a real client and return the KoreError it must raise."""
 
     async def call() -> None:
         client = KoreClient()
@@ -94,7 +94,14 @@ def test_the_client_refuses_a_disallowed_upstream_before_any_connection(producti
 
     with pytest.raises(KoreError) as raised:
         asyncio.run(call())
-    assert raised.value.failure is Failure.NOT_ALLOWED
+    return raised.value
+
+
+def test_the_client_refuses_a_disallowed_upstream_before_any_connection(production: Any) -> None:
+    bot = Bot(slug="x", bot_id="st-1", upstream_url="https://internal.example")
+
+    raised = send_and_fail(bot)
+    assert raised.failure is Failure.NOT_ALLOWED
 
 
 # Retry policy
@@ -144,16 +151,8 @@ def test_a_refused_connection_is_retried_a_bounded_number_of_times(
         port = closed.getsockname()[1]
     bot = Bot(slug="x", bot_id="st-1", upstream_url=f"http://127.0.0.1:{port}")
 
-    async def call() -> None:
-        client = KoreClient()
-        try:
-            await client.send(bot, {}, "token")
-        finally:
-            await client.aclose()
-
-    with pytest.raises(KoreError) as raised:
-        asyncio.run(call())
-    assert raised.value.failure is Failure.CONNECT
+    raised = send_and_fail(bot)
+    assert raised.failure is Failure.CONNECT
     retries = [r for r in caplog.records if "retry" in r.getMessage()]
     assert [r.args[4] for r in retries] == [1, 2]  # type: ignore[index]
 

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from django.core.cache import cache
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pytest_django.fixtures import Settings as SettingsWrapper
@@ -65,14 +63,11 @@ raw_bodies = st.binary(max_size=300) | st.text(max_size=300).map(str.encode)
 
 
 @pytest.fixture(autouse=True)
-def no_limits_no_relay(django_settings: SettingsWrapper) -> Iterator[None]:
+def no_limits_no_relay(django_settings: SettingsWrapper) -> None:
     django_settings.RATELIMIT_ENABLED = False
     django_settings.KORE_DISPATCHER = False
     django_settings.LONGPOLL_MAX_WAIT = 0
     django_settings.LONGPOLL_DEFAULT_WAIT = 0
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.test import Client
@@ -22,13 +20,10 @@ from webclient.sts import token_issue
 
 
 @pytest.fixture(autouse=True)
-def quiet_relay(settings: SettingsWrapper) -> Iterator[None]:
+def quiet_relay(settings: SettingsWrapper) -> None:
     # Nothing is forwarded upstream: these tests are about what reaches the store.
     settings.KORE_DISPATCHER = False
     settings.LONGPOLL_MAX_WAIT = 0
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def client_for(identity: str, bot: str = "demo") -> APIClient:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import jwt
 import pytest
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from webclient import selectors, services
@@ -26,13 +24,6 @@ ROUTES = [
     ("post", "/api/v1/sts/refresh"),
 ]
 SEND = {"text": "hi", "clientMessageId": "c-1"}
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_limits() -> Iterator[None]:
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
