@@ -25,7 +25,8 @@ def free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, db_path: Path, **env: str) -> None:
+    def __init__(self, db_path: Path, *, devserver: bool = False, **env: str) -> None:
+        self.devserver = devserver
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.db_path = db_path
@@ -51,18 +52,13 @@ class LiveServer:
 
     def start(self) -> LiveServer:
         log = self.log_path.open("ab")
+        if self.devserver:
+            command = ["manage.py", "runserver", f"127.0.0.1:{self.port}", "--noreload"]
+        else:
+            command = ["-m", "uvicorn", "kore_chat.asgi:application", "--no-access-log"]
+            command += ["--host", "127.0.0.1", "--port", str(self.port)]
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "kore_chat.asgi:application",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--no-access-log",
-            ],
+            [sys.executable, *command],
             cwd=ROOT,
             env=self.env,
             stdout=log,
