@@ -140,7 +140,7 @@ async def main(exchanges: int, polls: int) -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 4 * polls + 256)), hard))
     with tempfile.TemporaryDirectory() as tmp:
         # Rate limits off: one benchmark identity sends far more than a person would.
-        server = LiveServer(Path(tmp) / "bench.sqlite3", RATELIMIT_ENABLED="false")
+        server = LiveServer(Path(tmp) / "bench.sqlite3", {"RATELIMIT_ENABLED": "false"})
         server.migrate()
         server.start()
         assert server.process is not None

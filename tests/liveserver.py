@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import httpx
@@ -25,7 +26,9 @@ def free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, db_path: Path, *, devserver: bool = False, **env: str) -> None:
+    def __init__(
+        self, db_path: Path, env: Mapping[str, str] | None = None, *, devserver: bool = False
+    ) -> None:
         self.devserver = devserver
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -36,7 +39,7 @@ class LiveServer:
             "SITE_ROOT": self.url,
             "DEBUG": "true",
             "LOG_LEVEL": "WARNING",
-            **env,
+            **(env or {}),
         }
         self.env.pop("DJANGO_SETTINGS_MODULE", None)
         self.process: subprocess.Popen[bytes] | None = None

@@ -23,7 +23,7 @@ RELAY_ENV = {"RATELIMIT_ENABLED": "false", "KORE_RETRY_BASE_MS": "100"}
 
 
 def relay_server(db_path: Path, **env: str) -> LiveServer:
-    return LiveServer(db_path, **{**RELAY_ENV, **env})
+    return LiveServer(db_path, {**RELAY_ENV, **env})
 
 
 def add_unreachable_bots(server: LiveServer) -> None:

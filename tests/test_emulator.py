@@ -259,7 +259,7 @@ def test_on_connect_answers_the_welcome_in_both_versions() -> None:
     v1_answer = send(v1, {**event, "from": {"id": USER}}).json()
     assert v1_answer["text"]["text"].startswith("Hi! I'm the demo bot.")
     v2_answer = send(channel(2), {**event, "from": {"id": USER}}).json()
-    assert texts(v2_answer)[0]["text"].startswith("Hi! I'm the demo bot.")
+    assert v2_answer["data"][0]["val"].startswith("Hi! I'm the demo bot.")
 
 
 def test_session_closure_succeeds_once_then_is_ignored() -> None:

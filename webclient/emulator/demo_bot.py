@@ -59,7 +59,8 @@ def reply(inbound: Inbound, *, session_open: bool = True) -> Turn:
 
 def _event(name: str, session_open: bool) -> Turn:
     if name == "ON_CONNECT":
-        # V1 carries the welcome as a `{"text": …}` object, so all three `text` shapes occur.
+        # V1 carries the welcome as a `{"text": …}` object, so all three `text` shapes occur;
+        # V2 sends it as a plain string (webclient/emulator/wire.py).
         return Turn(parts=(Part(0.0, (BotMessage({"text": WELCOME}),)),))
     if name == "SESSION_CLOSURE":
         outcome = "SESSION_CLOSURE_SUCCESS" if session_open else "SESSION_CLOSURE_IGNORED"

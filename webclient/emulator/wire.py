@@ -135,6 +135,9 @@ def v2_item(message: BotMessage) -> dict[str, Any]:
         item["val"] = message.value
     elif message.form:
         item = {"type": "text", "val": {"form": message.form, "text": message.value}}
+    elif isinstance(message.value, dict) and set(message.value) == {"text"}:
+        # V2 sends plain text as a string `val`; Kore's Web SDK shows a `{"text"}` object raw.
+        item = {"type": "text", "val": message.value["text"]}
     else:
         item = {"type": "text", "val": message.value}
     item["createdOn"] = created_on()
