@@ -223,22 +223,40 @@
     return promise;
   }
 
+  /* The poll in flight. A connection that a proxy or a network change silently dropped
+   * would otherwise hang: each poll gets a deadline past the server's wait, and a change of
+   * network status ends it at once. */
+  var polling = null;
+
   async function pollLoop() {
     var delay = 1000;
     for (;;) {
+      polling = new AbortController();
+      var deadline = setTimeout(polling.abort.bind(polling), (WAIT + 10) * 1000);
       try {
-        var result = await api("GET", "/api/v1/messages?after=" + cursor + "&wait=" + WAIT);
+        var path = "/api/v1/messages?after=" + cursor + "&wait=" + WAIT;
+        var result = await api("GET", path, undefined, polling.signal);
         if (result.status !== 200) { throw new Error("poll failed: " + result.status); }
         receive(result.body);
         setConnection("");
         delay = 1000;
       } catch (e) {
-        setConnection("Reconnecting…");
+        setConnection(navigator.onLine === false ? "Offline, will retry…" : "Reconnecting…");
         await sleep(delay);
         delay = Math.min(delay * 2, 30000);
+      } finally {
+        clearTimeout(deadline);
       }
     }
   }
+
+  window.addEventListener("offline", function () {
+    if (polling) { polling.abort(); }
+  });
+  window.addEventListener("online", function () {
+    if (polling) { polling.abort(); }
+    flush();
+  });
 
   composer.addEventListener("submit", function (event) {
     event.preventDefault();
