@@ -69,3 +69,14 @@ def live_server_url(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 pytest_plugins = ["tests.browser"]
+
+
+@pytest.fixture
+def superuser_client(settings: Any, django_user_model: Any) -> Any:
+    """A logged-in superuser (the demo bots' loopback upstream allowed, as DEBUG is off)."""
+    from django.test import Client
+
+    settings.KORE_ALLOW_LOOPBACK_UPSTREAM = True
+    client = Client()
+    client.force_login(django_user_model.objects.create_superuser("root", "root@example.com", "pw"))
+    return client

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 from django.contrib.admin.models import LogEntry
-from django.contrib.auth.models import User
 from django.test import Client
 from pytest_django.fixtures import Settings as SettingsWrapper
 from rest_framework.test import APIClient
 
 from kore_chat.asgi import application
+from tests.admin_forms import bot_form
 from webclient.models import Bot
 from webclient.sts import token_issue
 
@@ -225,56 +225,24 @@ def test_the_bare_long_poll_path_refuses_an_origin_the_bot_does_not_allow(demo: 
 # Admin
 
 
-@pytest.fixture
-def admin_client(settings: SettingsWrapper) -> Client:
-    # The demo bots use the embedded emulator, which tests (DEBUG off) must allow explicitly.
-    settings.KORE_ALLOW_LOOPBACK_UPSTREAM = True
-    client = Client()
-    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw-root-1"))
-    return client
-
-
-def bot_form(bot: Bot, **changes: str) -> dict[str, str]:
-    data = {
-        "slug": bot.slug,
-        "name": bot.name,
-        "enabled": "on",
-        "upstream_url": bot.upstream_url,
-        "bot_id": bot.bot_id,
-        "client_id": bot.client_id,
-        "client_secret": "",
-        "api_version": str(bot.api_version),
-        "mode": bot.mode,
-        "hook_instance_id": bot.hook_instance_id,
-        "callback_secret": "",
-        "identity_mode": bot.identity_mode,
-        "identity_secret": "",
-        "allowed_origins": bot.allowed_origins,
-        "custom_data": "{}",
-        "meta_tags": "{}",
-    }
-    data.update(changes)
-    return data
-
-
-def test_the_admin_marks_browser_trusting_bots_as_insecure(admin_client: Client) -> None:
-    listing = admin_client.get("/admin/webclient/bot/")
+def test_the_admin_marks_browser_trusting_bots_as_insecure(superuser_client: Client) -> None:
+    listing = superuser_client.get("/admin/webclient/bot/")
     assert "Insecure: trusts the browser" in listing.content.decode()
     demo = Bot.objects.get(slug="demo")
-    form = admin_client.get(f"/admin/webclient/bot/{demo.pk}/change/")
+    form = superuser_client.get(f"/admin/webclient/bot/{demo.pk}/change/")
     assert "Insecure: this bot trusts the browser" in form.content.decode()
 
 
-def test_the_admin_never_shows_a_stored_secret(admin_client: Client) -> None:
+def test_the_admin_never_shows_a_stored_secret(superuser_client: Client) -> None:
     demo = Bot.objects.get(slug="demo")
-    page = admin_client.get(f"/admin/webclient/bot/{demo.pk}/change/").content.decode()
+    page = superuser_client.get(f"/admin/webclient/bot/{demo.pk}/change/").content.decode()
     for secret in (demo.client_secret, demo.callback_secret):
         assert secret not in page
 
 
-def test_the_admin_refuses_a_client_secret_shorter_than_256_bits(admin_client: Client) -> None:
+def test_the_admin_refuses_a_client_secret_shorter_than_256_bits(superuser_client: Client) -> None:
     demo = Bot.objects.get(slug="demo")
-    answer = admin_client.post(
+    answer = superuser_client.post(
         f"/admin/webclient/bot/{demo.pk}/change/",
         bot_form(demo, client_secret="too-short"),
     )
@@ -284,9 +252,9 @@ def test_the_admin_refuses_a_client_secret_shorter_than_256_bits(admin_client: C
     assert demo.client_secret != "too-short"
 
 
-def test_the_admin_refuses_allowed_origins_that_are_not_origins(admin_client: Client) -> None:
+def test_the_admin_refuses_allowed_origins_that_are_not_origins(superuser_client: Client) -> None:
     demo = Bot.objects.get(slug="demo")
-    answer = admin_client.post(
+    answer = superuser_client.post(
         f"/admin/webclient/bot/{demo.pk}/change/",
         bot_form(demo, allowed_origins="https://ok.example\nhttps://x.example; script-src *"),
     )
@@ -294,12 +262,12 @@ def test_the_admin_refuses_allowed_origins_that_are_not_origins(admin_client: Cl
 
 
 def test_a_bot_change_is_audited_with_who_and_which_fields_but_no_secret_values(
-    admin_client: Client, caplog: pytest.LogCaptureFixture
+    superuser_client: Client, caplog: pytest.LogCaptureFixture
 ) -> None:
     demo = Bot.objects.get(slug="demo")
     new_secret = "n" * 40
     with caplog.at_level(logging.INFO, logger="kore_chat.audit"):
-        answer = admin_client.post(
+        answer = superuser_client.post(
             f"/admin/webclient/bot/{demo.pk}/change/",
             bot_form(demo, name="Renamed", client_secret=new_secret),
         )

@@ -15,6 +15,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 
 from webclient import sts
 from webclient.models import Bot, Conversation, Message
@@ -71,6 +72,7 @@ class BotForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._stored_client_secret = self.instance.client_secret if self.instance.pk else ""
         for name in SECRET_FIELDS:
             field = self.fields[name]
             if self.instance.pk:
@@ -113,6 +115,18 @@ class BotForm(forms.ModelForm):
             )
         return cleaned
 
+    def save(self, commit: bool = True) -> Bot:
+        bot: Bot = super().save(commit=False)
+        if self._stored_client_secret and bot.client_secret != self._stored_client_secret:
+            # A rotation: tokens signed with the old secret stay valid for one lifetime, so
+            # conversations go on (webclient/sts.py).
+            bot.previous_client_secret = self._stored_client_secret
+            bot.client_secret_rotated_at = timezone.now()
+        if commit:
+            bot.save()
+            self.save_m2m()
+        return bot
+
     def clean_allowed_origins(self) -> str:
         text: str = self.cleaned_data.get("allowed_origins", "")
         lines = [line.strip() for line in text.splitlines() if line.strip()]
@@ -142,6 +156,16 @@ class BotAdmin(admin.ModelAdmin):
     list_display = ("slug", "name", "api_version", "mode", "identity_security", "enabled")
     list_filter = ("enabled", "api_version", "mode", "identity_mode")
     search_fields = ("slug", "name", "bot_id")
+    actions = ["end_rotation_grace"]
+
+    @admin.action(description="Stop accepting tokens signed with the previous client secret")
+    def end_rotation_grace(self, request: HttpRequest, queryset: QuerySet[Bot]) -> None:
+        # For a leaked secret: its tokens stop working now, not one token lifetime later.
+        ended = queryset.exclude(previous_client_secret="").update(
+            previous_client_secret="", client_secret_rotated_at=None
+        )
+        audit.info("user %s ended the secret rotation grace of %d bot(s)", request.user, ended)
+        self.message_user(request, f"{ended} bot(s) now accept only their current client secret.")
 
     @admin.display(description="Identity", ordering="identity_mode")
     def identity_security(self, bot: Bot) -> str:

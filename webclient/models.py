@@ -38,6 +38,10 @@ class Bot(models.Model):
     bot_id = models.CharField("bot id", max_length=64, help_text="st-…")
     client_id = models.CharField("client id", max_length=64, help_text="cs-…")
     client_secret = EncryptedTextField()
+    # Kept for one token lifetime after a rotation, so that tokens signed before it (and so
+    # anonymous users' conversations) stay valid until refreshed under the new secret.
+    previous_client_secret = EncryptedTextField(blank=True)
+    client_secret_rotated_at = models.DateTimeField(null=True, blank=True)
     api_version = models.PositiveSmallIntegerField(
         choices=ApiVersion.choices, default=ApiVersion.V2
     )

@@ -19,7 +19,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import jwt
 from django.conf import settings
@@ -175,13 +175,7 @@ def token_verify(token: str) -> Principal:
     if bot is None:
         raise _invalid()
     try:
-        claims: dict[str, Any] = jwt.decode(
-            token,
-            signing_key(bot),
-            algorithms=ALGORITHMS,
-            options={"require": ["exp", "iat", "sub", "appId"]},
-            leeway=LEEWAY_SECONDS,
-        )
+        claims = _decode(token, bot)
     except jwt.ExpiredSignatureError:
         raise _invalid("The token has expired.") from None
     except jwt.ImmatureSignatureError:
@@ -199,6 +193,45 @@ def token_verify(token: str) -> Principal:
     ):
         raise _invalid()
     return Principal(bot=bot, identity=identity, claims=claims)
+
+
+def _decode_with(token: str, key: bytes) -> dict[str, Any]:
+    claims: dict[str, Any] = jwt.decode(
+        token,
+        key,
+        algorithms=ALGORITHMS,
+        options={"require": ["exp", "iat", "sub", "appId"]},
+        leeway=LEEWAY_SECONDS,
+    )
+    return claims
+
+
+def _previous_key(bot: Bot) -> bytes | None:
+    """The client secret before the last rotation, while tokens it signed may be alive."""
+    rotated_at = bot.client_secret_rotated_at
+    if not bot.previous_client_secret or rotated_at is None:
+        return None
+    grace = timedelta(seconds=settings.STS_TOKEN_LIFETIME + LEEWAY_SECONDS)
+    if datetime.now(UTC) > rotated_at + grace:
+        return None
+    return bot.previous_client_secret.encode()
+
+
+def _decode(token: str, bot: Bot) -> dict[str, Any]:
+    """Claims signed with the client secret, or with the previous one if issued before
+    the rotation: a rotation keeps conversations working until their tokens are refreshed,
+    and whoever knows the old secret can mint nothing that outlives the grace period."""
+    try:
+        return _decode_with(token, signing_key(bot))
+    except jwt.InvalidSignatureError:
+        previous = _previous_key(bot)
+        if previous is None:
+            raise
+        claims = _decode_with(token, previous)
+        rotated_at = cast(datetime, bot.client_secret_rotated_at)
+        if int(claims["iat"]) > rotated_at.timestamp() + LEEWAY_SECONDS:
+            raise
+        return claims
 
 
 def anonymous_identity() -> str:
