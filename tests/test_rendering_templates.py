@@ -479,3 +479,16 @@ def test_the_gallery_is_open_to_staff_in_production(settings: Any) -> None:
     request = RequestFactory().get("/gallery/")
     request.user = User(username="admin", is_staff=True)
     assert gallery(request).status_code == 200
+
+
+def test_a_horizontal_bar_chart_grows_its_bars_rightwards() -> None:
+    html = render_bot_item(TEMPLATE_EXAMPLES["barchart_horizontal"]).html
+    rects = re.findall(r'<rect x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="([\d.]+)"', html)
+    assert len(rects) == 6
+    heights = {h for _, _, _, h in rects}
+    assert len(heights) == 1  # every bar is one band tall
+    widths = [float(w) for _, _, w, _ in rects]
+    # "New car": 4,500 saved is wider than "Holiday": 1,200 saved.
+    assert widths[2] > widths[0] * 3
+    assert "Horizontal bar chart of Saved, Still to save" in html
+    assert "Emergency fund" in html

@@ -190,6 +190,19 @@ TEMPLATE_EXAMPLES: dict[str, dict[str, Any]] = {
             ],
         }
     ),
+    "barchart_horizontal": _template(
+        {
+            "template_type": "barchart",
+            "text": "Savings goals reached",
+            "direction": "horizontal",
+            "stacked": True,
+            "X_axis": ["Holiday", "New car", "Emergency fund"],
+            "elements": [
+                {"title": "Saved", "values": [1200, 4500, 3000]},
+                {"title": "Still to save", "values": [300, 7500, 2000]},
+            ],
+        }
+    ),
     "linechart": _template(
         {
             "template_type": "linechart",

@@ -17,6 +17,9 @@ PALETTE = ("#2563eb", "#f97316", "#16a34a", "#db2777", "#7c3aed", "#0891b2", "#c
 WIDTH = 320
 HEIGHT = 200
 PAD_LEFT = 44
+# Horizontal bars: category names on the left, the last value label centred on the right edge.
+PAD_LEFT_HORIZONTAL = 96
+PAD_RIGHT_HORIZONTAL = 22
 PAD_RIGHT = 12
 PAD_TOP = 12
 PAD_BOTTOM = 36
@@ -152,24 +155,48 @@ def _scale(low: float, high: float) -> tuple[float, float, list[float]]:
     return low, ticks[-1], ticks
 
 
-def _axes(categories: list[str], low: float, high: float, ticks: list[float]) -> dict[str, Any]:
-    plot_h = HEIGHT - PAD_TOP - PAD_BOTTOM
-    plot_w = WIDTH - PAD_LEFT - PAD_RIGHT
-    slot = plot_w / max(len(categories), 1)
-    return {
-        "y_ticks": [
-            {"y": _fmt(PAD_TOP + plot_h - (t - low) / (high - low) * plot_h), "label": _label(t)}
-            for t in ticks
-        ],
-        "x_labels": [
-            {"x": _fmt(PAD_LEFT + slot * (i + 0.5)), "label": label[:14]}
-            for i, label in enumerate(categories)
-        ],
-        "x0": PAD_LEFT,
-        "x1": WIDTH - PAD_RIGHT,
-        "label_y": HEIGHT - PAD_BOTTOM + 16,
-        "tick_x": PAD_LEFT - 6,
-    }
+def _frame(horizontal: bool) -> tuple[float, float, float, float]:
+    """The plot area (left, top, width, height); horizontal bars need room for category
+    names on the left."""
+    left, right = (
+        (PAD_LEFT_HORIZONTAL, PAD_RIGHT_HORIZONTAL) if horizontal else (PAD_LEFT, PAD_RIGHT)
+    )
+    return left, PAD_TOP, WIDTH - left - right, HEIGHT - PAD_TOP - PAD_BOTTOM
+
+
+def _axes(
+    categories: list[str], low: float, high: float, ticks: list[float], horizontal: bool = False
+) -> dict[str, Any]:
+    """Grid lines and labels: values up the side (or along the bottom when horizontal)."""
+    left, top, plot_w, plot_h = _frame(horizontal)
+    slot = (plot_h if horizontal else plot_w) / max(len(categories), 1)
+    grid, labels = [], []
+    for t in ticks:
+        share = (t - low) / (high - low)
+        if horizontal:
+            x = _fmt(left + share * plot_w)
+            grid.append({"x1": x, "x2": x, "y1": top, "y2": top + plot_h})
+            labels.append({"x": x, "y": top + plot_h + 14, "anchor": "middle", "text": _label(t)})
+        else:
+            y = _fmt(top + plot_h - share * plot_h)
+            grid.append({"x1": left, "x2": left + plot_w, "y1": y, "y2": y})
+            labels.append({"x": left - 6, "y": y, "anchor": "end", "text": _label(t)})
+    for i, name in enumerate(categories):
+        middle = slot * (i + 0.5)
+        if horizontal:
+            labels.append(
+                {"x": left - 6, "y": _fmt(top + middle), "anchor": "end", "text": name[:14]}
+            )
+        else:
+            labels.append(
+                {
+                    "x": _fmt(left + middle),
+                    "y": top + plot_h + 16,
+                    "anchor": "middle",
+                    "text": name[:14],
+                }
+            )
+    return {"grid": grid, "axis_labels": labels}
 
 
 def _y(value: float, low: float, high: float) -> float:
@@ -177,9 +204,36 @@ def _y(value: float, low: float, high: float) -> float:
     return PAD_TOP + plot_h - (value - low) / (high - low) * plot_h
 
 
+def _bar(
+    band: tuple[float, float],
+    values: tuple[float, float],
+    scale: tuple[float, float],
+    horizontal: bool,
+) -> dict[str, str]:
+    """One bar from its place on the category axis (start, size as shares of the axis) and
+    its value range, drawn upwards or, when horizontal, rightwards."""
+    left, top, plot_w, plot_h = _frame(horizontal)
+    (start, size), (bottom, tip), (low, high) = band, values, scale
+    value_axis = plot_w if horizontal else plot_h
+    near = (bottom - low) / (high - low) * value_axis
+    far = (tip - low) / (high - low) * value_axis
+    length = max(far - near, 0.5)
+    if horizontal:
+        box = (left + near, top + start * plot_h, length, size * plot_h)
+    else:
+        box = (left + start * plot_w, top + plot_h - far, size * plot_w, length)
+    x, y, w, h = box
+    if horizontal:
+        h = max(h - 1, 1)
+    else:
+        w = max(w - 1, 1)
+    return {"x": _fmt(x), "y": _fmt(y), "w": _fmt(w), "h": _fmt(h)}
+
+
 def bar_chart(payload: dict[str, Any]) -> dict[str, Any]:
     chart = _base(payload, "bar")
     categories, series = _series(payload)
+    horizontal = text(payload.get("direction")).lower() == "horizontal"
     stacked = payload.get("stacked") is True or text(payload.get("stacked")).lower() == "true"
     totals = [
         sum(max(s["numbers"][i] or 0, 0) for s in series if i < len(s["numbers"]))
@@ -188,7 +242,7 @@ def bar_chart(payload: dict[str, Any]) -> dict[str, Any]:
     every = [n for s in series for n in s["numbers"] if n is not None]
     high = max(totals or [0]) if stacked else max(every or [0])
     low, high, ticks = _scale(min(every or [0]), high)
-    slot = (WIDTH - PAD_LEFT - PAD_RIGHT) / max(len(categories), 1)
+    share = 1 / max(len(categories), 1)
     bars = []
     for i in range(len(categories)):
         base = 0.0
@@ -199,25 +253,18 @@ def bar_chart(payload: dict[str, Any]) -> dict[str, Any]:
             if stacked:
                 bottom, top = base, base + max(value, 0)
                 base = top
-                x, width = PAD_LEFT + slot * (i + 0.15), slot * 0.7
+                band = (share * (i + 0.15), share * 0.7)
             else:
                 bottom, top = min(value, 0), max(value, 0)
-                width = slot * 0.8 / max(len(series), 1)
-                x = PAD_LEFT + slot * (i + 0.1) + width * j
-            y_top, y_bottom = _y(top, low, high), _y(bottom, low, high)
-            bars.append(
-                {
-                    "x": _fmt(x),
-                    "y": _fmt(y_top),
-                    "w": _fmt(max(width - 1, 1)),
-                    "h": _fmt(max(y_bottom - y_top, 0.5)),
-                    "color": s["color"],
-                    "label": f"{s['title']}, {categories[i]}: {s['shown'][i]}",
-                }
-            )
-    chart.update(bars=bars, legend=series, **_axes(categories, low, high, ticks))
+                size = share * 0.8 / max(len(series), 1)
+                band = (share * (i + 0.1) + size * j, size)
+            bar = _bar(band, (bottom, top), (low, high), horizontal)
+            bar.update(color=s["color"], label=f"{s['title']}, {categories[i]}: {s['shown'][i]}")
+            bars.append(bar)
+    chart.update(bars=bars, legend=series, **_axes(categories, low, high, ticks, horizontal))
     chart.update(_table(categories, series))
     chart["summary"] = ", ".join(s["title"] for s in series)
+    chart["orientation"] = "Horizontal bar" if horizontal else "Bar"
     return chart
 
 
