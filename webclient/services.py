@@ -58,6 +58,26 @@ def message_create(
     return message
 
 
+def system_message_add(
+    *,
+    conversation: Conversation,
+    refers_to: Message,
+    kind: str,
+    text: str,
+    data: dict[str, Any],
+    shown: bool = True,
+) -> Message:
+    """A later change of state about `refers_to`, as a new entry of the log; a state the
+    widget applies without a line of its own (a form closed) is not `shown`."""
+    html = f'<p class="kc-system">{escape(text)}</p>' if shown else ""
+    return message_create(
+        conversation=conversation,
+        role=Message.Role.SYSTEM,
+        rendered=Rendered(kind=kind, text=text, html=html),
+        data={"refersTo": refers_to.pk, **data},
+    )
+
+
 def user_message_accept(
     *, bot: Bot, identity: str, body: dict[str, Any], client_message_id: str
 ) -> tuple[Message, bool]:
@@ -134,11 +154,13 @@ def _form_submission_accept(
         status=Message.Status.ACCEPTED,
     )
     state = "cancelled" if cancelled else "submitted"
-    message_create(
+    system_message_add(
         conversation=conversation,
-        role=Message.Role.SYSTEM,
-        rendered=Rendered(kind=Message.Kind.EVENT, text=f"Form {state}", html=""),
-        data={"refersTo": form_message.pk, "state": state, "by": message.pk},
+        refers_to=form_message,
+        kind=Message.Kind.EVENT,
+        text=f"Form {state}",
+        data={"state": state, "by": message.pk},
+        shown=False,
     )
     return message
 
@@ -170,15 +192,12 @@ def user_message_mark_failed(*, message: Message, reason: str) -> Message:
         Message.objects.filter(pk=message.pk).update(
             status=Message.Status.FAILED, failure_reason=reason
         )
-        return message_create(
+        return system_message_add(
             conversation=message.conversation,
-            role=Message.Role.SYSTEM,
-            rendered=Rendered(
-                kind=Message.Kind.ERROR,
-                text=reason,
-                html=f'<p class="kc-failure">{escape(reason)}</p>',
-            ),
-            data={"refersTo": message.pk, "status": Message.Status.FAILED, "reason": reason},
+            refers_to=message,
+            kind=Message.Kind.ERROR,
+            text=reason,
+            data={"status": Message.Status.FAILED, "reason": reason},
         )
 
 
@@ -289,18 +308,6 @@ def conversation_settle(*, conversation: Conversation) -> None:
         status=Message.Status.ACCEPTED, forward_started_at__isnull=True
     ).exists()
     conversation_update(conversation=conversation, pending=waiting)
-
-
-def system_message_add(
-    *, conversation: Conversation, refers_to: Message, kind: str, text: str, data: dict[str, Any]
-) -> Message:
-    """A later change of state about `refers_to`, as a new entry of the log."""
-    return message_create(
-        conversation=conversation,
-        role=Message.Role.SYSTEM,
-        rendered=Rendered(kind=kind, text=text, html=f'<p class="kc-system">{escape(text)}</p>'),
-        data={"refersTo": refers_to.pk, **data},
-    )
 
 
 def conversation_session_closed(
