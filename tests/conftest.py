@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -80,3 +82,35 @@ def superuser_client(settings: Any, django_user_model: Any) -> Any:
     client = Client()
     client.force_login(django_user_model.objects.create_superuser("root", "root@example.com", "pw"))
     return client
+
+
+@pytest.fixture
+def demo(db: None) -> Any:
+    """The seeded demo bot (V2, polling, trusts the browser's identity)."""
+    from webclient.models import Bot
+
+    return Bot.objects.get(slug="demo")
+
+
+ClaimsFactory = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture
+def claims() -> ClaimsFactory:
+    """Builds the claims of a hand-made token for a bot; a change set to None drops it."""
+
+    def make(for_bot: Any, /, **changes: Any) -> dict[str, Any]:
+        now = int(time.time())
+        base: dict[str, Any] = {
+            "appId": for_bot.client_id,
+            "sub": "dave",
+            "userIdentity": "dave",
+            "bot": for_bot.slug,
+            "identityProof": "browser",
+            "iat": now,
+            "exp": now + 600,
+        }
+        base.update(changes)
+        return {k: v for k, v in base.items() if v is not None}
+
+    return make

@@ -14,14 +14,14 @@ from typing import Any
 
 import pytest
 
-from tests.test_rendering_forms import BIRTH, EMAIL, EMPLOYMENT, PIN, SUBMIT
+from tests.rendering.test_rendering_forms import BIRTH, EMAIL, EMPLOYMENT, PIN, SUBMIT
 from webclient.emulator.examples import DEMO_FORM, TEMPLATE_EXAMPLES
 from webclient.rendering import render_bot_item
 from webclient.rendering.forms import FormErrors, form_validate
 
 pytestmark = pytest.mark.browser
 
-SCRIPT = Path(__file__).resolve().parent.parent / "static" / "webclient" / "interactive.js"
+SCRIPT = Path(__file__).resolve().parents[2] / "static" / "webclient" / "interactive.js"
 KORE_CHAT_STAND_IN = """
 window.sent = [];
 window.KoreChat = {

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_emulator import USER, body, channel, say, send
+from tests.emulator.test_emulator import USER, body, channel, say, send
 from webclient.emulator.callbacks import dispatcher
 from webclient.emulator.faults import injector
 from webclient.emulator.models import EmulatedWebhook

@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
+from tests.conftest import ClaimsFactory
 from webclient import selectors, services
 from webclient.emulator.auth import authenticate
 from webclient.emulator.channels import Channel
@@ -24,26 +25,6 @@ ROUTES = [
     ("post", "/api/v1/sts/refresh"),
 ]
 SEND = {"text": "hi", "clientMessageId": "c-1"}
-
-
-@pytest.fixture
-def demo() -> Bot:
-    return Bot.objects.get(slug="demo")
-
-
-def claims(bot: Bot, **changes: Any) -> dict[str, Any]:
-    now = int(time.time())
-    base: dict[str, Any] = {
-        "appId": bot.client_id,
-        "sub": "dave",
-        "userIdentity": "dave",
-        "bot": bot.slug,
-        "identityProof": "browser",
-        "iat": now,
-        "exp": now + 600,
-    }
-    base.update(changes)
-    return {k: v for k, v in base.items() if v is not None}
 
 
 def call(method: str, path: str, token: str | None) -> Any:
@@ -81,29 +62,31 @@ def test_a_garbage_token_is_refused() -> None:
     assert_refused("x" * 500)
 
 
-def test_an_unsigned_alg_none_token_is_refused(demo: Bot) -> None:
+def test_an_unsigned_alg_none_token_is_refused(demo: Bot, claims: ClaimsFactory) -> None:
     assert_refused(jwt.encode(claims(demo), "", algorithm="none"))
 
 
 @pytest.mark.filterwarnings("ignore::jwt.InsecureKeyLengthWarning")
 def test_a_token_signed_with_another_algorithm_is_refused_even_with_the_right_key(
-    demo: Bot,
+    demo: Bot, claims: ClaimsFactory
 ) -> None:
     assert_refused(jwt.encode(claims(demo), demo.client_secret, algorithm="HS512"))
 
 
-def test_a_token_signed_with_another_bots_secret_is_refused(demo: Bot) -> None:
+def test_a_token_signed_with_another_bots_secret_is_refused(
+    demo: Bot, claims: ClaimsFactory
+) -> None:
     other = Bot.objects.get(slug="demo-v1-sync")
     assert_refused(jwt.encode(claims(demo), other.client_secret, algorithm="HS256"))
 
 
-def test_a_token_naming_another_bots_app_id_is_refused(demo: Bot) -> None:
+def test_a_token_naming_another_bots_app_id_is_refused(demo: Bot, claims: ClaimsFactory) -> None:
     other = Bot.objects.get(slug="demo-v1-sync")
     token = jwt.encode(claims(demo, appId=other.client_id), demo.client_secret, algorithm="HS256")
     assert_refused(token)
 
 
-def test_an_expired_token_is_refused(demo: Bot) -> None:
+def test_an_expired_token_is_refused(demo: Bot, claims: ClaimsFactory) -> None:
     now = int(time.time())
     token = jwt.encode(
         claims(demo, iat=now - 3700, exp=now - 100), demo.client_secret, algorithm="HS256"
@@ -111,30 +94,32 @@ def test_an_expired_token_is_refused(demo: Bot) -> None:
     assert_refused(token, "expired")
 
 
-def test_a_token_that_is_not_valid_yet_is_refused(demo: Bot) -> None:
+def test_a_token_that_is_not_valid_yet_is_refused(demo: Bot, claims: ClaimsFactory) -> None:
     now = int(time.time())
     for changes in ({"nbf": now + 300}, {"iat": now + 300, "exp": now + 900}):
         token = jwt.encode(claims(demo, **changes), demo.client_secret, algorithm="HS256")
         assert_refused(token, "not valid yet")
 
 
-def test_a_little_clock_skew_is_tolerated(demo: Bot) -> None:
+def test_a_little_clock_skew_is_tolerated(demo: Bot, claims: ClaimsFactory) -> None:
     now = int(time.time())
     token = jwt.encode(claims(demo, iat=now + 10, nbf=now + 10), demo.client_secret)
     assert call("get", "/api/v1/messages?after=0&wait=0", token).status_code == 200
 
 
-def test_a_token_living_longer_than_the_configured_lifetime_is_refused(demo: Bot) -> None:
+def test_a_token_living_longer_than_the_configured_lifetime_is_refused(
+    demo: Bot, claims: ClaimsFactory
+) -> None:
     now = int(time.time())
     token = jwt.encode(claims(demo, exp=now + 7 * 24 * 3600), demo.client_secret)
     assert_refused(token)
 
 
-def test_a_token_without_exp_is_refused(demo: Bot) -> None:
+def test_a_token_without_exp_is_refused(demo: Bot, claims: ClaimsFactory) -> None:
     assert_refused(jwt.encode(claims(demo, exp=None), demo.client_secret))
 
 
-def test_a_token_with_an_audience_is_refused(demo: Bot) -> None:
+def test_a_token_with_an_audience_is_refused(demo: Bot, claims: ClaimsFactory) -> None:
     assert_refused(jwt.encode(claims(demo, aud="https://elsewhere.example"), demo.client_secret))
 
 
@@ -184,7 +169,7 @@ def test_a_bot_with_a_client_secret_shorter_than_256_bits_issues_no_token(demo: 
 
 
 @pytest.mark.filterwarnings("ignore::jwt.InsecureKeyLengthWarning")
-def test_a_weak_keyed_bot_accepts_no_token_either(demo: Bot) -> None:
+def test_a_weak_keyed_bot_accepts_no_token_either(demo: Bot, claims: ClaimsFactory) -> None:
     demo.client_secret = "short"
     demo.save()
     token = jwt.encode(claims(demo), "short", algorithm="HS256")
@@ -232,7 +217,7 @@ def test_an_anonymous_conversation_continues_with_the_refreshed_token(demo: Bot)
     assert [m.text for m in history] == ["kept"]
 
 
-def test_an_expired_token_cannot_be_refreshed(demo: Bot) -> None:
+def test_an_expired_token_cannot_be_refreshed(demo: Bot, claims: ClaimsFactory) -> None:
     now = int(time.time())
     token = jwt.encode(claims(demo, iat=now - 3700, exp=now - 100), demo.client_secret)
     answer = refresh(token)

@@ -13,7 +13,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.http import Http404
 from django.test import RequestFactory
 
-from tests.test_rendering_hostile import assert_inert
+from tests.rendering.test_rendering_hostile import assert_inert
 from webclient.emulator.examples import TEMPLATE_EXAMPLES
 from webclient.rendering import Rendered, render_bot_item, render_user_input, templates
 from webclient.rendering.gallery import gallery

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.test_rendering_hostile import assert_inert
-from tests.test_rendering_templates import tags
+from tests.rendering.test_rendering_hostile import assert_inert
+from tests.rendering.test_rendering_templates import tags
 from webclient.emulator.examples import DEMO_FORM
 from webclient.rendering import render_bot_item
 from webclient.rendering.forms import FormErrors, form_data_body, form_submitted_html, form_validate

@@ -28,7 +28,7 @@ from tests.relay_helpers import (
     texts,
     utterance,
 )
-from tests.test_rendering_forms import FULL_NAME, data, valid
+from tests.rendering.test_rendering_forms import FULL_NAME, data, valid
 
 MODES = ["demo", "demo-v1-sync", "demo-v1-async", "demo-v2-async"]
 ASYNC = {"demo-v1-async", "demo-v2-async"}

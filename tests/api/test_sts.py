@@ -7,16 +7,12 @@ import jwt
 import pytest
 from rest_framework.test import APIClient
 
+from tests.conftest import ClaimsFactory
 from webclient.api.errors import ApiError
 from webclient.models import Bot
 from webclient.sts import identity_hash, token_issue, token_verify
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def demo() -> Bot:
-    return Bot.objects.get(slug="demo")
 
 
 def test_it_issues_a_kore_format_token_signed_with_the_client_secret(demo: Bot) -> None:
@@ -93,20 +89,6 @@ def test_it_verifies_its_own_token(demo: Bot) -> None:
     assert (principal.bot.pk, principal.identity) == (demo.pk, "carol")
 
 
-def _claims(demo: Bot, **changes: object) -> dict[str, object]:
-    now = int(time.time())
-    claims: dict[str, object] = {
-        "appId": demo.client_id,
-        "sub": "dave",
-        "userIdentity": "dave",
-        "bot": "demo",
-        "iat": now,
-        "exp": now + 600,
-    }
-    claims.update(changes)
-    return {k: v for k, v in claims.items() if v is not None}
-
-
 @pytest.mark.parametrize(
     "changes",
     [
@@ -120,22 +102,26 @@ def _claims(demo: Bot, **changes: object) -> dict[str, object]:
     ],
     ids=["expired", "no-exp", "no-iat", "wrong-app", "identity-mismatch", "no-bot", "unknown-bot"],
 )
-def test_it_rejects_tokens_with_bad_claims(demo: Bot, changes: dict[str, object]) -> None:
-    token = jwt.encode(_claims(demo, **changes), demo.client_secret, algorithm="HS256")
+def test_it_rejects_tokens_with_bad_claims(
+    demo: Bot, changes: dict[str, object], claims: ClaimsFactory
+) -> None:
+    token = jwt.encode(claims(demo, **changes), demo.client_secret, algorithm="HS256")
     with pytest.raises(ApiError) as caught:
         token_verify(token)
     assert caught.value.status == 401
 
 
-def test_it_rejects_a_token_signed_with_another_bots_secret(demo: Bot) -> None:
+def test_it_rejects_a_token_signed_with_another_bots_secret(
+    demo: Bot, claims: ClaimsFactory
+) -> None:
     other = Bot.objects.get(slug="demo-v1-sync")
-    token = jwt.encode(_claims(demo), other.client_secret, algorithm="HS256")
+    token = jwt.encode(claims(demo), other.client_secret, algorithm="HS256")
     with pytest.raises(ApiError):
         token_verify(token)
 
 
-def test_it_rejects_an_unsigned_token(demo: Bot) -> None:
-    token = jwt.encode(_claims(demo), "", algorithm="none")
+def test_it_rejects_an_unsigned_token(demo: Bot, claims: ClaimsFactory) -> None:
+    token = jwt.encode(claims(demo), "", algorithm="none")
     with pytest.raises(ApiError):
         token_verify(token)
 
