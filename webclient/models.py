@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 
 from webclient.fields import EncryptedTextField
 from webclient.kore.upstream import UpstreamNotAllowed, check_upstream
+from webclient.rendering.sanitize import safe_media
 
 
 class Bot(models.Model):
@@ -65,6 +67,42 @@ class Bot(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # The widget's look (webclient/theming.py turns it into CSS custom properties).
+    class LauncherPosition(models.TextChoices):
+        RIGHT = "right", "Bottom right"
+        LEFT = "left", "Bottom left"
+
+    class ColorScheme(models.TextChoices):
+        AUTO = "auto", "Follow the visitor's system"
+        LIGHT = "light", "Light"
+        DARK = "dark", "Dark"
+
+    theme_title = models.CharField(
+        "widget title", max_length=100, blank=True, help_text="Blank: the bot's name."
+    )
+    theme_color = models.CharField(
+        "brand colour",
+        max_length=7,
+        blank=True,
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "A colour as #rrggbb.")],
+        help_text="#rrggbb; text on it is black or white, whichever contrasts more.",
+    )
+    theme_avatar_url = models.URLField(
+        "avatar URL", blank=True, help_text="An http(s) image; blank: the title's initial."
+    )
+    theme_launcher_position = models.CharField(
+        "launcher position",
+        max_length=5,
+        choices=LauncherPosition.choices,
+        default=LauncherPosition.RIGHT,
+    )
+    theme_welcome_text = models.CharField(
+        "welcome text", max_length=500, blank=True, help_text="Shown above the conversation."
+    )
+    theme_color_scheme = models.CharField(
+        "colour scheme", max_length=5, choices=ColorScheme.choices, default=ColorScheme.AUTO
+    )
+
     def __str__(self) -> str:
         return self.slug
 
@@ -73,6 +111,8 @@ class Bot(models.Model):
             check_upstream(self.upstream_url)
         except UpstreamNotAllowed as exc:
             raise ValidationError({"upstream_url": str(exc)}) from None
+        if self.theme_avatar_url and safe_media(self.theme_avatar_url) is None:
+            raise ValidationError({"theme_avatar_url": "An http or https image address."})
 
     @property
     def upstream_base(self) -> str:

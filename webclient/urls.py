@@ -2,13 +2,15 @@ from __future__ import annotations
 
 from django.urls import path
 
-from webclient import views
+from webclient import i18n, theming, views
 from webclient.api import callbacks
 from webclient.api import views as api
 from webclient.rendering.gallery import gallery
 
 urlpatterns = [
     path("", views.chat_page, name="chat"),
+    path("theme/<slug:slug>.css", theming.theme_stylesheet, name="theme"),
+    path("jsi18n/<str:lang>.js", i18n.js_catalog, name="js-catalog"),
     path("api/v1/sts", api.StsView.as_view(), name="sts"),
     path("api/users/sts", api.StsView.as_view(), name="sts-sdkapp"),
     path("api/v1/sts/refresh", api.StsRefreshView.as_view(), name="sts-refresh"),
