@@ -81,25 +81,33 @@
 
   /* ---- storage ---- */
 
+  // A cross-site frame may be denied localStorage (third-party storage blocked): the chat
+  // then keeps its state in memory, for the life of the page.
+  var memory = {};
+  var storage = (function () {
+    try { window.localStorage.getItem("kore-chat"); return window.localStorage; } catch (e) { return null; }
+  })();
   function identityKey() {
     if (who.identity) { return "id:" + who.identity; }
     return sessionKey ? "session:" + sessionKey : "browser";
   }
   function load() {
-    try { return JSON.parse(localStorage.getItem(storeKey)) || {}; } catch (e) { return {}; }
+    try { return JSON.parse(storage ? storage.getItem(storeKey) : memory[storeKey]) || {}; } catch (e) { return {}; }
   }
   function save(patch) {
     var state = load();
     Object.keys(patch).forEach(function (k) { state[k] = patch[k]; });
-    try { localStorage.setItem(storeKey, JSON.stringify(state)); } catch (e) { /* private mode */ }
+    memory[storeKey] = JSON.stringify(state);
+    try { if (storage) { storage.setItem(storeKey, memory[storeKey]); } } catch (e) { /* full */ }
   }
   /* A known user on a shared browser: any other user's state of this bot goes. */
   function forgetOtherUsers() {
+    if (!storage) { return; }
     var prefix = "kore-chat:" + bot + ":";
-    for (var i = localStorage.length - 1; i >= 0; i--) {
-      var key = localStorage.key(i);
+    for (var i = storage.length - 1; i >= 0; i--) {
+      var key = storage.key(i);
       if (key && key.indexOf(prefix) === 0 && key !== storeKey && key !== prefix + "browser") {
-        localStorage.removeItem(key);
+        storage.removeItem(key);
       }
     }
   }
@@ -567,7 +575,9 @@
   function startPolling() {
     if (pollRunning) { return; }
     pollRunning = true;
+    var granted = false;
     function run() {
+      granted = true;
       leader = true;
       root.setAttribute("data-kc-leader", "");
       return pollLoop().finally(function () {
@@ -577,7 +587,10 @@
       });
     }
     if (!channel || !navigator.locks) { run(); return; }
-    navigator.locks.request(storeKey + ":poll", run);
+    // Locks are denied where storage is (a cross-site frame): that tab then polls alone.
+    navigator.locks.request(storeKey + ":poll", run).catch(function () {
+      if (!granted) { run(); }
+    });
   }
 
   function onChannel(event) {
