@@ -74,7 +74,6 @@
   var shown = {};
   var waiting = {};
   var failed = {};
-  var quiet = {};
   var parentOrigin = "";
   var panelOpen = !embedded;
   var unread = 0;
@@ -258,6 +257,7 @@
   /* ---- connection state ---- */
 
   function setState(state, detail) {
+    if (stopped && !detail && state !== "expired") { return; }
     if (state === "online" && ended) { state = "ended"; }
     root.setAttribute("data-kc-state", state);
     stateText.textContent = detail || STATES[state];
@@ -388,7 +388,7 @@
   function show(message, live) {
     if (shown[message.id] || message.id <= since) { return; }
     shown[message.id] = true;
-    if (message.data && quiet[message.data.refersTo]) { return; }
+    if (message.data && (load().quiet || []).indexOf(message.data.refersTo) >= 0) { return; }
     if (message.role === "system" && message.data && message.data.refersTo) { applyState(message); }
     if (message.role === "user") { retireQuickReplies(); }
     var pending = message.clientMessageId ? pendingRow(message.clientMessageId) : null;
@@ -544,6 +544,7 @@
   async function pollLoop() {
     var loop = { wakes: wakes };
     var attempt = 0;
+    var quick = false;  // after trouble, a poll that answers at once shows we are back
     while (!stopped) {
       polling = new AbortController();
       // A connection a proxy or a network change silently dropped would hang: each poll
@@ -551,22 +552,26 @@
       var deadline = setTimeout(polling.abort.bind(polling), (WAIT + 10) * 1000);
       var wait = 0;
       try {
-        var result = await api("GET", "/api/v1/messages?after=" + cursor + "&wait=" + WAIT, undefined, polling.signal);
+        var path = "/api/v1/messages?after=" + cursor + "&wait=" + (quick ? 0 : WAIT);
+        var result = await api("GET", path, undefined, polling.signal);
         var kind = verdict(result.status);
         if (kind === "ok") {
           receive(result.body, true);
           setState("online");
           attempt = 0;
+          quick = false;
           continue;
         }
         if (kind !== "retry") { stop(kind, result.body.error); return; }
         wait = result.wait;
       } catch (e) {
+        if (stopped) { return; }
         if (failure(e) !== "retry") { stop(failure(e), e.error); return; }
         wait = e.wait || 0;
       } finally {
         clearTimeout(deadline);
       }
+      quick = true;
       troubleState();
       await pause(backoff(attempt++, wait), loop);
     }
@@ -631,7 +636,9 @@
     }
     if (!ended) {
       // The closure's notice ("the session has ended") belongs to the chat left behind.
-      send({ event: "SESSION_CLOSURE" }).then(function (m) { quiet[m.id] = true; }, function () {});
+      send({ event: "SESSION_CLOSURE" }).then(function (m) {
+        save({ quiet: (load().quiet || []).slice(-9).concat([m.id]) });
+      }, function () {});
     }
     since = cursor;
     save({ since: since });
