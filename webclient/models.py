@@ -107,12 +107,15 @@ class Bot(models.Model):
         return self.slug
 
     def clean(self) -> None:
+        errors = {}
         try:
             check_upstream(self.upstream_url)
         except UpstreamNotAllowed as exc:
-            raise ValidationError({"upstream_url": str(exc)}) from None
+            errors["upstream_url"] = str(exc)
         if self.theme_avatar_url and safe_media(self.theme_avatar_url) is None:
-            raise ValidationError({"theme_avatar_url": "An http or https image address."})
+            errors["theme_avatar_url"] = "An http or https image address."
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def upstream_base(self) -> str:
