@@ -310,7 +310,7 @@
 
   /* One message row: avatar (bot), bubble, then time and delivery state. */
   function row(role, kind, html, iso) {
-    var item = el("li", "kc-msg kc-role-" + role + " kc-kind-" + kind);
+    var item = el("div", "kc-msg kc-role-" + role + " kc-kind-" + kind);
     if (role === "bot") { item.appendChild(avatar()); }
     var body = el("div", "kc-body");
     var bubble = el("div", "kc-bubble");
