@@ -47,7 +47,7 @@ def serious_violations(frame: Any, axe_source: str) -> list[str]:
             const result = await axe.run(document, {resultTypes: ["violations"]});
             return result.violations
                 .filter(v => v.impact === "serious" || v.impact === "critical")
-                .map(v => v.id + ": " + v.nodes.slice(0, 3).map(n => n.target.join(" ")).join(", "));
+                .map(v => v.id + ": " + v.nodes.slice(0, 3).map(n => n.target.join(" ")));
         }"""
     )
     return list(found)
