@@ -6,6 +6,7 @@ ALLOWED_HOSTS (see docs/deployment.md).
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -250,3 +251,26 @@ CACHES = {
 # Request caps: bytes of body on /api/ (callbacks: KORE_CALLBACK_MAX_BYTES) and JSON nesting.
 API_MAX_BODY_BYTES = envint("API_MAX_BODY_BYTES", 64 * 1024)
 JSON_MAX_DEPTH = envint("JSON_MAX_DEPTH", 64)
+
+# Attachments (webclient/attachments.py, docs/widget.md): the content types users may attach
+# (checked by content; empty: attachments off), the largest file, and how long a link to a
+# file works, in seconds. Files go to STORAGES["attachments"]: local disk under MEDIA_ROOT,
+# or any Django storage backend named by ATTACHMENT_STORAGE_BACKEND with JSON options in
+# ATTACHMENT_STORAGE_OPTIONS (e.g. django-storages' S3Storage for S3-compatible stores).
+ATTACHMENT_TYPES = envlist(
+    "ATTACHMENT_TYPES", "image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain"
+)
+ATTACHMENT_MAX_BYTES = envint("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
+ATTACHMENT_LINK_LIFETIME = envint("ATTACHMENT_LINK_LIFETIME", 24 * 3600)
+MEDIA_ROOT = Path(os.getenv("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "attachments": {
+        "BACKEND": os.getenv(
+            "ATTACHMENT_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage"
+        ),
+        "OPTIONS": json.loads(os.getenv("ATTACHMENT_STORAGE_OPTIONS", "{}"))
+        or {"location": str(MEDIA_ROOT / "attachments")},
+    },
+}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.storage import Storage, storages
 from django.core.validators import RegexValidator
 from django.db import models
 
@@ -217,3 +218,26 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.role}: {self.text[:40]}"
+
+
+def attachment_storage() -> Storage:
+    """Where attachments live: STORAGES["attachments"] (local disk unless configured)."""
+    return storages["attachments"]
+
+
+class Attachment(models.Model):
+    """A file a user attached (webclient/attachments.py). `key` is unguessable; the links
+    that serve the file also carry an expiring signature."""
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="attachments"
+    )
+    key = models.CharField(max_length=64, unique=True)
+    file = models.FileField(storage=attachment_storage, upload_to="%Y/%m/", max_length=255)
+    name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.content_type}, {self.size} bytes)"

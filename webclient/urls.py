@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from django.urls import path
 
-from webclient import i18n, theming, views
+from webclient import attachments, i18n, theming, views
 from webclient.api import callbacks
 from webclient.api import views as api
+from webclient.api.attachments import AttachmentsView
 from webclient.rendering.gallery import gallery
 
 urlpatterns = [
@@ -15,6 +16,8 @@ urlpatterns = [
     path("api/users/sts", api.StsView.as_view(), name="sts-sdkapp"),
     path("api/v1/sts/refresh", api.StsRefreshView.as_view(), name="sts-refresh"),
     path("api/v1/messages", api.MessagesView.as_view(), name="messages"),
+    path("api/v1/attachments", AttachmentsView.as_view(), name="attachments"),
+    path("attachments/<str:signed>", attachments.attachment_file, name="attachment"),
     path("hooks/kore/<slug:slug>/<str:secret>/", callbacks.kore_callback, name="kore-callback"),
     path("gallery/", gallery, name="gallery"),
     path("healthz", api.HealthView.as_view(), name="healthz"),

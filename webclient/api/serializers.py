@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
+from webclient.attachments import attachments_output
 from webclient.models import Message
 
 
@@ -20,6 +21,12 @@ class MessageOutputSerializer(serializers.Serializer):
     clientMessageId = serializers.CharField(source="client_message_id", allow_null=True)
     status = serializers.CharField(allow_null=True)
     createdAt = serializers.DateTimeField(source="created_at")
+    attachments = serializers.SerializerMethodField()
+
+    def get_attachments(self, message: Message) -> list[dict[str, Any]]:
+        if message.role != Message.Role.USER:
+            return []
+        return attachments_output(conversation_id=message.conversation_id, data=message.data)
 
 
 def messages_output(messages: list[Message]) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from webclient import selectors, services, sts
+from webclient import attachments, selectors, services, sts
 from webclient.api.auth import HasChatToken, SessionUser, session_user_pk
 from webclient.api.errors import error_body
 from webclient.api.longpoll import poll_answer, poll_params
@@ -132,6 +132,13 @@ class MessagesView(APIView):
         postback = PostbackSerializer(required=False)
         formData = FormDataSerializer(required=False)
         event = serializers.ChoiceField(choices=["ON_CONNECT", "SESSION_CLOSURE"], required=False)
+        # Ids of files uploaded to /api/v1/attachments, sent with a text.
+        attachments = serializers.ListField(
+            child=serializers.CharField(max_length=64),
+            required=False,
+            min_length=1,
+            max_length=attachments.MAX_PER_MESSAGE,
+        )
 
         def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
             given = [key for key in ("text", "postback", "formData", "event") if key in attrs]
@@ -141,6 +148,8 @@ class MessagesView(APIView):
                 )
             if "text" in attrs and not attrs["text"].strip():
                 raise serializers.ValidationError({"text": "The text is empty."})
+            if "attachments" in attrs and "text" not in attrs:
+                raise serializers.ValidationError({"attachments": "Attachments go with a text."})
             return attrs
 
     def post(self, request: Request) -> Response:
@@ -150,6 +159,10 @@ class MessagesView(APIView):
         data = self.SendInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         body = {k: v for k, v in data.validated_data.items() if k != "clientMessageId"}
+        if "attachments" in body:
+            attachments.attachments_check(
+                bot=principal.bot, identity=principal.identity, keys=body["attachments"]
+            )
         message, created = services.user_message_accept(
             bot=principal.bot,
             identity=principal.identity,

@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from webclient.attachments import upstream_links
 from webclient.models import Bot, Conversation, Message
 from webclient.services import BotItem
 
@@ -42,6 +43,10 @@ def request_body(bot: Bot, conversation: Conversation, message: Message) -> dict
         body["message"] = _v1_message(sent)
     else:
         body["message"] = _v2_message(sent)
+    keys = sent.get("attachments")
+    if isinstance(keys, list) and keys:
+        links = upstream_links(conversation_id=conversation.pk, keys=[str(k) for k in keys])
+        body["message"]["attachments"] = links
     if bot.custom_data:
         body["customData"] = bot.custom_data
     if bot.meta_tags:
