@@ -31,7 +31,7 @@ def no_dispatcher(settings: Any) -> None:
 @pytest.fixture
 def stored_files() -> Iterator[set[str]]:
     """Files in the attachment storage before the test; the test's own are removed after."""
-    root = Path(attachment_storage().location)
+    root = Path(attachment_storage().path(""))
     before = {str(p) for p in root.rglob("*") if p.is_file()} if root.exists() else set()
     yield before
     for path in root.rglob("*") if root.exists() else []:
@@ -40,7 +40,7 @@ def stored_files() -> Iterator[set[str]]:
 
 
 def files_now() -> set[str]:
-    root = Path(attachment_storage().location)
+    root = Path(attachment_storage().path(""))
     return {str(p) for p in root.rglob("*") if p.is_file()} if root.exists() else set()
 
 
@@ -51,12 +51,12 @@ def chat_user(identity: str | None = None) -> tuple[Client, dict[str, str]]:
         {"bot": "demo", "identity": identity or f"u-{uuid.uuid4()}"},
         content_type="application/json",
     )
-    return client, {"HTTP_AUTHORIZATION": f"Bearer {answer.json()['jwt']}"}
+    return client, {"Authorization": f"Bearer {answer.json()['jwt']}"}
 
 
 def upload(client: Client, auth: dict[str, str], name: str, content: bytes, kind: str) -> Any:
     return client.post(
-        "/api/v1/attachments", {"file": SimpleUploadedFile(name, content, kind)}, **auth
+        "/api/v1/attachments", {"file": SimpleUploadedFile(name, content, kind)}, headers=auth
     )
 
 
@@ -141,7 +141,7 @@ def test_a_message_goes_upstream_with_expiring_links_to_its_attachments(
         "/api/v1/messages",
         {"clientMessageId": "m1", "text": "see this", "attachments": [key]},
         content_type="application/json",
-        **auth,
+        headers=auth,
     )
     assert sent.status_code == 202
     assert sent.json()["message"]["attachments"][0]["name"] == "photo.png"
@@ -162,7 +162,7 @@ def test_nobody_can_send_someone_elses_attachment(demo: Bot, stored_files: set[s
         "/api/v1/messages",
         {"clientMessageId": "m2", "text": "mine now", "attachments": [key]},
         content_type="application/json",
-        **thief_auth,
+        headers=thief_auth,
     )
     assert answer.status_code == 400
     assert answer.json()["error"]["code"] == "unknown_attachment"
