@@ -76,7 +76,7 @@ def test_an_image_is_stored_and_served_by_an_unguessable_link(
     served = Client().get(data["url"])
     assert served.status_code == 200
     assert served["Content-Type"] == "image/png"
-    assert b"".join(served.streaming_content) == PNG
+    assert served.getvalue() == PNG
 
 
 def test_a_link_with_a_wrong_signature_or_past_its_lifetime_serves_nothing(
