@@ -128,8 +128,9 @@ def attachments_check(*, bot: Bot, identity: str, keys: list[str]) -> None:
         raise ApiError(400, "unknown_attachment", "An attachment is not yours or no longer exists.")
 
 
-def link(attachment: Attachment, *, absolute: bool = False) -> str:
-    path = reverse("attachment", args=[_SIGNER.sign(attachment.key)])
+def link(key: str, *, absolute: bool = False) -> str:
+    """A link to the attachment with this key, signed now (no database read)."""
+    path = reverse("attachment", args=[_SIGNER.sign(key)])
     return settings.SITE_ROOT + path if absolute else path
 
 
@@ -148,16 +149,15 @@ def attachments_output(*, conversation_id: int, data: Any) -> list[dict[str, Any
     if not isinstance(keys, list) or not keys:
         return []
     return [
-        Shown(link(a), a.name, a.content_type, a.size, a.content_type in IMAGES).__dict__
+        Shown(link(a.key), a.name, a.content_type, a.size, a.content_type in IMAGES).__dict__
         for a in attachments_of(conversation_id=conversation_id, keys=[str(k) for k in keys])
     ]
 
 
-def upstream_links(*, conversation_id: int, keys: list[str]) -> list[str]:
-    """Links the bot's platform fetches the files with (absolute, expiring)."""
-    return [
-        link(a, absolute=True) for a in attachments_of(conversation_id=conversation_id, keys=keys)
-    ]
+def upstream_links(keys: list[str]) -> list[str]:
+    """Links the bot's platform fetches the files with (absolute, expiring). The keys were
+    checked to be the user's own when the message was accepted."""
+    return [link(key, absolute=True) for key in keys]
 
 
 def attachment_file(request: HttpRequest, signed: str) -> FileResponse:

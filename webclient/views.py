@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import translation
@@ -41,6 +42,7 @@ def chat_page(request: HttpRequest) -> HttpResponse:
         "parent_origins": " ".join(embedding_origins(bot)),
         "session_key": session_key(request),
         "lang": lang,
+        "attach_types": ",".join(settings.ATTACHMENT_TYPES),
     }
     with translation.override(lang):
         return render(request, "webclient/chat.html", context)

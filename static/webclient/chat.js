@@ -42,6 +42,8 @@
   var composer = $("[data-kc-composer]");
   var input = $("[data-kc-input]");
   var jump = $("[data-kc-jump]");
+  var chips = $("[data-kc-chips]");
+  var fileInput = $("[data-kc-file]");
 
   var WAIT = 25;
   var REFRESH_BEFORE = 5 * 60 * 1000;
@@ -239,13 +241,17 @@
     return renewing;
   }
 
-  /* One API call; a refused token is re-issued once. Resolves with {status, body, wait}. */
+  /* One API call (a JSON body, or FormData for a file); a refused token is re-issued
+   * once. Resolves with {status, body, wait}. */
   async function api(method, path, body, signal) {
+    var form = body instanceof FormData;
     for (var attempt = 0; ; attempt++) {
+      var headers = { "Authorization": "Bearer " + (await token()) };
+      if (!form) { headers["Content-Type"] = "application/json"; }
       var res = await fetch(apiBase + path, {
         method: method,
-        headers: { "Authorization": "Bearer " + (await token()), "Content-Type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
+        headers: headers,
+        body: body === undefined || form ? body : JSON.stringify(body),
         signal: signal
       });
       if (res.status === 401 && attempt === 0) { save({ jwt: null }); continue; }
@@ -395,6 +401,9 @@
     if (pending) { pending.remove(); }
     if (!message.html) { return; }
     var item = row(message.role, message.kind, message.html, message.createdAt);
+    if (message.attachments && message.attachments.length) {
+      item.querySelector(".kc-bubble").appendChild(fileList(message.attachments));
+    }
     if (message.status) { item.classList.add("kc-status-" + message.status); }
     item.setAttribute("data-kc-id", String(message.id));
     if (message.clientMessageId) { item.setAttribute("data-kc-client", message.clientMessageId); }
@@ -537,6 +546,74 @@
     if (item) { item.querySelector(".kc-delivery").textContent = ""; }
     mark(clientMessageId, "sending");
     flush();
+  }
+
+  /* ---- attachments: by button, drag-and-drop or paste; sent with the next message ---- */
+
+  function fileList(files) {
+    var box = el("div", "kc-files");
+    files.forEach(function (file) {
+      var link = el("a", "kc-file");
+      link.href = file.url;
+      link.target = "_blank";
+      link.rel = "noopener";
+      if (file.image) {
+        var thumb = el("img", "kc-file-thumb");
+        thumb.src = file.url;
+        thumb.alt = file.name;
+        link.appendChild(thumb);
+      } else {
+        link.textContent = file.name;
+        link.download = file.name;
+      }
+      box.appendChild(link);
+    });
+    return box;
+  }
+
+  function chipButton(label, handler) {
+    var button = el("button", "kc-chip-remove", "×");
+    button.type = "button";
+    button.setAttribute("aria-label", label);
+    button.addEventListener("click", handler);
+    return button;
+  }
+
+  async function attach(file) {
+    if (!started) { return; }
+    var chip = el("span", "kc-chip", file.name);
+    chip.setAttribute("data-kc-uploading", "");
+    chips.appendChild(chip);
+    var form = new FormData();
+    form.append("file", file, file.name);
+    var result;
+    try {
+      result = await api("POST", "/api/v1/attachments", form);
+    } catch (e) {
+      result = { status: 0, body: {} };
+    }
+    chip.removeAttribute("data-kc-uploading");
+    var dismiss = chipButton(_("Remove") + " " + file.name, function () { chip.remove(); input.focus(); });
+    if (result.status === 201) {
+      chip.setAttribute("data-kc-attachment", result.body.id);
+    } else {
+      chip.classList.add("kc-chip-error");
+      chip.setAttribute("role", "alert");
+      chip.textContent = file.name + ": " + ((result.body.error && result.body.error.message) || _("The file could not be attached."));
+    }
+    chip.appendChild(dismiss);
+  }
+  function attachAll(files) {
+    Array.prototype.forEach.call(files || [], attach);
+  }
+  /* The attachments ready to go, taken off the composer. */
+  function takeAttachments() {
+    var ready = Array.prototype.slice.call(chips.querySelectorAll("[data-kc-attachment]"));
+    ready.forEach(function (chip) { chip.remove(); });
+    return {
+      ids: ready.map(function (chip) { return chip.getAttribute("data-kc-attachment"); }),
+      names: ready.map(function (chip) { return chip.firstChild.textContent; })
+    };
   }
 
   /* ---- receiving: one long-poll per conversation, shared by the tabs ---- */
@@ -743,6 +820,7 @@
     else if (action === "end") { endChat(); }
     else if (action === "transcript") { downloadTranscript(); }
     else if (action === "minimise" || action === "close") { toParent({ type: action }); }
+    else if (action === "attach") { fileInput.click(); }
     else if (target.hasAttribute("data-kc-retry")) { retry(target.getAttribute("data-kc-retry")); }
     else if (target.hasAttribute("data-kc-resend")) {
       target.remove();
@@ -755,11 +833,40 @@
 
   composer.addEventListener("submit", function (event) {
     event.preventDefault();
-    var text = input.value;
-    if (!text.trim() || !started) { return; }
+    if (!started || chips.querySelector("[data-kc-uploading]")) { return; }
+    var files = takeAttachments();
+    var text = input.value.trim() ? input.value : files.names.join(", ");
+    if (!text) { return; }
     input.value = "";
-    send({ text: text });
+    send(files.ids.length ? { text: text, attachments: files.ids } : { text: text });
   });
+  if (fileInput) {
+    fileInput.addEventListener("change", function () {
+      attachAll(fileInput.files);
+      fileInput.value = "";
+      input.focus();
+    });
+    input.addEventListener("paste", function (event) {
+      var files = event.clipboardData && event.clipboardData.files;
+      if (files && files.length) { event.preventDefault(); attachAll(files); }
+    });
+    root.addEventListener("dragover", function (event) {
+      if (event.dataTransfer && Array.prototype.indexOf.call(event.dataTransfer.types, "Files") >= 0) {
+        event.preventDefault();
+        root.classList.add("kc-dropping");
+      }
+    });
+    root.addEventListener("dragleave", function (event) {
+      if (!root.contains(event.relatedTarget)) { root.classList.remove("kc-dropping"); }
+    });
+    root.addEventListener("drop", function (event) {
+      root.classList.remove("kc-dropping");
+      if (event.dataTransfer && event.dataTransfer.files.length) {
+        event.preventDefault();
+        attachAll(event.dataTransfer.files);
+      }
+    });
+  }
   input.addEventListener("keydown", function (event) {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();

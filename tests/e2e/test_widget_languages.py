@@ -86,14 +86,21 @@ def test_the_keyboard_order_is_header_tools_then_conversation_then_message_box(
     page.goto(live_server_url + "/")
     page.locator(".kc-role-bot").first.wait_for(timeout=10_000)
     order = []
-    for _ in range(5):
+    for _ in range(6):
         page.keyboard.press("Tab")
         order.append(
             page.evaluate(
                 "document.activeElement.getAttribute('aria-label') || document.activeElement.id"
             )
         )
-    assert order == ["New chat", "Download transcript", "End chat", "kc-input", "Send"]
+    assert order == [
+        "New chat",
+        "Download transcript",
+        "End chat",
+        "Attach a file",
+        "kc-input",
+        "Send",
+    ]
     say(page, "typed with keys")
     page.locator(".kc-role-user[data-kc-id]", has_text="typed with keys").wait_for()
     context.close()

@@ -45,8 +45,7 @@ def request_body(bot: Bot, conversation: Conversation, message: Message) -> dict
         body["message"] = _v2_message(sent)
     keys = sent.get("attachments")
     if isinstance(keys, list) and keys:
-        links = upstream_links(conversation_id=conversation.pk, keys=[str(k) for k in keys])
-        body["message"]["attachments"] = links
+        body["message"]["attachments"] = upstream_links([str(k) for k in keys])
     if bot.custom_data:
         body["customData"] = bot.custom_data
     if bot.meta_tags:
