@@ -61,6 +61,7 @@ class BotForm(forms.ModelForm):
             "custom_data",
             "meta_tags",
             "merge_identity",
+            "page_context_keys",
             "theme_title",
             "theme_color",
             "theme_avatar_url",

@@ -100,6 +100,15 @@ class Bot(models.Model):
     theme_welcome_text = models.CharField(
         "welcome text", max_length=500, blank=True, help_text="Shown above the conversation."
     )
+    page_context_keys = models.TextField(
+        "page context keys",
+        blank=True,
+        help_text=(
+            "customData and metaTags keys the embedding page may set (data-custom-data, "
+            "data-meta-tags, KoreChat.setContext), one per line; any other key is dropped, "
+            "and the bot's own customData and metaTags above always win."
+        ),
+    )
     theme_color_scheme = models.CharField(
         "colour scheme", max_length=5, choices=ColorScheme.choices, default=ColorScheme.AUTO
     )
@@ -121,6 +130,10 @@ class Bot(models.Model):
     @property
     def upstream_base(self) -> str:
         return self.upstream_url.rstrip("/") or f"{settings.SITE_ROOT}/emulator"
+
+    @property
+    def context_keys(self) -> set[str]:
+        return {line.strip() for line in self.page_context_keys.splitlines() if line.strip()}
 
     @property
     def origins(self) -> list[str]:

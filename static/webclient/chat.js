@@ -77,6 +77,7 @@
   var waiting = {};
   var failed = {};
   var parentOrigin = "";
+  var pageContext = null;
   var panelOpen = !embedded;
   var unread = 0;
 
@@ -527,6 +528,7 @@
   function send(body, clientMessageId) {
     if (!started) { return Promise.reject({ code: "not_ready", message: _("The chat is still connecting.") }); }
     var payload = Object.assign({ clientMessageId: clientMessageId || uuid() }, body);
+    if (pageContext) { payload.pageContext = pageContext; }
     save({ outbox: outbox().concat([{ body: payload }]) });
     var promise = new Promise(function (resolve, reject) {
       waiting[payload.clientMessageId] = { resolve: resolve, reject: reject };
@@ -779,6 +781,7 @@
     if (data.type === "init" && !parentOrigin) {
       parentOrigin = event.origin;
       who = { identity: String(data.identity || ""), hash: String(data.identityHash || "") };
+      pageContext = data.context || null;
       start();
       return;
     }
@@ -790,6 +793,8 @@
       input.focus();
     } else if (data.type === "closed") {
       panelOpen = false;
+    } else if (data.type === "context") {
+      pageContext = data.context || null;
     }
   }
 

@@ -3,7 +3,9 @@
  * Optional attributes: data-identity and data-identity-hash (verified bots: the user's id
  * and its HMAC-SHA256 with the bot's identity secret, computed by the site's backend, never
  * in the browser), data-lang (else the page's <html lang>), data-sound="on" (a chime for
- * messages arriving while the panel is closed; off by default).
+ * messages arriving while the panel is closed; off by default), data-custom-data and
+ * data-meta-tags (JSON objects of page context for the bot: Kore's customData and metaTags,
+ * of which the relay forwards only the keys the bot's admin allows).
  *
  * The widget runs in an iframe served by the relay, so the host page's styles and scripts
  * cannot reach it, and its API calls stay same-origin. The relay's frame-ancestors policy
@@ -11,9 +13,10 @@
  * end up in access logs): once the frame says it is ready, it is posted to the frame at
  * the relay's exact origin.
  *
- * A small API for single-page sites: KoreChat.open(), KoreChat.close(), and
- * KoreChat.identify(identity, identityHash) when the user logs in or out (the conversation
- * restarts with that identity's own token and history).
+ * A small API for single-page sites: KoreChat.open(), KoreChat.close(),
+ * KoreChat.setContext({customData, metaTags}), and KoreChat.identify(identity, identityHash)
+ * when the user logs in or out (the conversation restarts with that identity's own token
+ * and history).
  */
 (function () {
   "use strict";
@@ -25,6 +28,10 @@
   var identityHash = script.getAttribute("data-identity-hash") || "";
   var lang = script.getAttribute("data-lang") || document.documentElement.lang || "";
   var sound = script.getAttribute("data-sound") === "on";
+  var pageContext = {
+    customData: json(script.getAttribute("data-custom-data")),
+    metaTags: json(script.getAttribute("data-meta-tags"))
+  };
   var labels = { open: "Open chat", unread: "unread messages" };
   var position = "right";
   var open = false;
@@ -32,6 +39,10 @@
   var unread = 0;
   var frame = null;
   var small = window.matchMedia("(max-width: 479px)");
+
+  function json(text) {
+    try { var value = JSON.parse(text || "{}"); return value && typeof value === "object" ? value : {}; } catch (e) { return {}; }
+  }
 
   function css(node, rules) {
     Object.keys(rules).forEach(function (k) { node.style.setProperty(k, rules[k]); });
@@ -160,7 +171,7 @@
       frame.title = theme.title ? String(theme.title) : labels.open;
       label();
       layout();
-      post({ type: "init", identity: identity, identityHash: identityHash });
+      post({ type: "init", identity: identity, identityHash: identityHash, context: pageContext });
       if (open) { post({ type: "open" }); }
     } else if (data.type === "unread") {
       setUnread(Number(data.count) || 0);
@@ -180,6 +191,12 @@
   window.KoreChat = {
     open: show,
     close: function () { hide(true); },
+    /* {customData, metaTags}: sent with the next messages; the bot keeps only the keys its
+     * admin allows. */
+    setContext: function (context) {
+      pageContext = { customData: (context && context.customData) || {}, metaTags: (context && context.metaTags) || {} };
+      post({ type: "context", context: pageContext });
+    },
     identify: function (newIdentity, newHash) {
       identity = newIdentity || "";
       identityHash = newHash || "";

@@ -25,6 +25,7 @@ from webclient.api.longpoll import poll_answer, poll_params
 from webclient.api.serializers import MessageOutputSerializer
 from webclient.kore.upstream import UpstreamNotAllowed, check_upstream
 from webclient.models import Bot
+from webclient.page_context import page_context_clean
 from webclient.security import cors, ratelimit
 from webclient.sts import Principal
 
@@ -132,6 +133,8 @@ class MessagesView(APIView):
         postback = PostbackSerializer(required=False)
         formData = FormDataSerializer(required=False)
         event = serializers.ChoiceField(choices=["ON_CONNECT", "SESSION_CLOSURE"], required=False)
+        # The embedding page's customData and metaTags (webclient/page_context.py).
+        pageContext = serializers.DictField(required=False)
         # Ids of files uploaded to /api/v1/attachments, sent with a text.
         attachments = serializers.ListField(
             child=serializers.CharField(max_length=64),
@@ -159,6 +162,10 @@ class MessagesView(APIView):
         data = self.SendInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         body = {k: v for k, v in data.validated_data.items() if k != "clientMessageId"}
+        if "pageContext" in body:
+            body["pageContext"] = page_context_clean(principal.bot, body["pageContext"])
+            if not body["pageContext"]:
+                del body["pageContext"]
         if "attachments" in body:
             attachments.attachments_check(
                 bot=principal.bot, identity=principal.identity, keys=body["attachments"]

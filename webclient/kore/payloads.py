@@ -17,6 +17,7 @@ from typing import Any
 
 from webclient.attachments import upstream_links
 from webclient.models import Bot, Conversation, Message
+from webclient.page_context import upstream_context
 from webclient.services import BotItem
 
 TASK_FIELDS = ("endOfTask", "endReason", "completedTaskId", "completedTaskName")
@@ -46,10 +47,7 @@ def request_body(bot: Bot, conversation: Conversation, message: Message) -> dict
     keys = sent.get("attachments")
     if isinstance(keys, list) and keys:
         body["message"]["attachments"] = upstream_links([str(k) for k in keys])
-    if bot.custom_data:
-        body["customData"] = bot.custom_data
-    if bot.meta_tags:
-        body["metaTags"] = bot.meta_tags
+    body.update(upstream_context(bot, sent))
     if bot.merge_identity:
         body["mergeIdentity"] = True
     return body
