@@ -321,6 +321,7 @@
     if (role === "bot") { item.appendChild(avatar()); }
     var body = el("div", "kc-body");
     var bubble = el("div", "kc-bubble");
+    bubble.dir = "auto";  // each message reads in its own direction, whatever the page's
     if (html !== null) { bubble.innerHTML = html; }
     body.appendChild(bubble);
     var meta = el("div", "kc-meta");

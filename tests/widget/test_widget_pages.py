@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import re
 from pathlib import Path
 from typing import Any
@@ -149,3 +150,14 @@ def test_a_logged_in_user_gets_an_opaque_per_user_storage_key(
     client.force_login(user)
     key = re.search(r'data-session-key="([0-9a-f]+)"', client.get("/").content.decode())
     assert key and str(user.pk) != key.group(1) and len(key.group(1)) == 24
+
+
+def test_everything_the_widget_loads_stays_under_30_kb_gzipped(demo: Bot) -> None:
+    """chat page: chat.css, render.css, theme, catalog, chat.js, interactive.js; host: embed.js."""
+    static = ROOT / "static" / "webclient"
+    files = [static / name for name in ("chat.css", "render.css", "chat.js", "interactive.js")]
+    sizes = [len(gzip.compress(path.read_bytes(), 9)) for path in files]
+    sizes.append(len(gzip.compress((static / "embed.js").read_bytes(), 9)))
+    for url in ("/jsi18n/ar.js", "/theme/demo.css"):
+        sizes.append(len(gzip.compress(Client().get(url).content, 9)))
+    assert sum(sizes) <= 30 * 1024
