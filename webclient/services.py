@@ -12,7 +12,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.html import escape
 
-from webclient import selectors
+from webclient import logs, metrics, selectors
 from webclient.api.errors import ApiError
 from webclient.delivery import notifier
 from webclient.models import Bot, Conversation, Message
@@ -52,7 +52,9 @@ def message_create(
         client_message_id=client_message_id,
         platform_message_id=platform_message_id,
         status=status,
+        request_id=logs.current_request_id(),
     )
+    metrics.message_stored(bot_id=conversation.bot_id, role=role, kind=rendered.kind)
     channel = conversation.channel
     transaction.on_commit(lambda: notifier.publish(channel))
     return message

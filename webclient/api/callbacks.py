@@ -20,7 +20,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from webclient import selectors
+from webclient import metrics, selectors
 from webclient.api.errors import ApiError, error_response
 from webclient.kore import callbacks
 from webclient.security import ratelimit
@@ -39,6 +39,7 @@ def kore_callback(request: HttpRequest, slug: str, secret: str) -> JsonResponse:
         bot = selectors.bot_by_callback(slug=slug)
         if bot is None or not _secret_matches(bot.callback_secret, secret):
             ratelimit.count_callback_refusal(request)
+            metrics.callback_received(bot.slug if bot else "-", "refused")
             raise ApiError(404, "not_found", "Not found.")
         body: Any = json_loads(request.body)
     except ApiError as exc:
@@ -46,6 +47,7 @@ def kore_callback(request: HttpRequest, slug: str, secret: str) -> JsonResponse:
     if not isinstance(body, dict):
         return error_response(ApiError(400, "invalid_request", "The body must be a JSON object."))
     received = callbacks.receive(bot, body)
+    metrics.callback_received(bot.slug, received.status)
     # Unknown users are answered 200 too: the platform must not retry what can never
     # succeed, and nothing is stored for them.
     return JsonResponse(

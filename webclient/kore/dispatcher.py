@@ -24,7 +24,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 
-from webclient import selectors, services, sts
+from webclient import logs, selectors, services, sts
 from webclient.dbthreads import DbThreads
 from webclient.kore.client import Failure, KoreClient, KoreError
 from webclient.kore.payloads import Answer, parse_answer, request_body
@@ -154,6 +154,8 @@ class Dispatcher:
                 if message is None:
                     return
                 self._inflight.add(message.pk)
+                logs.adopt_request_id(message)
+                log.info("forwarding message %s", message.pk, extra={"message_ids": [message.pk]})
                 try:
                     await Exchange(client, self._db, message, self._inflight).run()
                 except Exception:

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 
+from webclient import metrics
 from webclient.api.errors import ApiError
 
 
@@ -92,6 +93,7 @@ def hit(rule: Rule, key: str) -> None:
             cache.set(cache_key, 1, timeout=timeout)
             count = 1
     if count > rule.limit:
+        metrics.rate_limited(rule.name)
         raise _refuse(start, now)
 
 
@@ -101,6 +103,7 @@ def check_not_exhausted(rule: Rule, key: str) -> None:
         return
     start, now = _window()
     if int(cache.get(_cache_key(rule, key, start), 0)) >= rule.limit:
+        metrics.rate_limited(rule.name)
         raise _refuse(start, now)
 
 
