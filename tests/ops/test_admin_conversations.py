@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 import pytest
+from django.http import StreamingHttpResponse
 from django.test import Client
 
 from tests.ops.conftest import IDENTITY, UNREACHABLE, Story
@@ -145,7 +146,7 @@ def export(client: Client, action: str, *conversations: Conversation) -> tuple[A
         {"action": action, "_selected_action": [c.pk for c in conversations]},
     )
     assert answer.status_code == 200
-    assert answer.streaming
+    assert isinstance(answer, StreamingHttpResponse)
     return answer, b"".join(answer.streaming_content)
 
 
