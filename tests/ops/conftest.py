@@ -1,58 +1,16 @@
-"""A conversation as an operator finds it: a carousel, a submitted Digital Form with a
-password, a message still in the outbox and one that failed."""
+"""Fixtures of the operator tests."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from tests.rendering.test_rendering_forms import FORM_ID, data, valid
-from webclient import services
-from webclient.emulator.examples import DEMO_FORM, TEMPLATE_EXAMPLES
-from webclient.models import Bot, Conversation, Message
-from webclient.services import BotItem
-
-IDENTITY = "alice@example.com"
-UNREACHABLE = "The bot platform could not be reached. Please try again later."
-
-
-@dataclass
-class Story:
-    bot: Bot
-    conversation: Conversation
-    carousel: Message
-    form: Message
-    submission: Message
-    failed: Message
-    waiting: Message
-
-
-def accept(bot: Bot, body: dict[str, Any], client_message_id: str) -> Message:
-    message, _ = services.user_message_accept(
-        bot=bot, identity=IDENTITY, body=body, client_message_id=client_message_id
-    )
-    return message
+from tests.ops.story import Story, tell_story
+from webclient.models import Bot
 
 
 @pytest.fixture
 def story(demo: Bot, settings: Any) -> Story:
     settings.KORE_DISPATCHER = False  # nothing leaves: the outbox keeps what it gets
-    first = accept(demo, {"text": "show me cards"}, "c-1")
-    services.user_message_mark_forwarded(message=first)
-    conversation = first.conversation
-    carousel, form = services.bot_messages_store(
-        conversation=conversation,
-        items=[
-            BotItem(TEMPLATE_EXAMPLES["carousel"]),
-            BotItem({"text": "Please apply here.", "form": DEMO_FORM}),
-        ],
-    )
-    submission = accept(demo, {"formData": {"formId": FORM_ID, "data": data(valid())}}, "c-2")
-    services.user_message_mark_forwarded(message=submission)
-    failed = accept(demo, {"text": "are you there?"}, "c-3")
-    services.outbox_fail(message=failed, reason=UNREACHABLE)
-    failed.refresh_from_db()
-    waiting = accept(demo, {"text": "hello?"}, "c-4")  # still in the outbox: pending
-    return Story(demo, conversation, carousel, form, submission, failed, waiting)
+    return tell_story(demo)

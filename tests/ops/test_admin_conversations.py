@@ -12,7 +12,7 @@ import pytest
 from django.http import StreamingHttpResponse
 from django.test import Client
 
-from tests.ops.conftest import IDENTITY, UNREACHABLE, Story
+from tests.ops.story import IDENTITY, UNREACHABLE, Story
 from tests.rendering.test_rendering_forms import PIN, valid
 from webclient.models import Conversation, Message
 
