@@ -14,6 +14,7 @@ platform's real deliveries.
 from __future__ import annotations
 
 import hmac
+import logging
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
@@ -25,6 +26,8 @@ from webclient.api.errors import ApiError, error_response
 from webclient.kore import callbacks
 from webclient.security import ratelimit
 from webclient.security.limits import json_loads
+
+log = logging.getLogger(__name__)
 
 
 def _secret_matches(expected: str, given: str) -> bool:
@@ -48,6 +51,9 @@ def kore_callback(request: HttpRequest, slug: str, secret: str) -> JsonResponse:
         return error_response(ApiError(400, "invalid_request", "The body must be a JSON object."))
     received = callbacks.receive(bot, body)
     metrics.callback_received(bot.slug, received.status)
+    log.info(
+        "bot %s: callback %s, %d message(s) stored", bot.slug, received.status, received.stored
+    )
     # Unknown users are answered 200 too: the platform must not retry what can never
     # succeed, and nothing is stored for them.
     return JsonResponse(

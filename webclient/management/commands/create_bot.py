@@ -17,6 +17,7 @@ allowed upstream hosts; an update that changes the client secret starts the same
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
@@ -107,7 +108,10 @@ class Command(BaseCommand):
         existing = Bot.objects.filter(slug=slug).first()
         if existing is not None and not options["update"]:
             raise CommandError(f"Bot {slug!r} exists; pass --update to change it.")
-        data: dict[str, Any] = model_to_dict(existing) if existing else {"enabled": True}
+        # An update starts from the bot as it is, a new bot from the model's defaults.
+        data: dict[str, Any] = model_to_dict(existing or Bot())
+        for name in ("custom_data", "meta_tags"):
+            data[name] = json.dumps(data[name])  # as the admin's form posts them
         for name in SECRETS:
             data[name] = ""  # an existing bot keeps a secret submitted empty
         data.update(given)
