@@ -21,8 +21,8 @@ import httpx
 from django.conf import settings
 
 from webclient import metrics
-from webclient.kore.upstream import UpstreamNotAllowed, check_upstream
 from webclient.models import Bot
+from webclient.security.upstream import UpstreamNotAllowed, check_upstream
 
 log = logging.getLogger(__name__)
 
