@@ -137,6 +137,9 @@ def test_create_bot_changes_an_existing_bot_only_with_update(
 
 
 # check_upstream and the admin action, against the emulator of a real (threaded) server.
+# Transactional (the server's thread sees the data); serialized_rollback restores the seeded
+# rows afterwards, as tests/api/test_errors.py expects of every transactional test.
+transactional = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 @pytest.fixture
@@ -164,6 +167,7 @@ def upstream_bot(live_server: Any, settings: Any, request: pytest.FixtureRequest
 
 
 @pytest.mark.parametrize("upstream_bot", [1, 2], indirect=True, ids=["v1", "v2"])
+@transactional
 def test_check_upstream_reports_a_working_connection(upstream_bot: Bot) -> None:
     output = run("check_upstream", "checked")
     assert "Connected: the platform accepted the bot's token" in output
@@ -172,23 +176,27 @@ def test_check_upstream_reports_a_working_connection(upstream_bot: Bot) -> None:
     assert not Conversation.objects.exists()  # nothing reached a dialog
 
 
+@transactional
 def test_check_upstream_fails_on_a_wrong_secret(upstream_bot: Bot) -> None:
     Bot.objects.filter(pk=upstream_bot.pk).update(client_secret=NEW_SECRET)
     with pytest.raises(CommandError, match="refused the token"):
         run("check_upstream", "checked")
 
 
+@transactional
 def test_check_upstream_fails_on_an_unknown_bot_id(upstream_bot: Bot) -> None:
     Bot.objects.filter(pk=upstream_bot.pk).update(bot_id="st-nobody")
     with pytest.raises(CommandError, match="does not know this bot id"):
         run("check_upstream", "checked")
 
 
-def test_check_upstream_needs_an_existing_bot(transactional_db: None) -> None:
+@pytest.mark.django_db
+def test_check_upstream_needs_an_existing_bot() -> None:
     with pytest.raises(CommandError, match="no bot 'nope'"):
         run("check_upstream", "nope")
 
 
+@transactional
 def test_the_admin_checks_the_connection_of_selected_bots(
     upstream_bot: Bot, superuser_client: Client
 ) -> None:
@@ -204,6 +212,7 @@ def test_the_admin_checks_the_connection_of_selected_bots(
     assert direct.json()["status"] == 400
 
 
+@transactional
 def test_the_admin_reveals_the_post_url_only_on_a_post(
     upstream_bot: Bot, superuser_client: Client, caplog: pytest.LogCaptureFixture
 ) -> None:
