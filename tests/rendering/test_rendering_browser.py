@@ -2,7 +2,8 @@
 
 The page holds rendered messages the way the widget inserts them, and a stand-in for
 window.KoreChat whose send() validates Digital Forms with the real server-side
-form_validate, so the whole round trip of a rejected then accepted form is exercised.
+validation (submission_prepare), so the whole round trip of a rejected then accepted form
+is exercised.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from tests.rendering.test_rendering_forms import BIRTH, EMAIL, EMPLOYMENT, PIN, SUBMIT
+from tests.forms.test_forms import BIRTH, EMAIL, EMPLOYMENT, PIN, SUBMIT
 from webclient.emulator.examples import DEMO_FORM, TEMPLATE_EXAMPLES
-from webclient.rendering import render_bot_item
-from webclient.rendering.forms import FormErrors, form_validate
+from webclient.forms import FormErrors, submission_prepare
+from webclient.rendering.messages import render_bot_item
 
 pytestmark = pytest.mark.browser
 
@@ -42,7 +43,7 @@ def check_with_server(body_json: str) -> str:
     if "formData" not in body:
         return "null"
     try:
-        form_validate(DEMO_FORM, body["formData"]["data"])
+        submission_prepare(DEMO_FORM, body["formData"]["data"])
     except FormErrors as errors:
         return json.dumps({"code": "invalid_form", "message": str(errors), "fields": errors.fields})
     return "null"

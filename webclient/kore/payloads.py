@@ -16,9 +16,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from webclient.models import Bot, Conversation, Message
-from webclient.services import BotItem
 
 TASK_FIELDS = ("endOfTask", "endReason", "completedTaskId", "completedTaskName")
+
+
+@dataclass(frozen=True)
+class BotItem:
+    """One bot message as the relay normalised it from any upstream answer."""
+
+    item: Any
+    platform_message_id: str | None = None
 
 
 @dataclass
