@@ -192,6 +192,61 @@ def test_a_form_without_submit_button_gets_one() -> None:
     assert tags(html, "button", data_kc_form_submit=None, data_kc_component_id="")
 
 
+def one_component_form(component_type: str, **meta: Any) -> dict[str, Any]:
+    return {
+        "formDef": {
+            "_id": "frm-1",
+            "components": [
+                {
+                    "_id": "fct-1",
+                    "type": component_type,
+                    "metaData": {"displayName": "The field", **meta},
+                },
+                {"_id": "fct-ok", "type": "button", "metaData": {"buttonAction": "submit"}},
+            ],
+        }
+    }
+
+
+def test_a_slider_shows_its_value_in_an_output_tied_to_it(form_html: str) -> None:
+    [slider] = tags(form_html, "input", type="range", name=TERM)
+    [output] = tags(form_html, "output", **{"for": slider["id"]})
+    assert output["id"] == f"{slider['id']}-value"
+    assert f"data-kc-range-output>{slider['value']}</output>" in form_html
+    assert slider["value"] == "24"
+
+
+def test_a_slider_without_a_value_starts_in_the_middle_on_a_step() -> None:
+    form = one_component_form("rangeSlider", minValue=0, maxValue=10, step=3)
+    html = render_bot_item({"form": form}).html
+    [slider] = tags(html, "input", type="range", name="fct-1")
+    assert slider["value"] == "6"
+    assert "data-kc-range-output>6</output>" in html
+
+
+def test_submit_and_cancel_sit_in_one_actions_row(form_html: str) -> None:
+    rows = re.findall(r'<div class="kc-form-actions">(.*?)</div>', form_html, re.DOTALL)
+    assert len(rows) == 1
+    assert f'data-kc-component-id="{SUBMIT}"' in rows[0]
+    assert f'data-kc-component-id="{CANCEL}"' in rows[0]
+
+
+@pytest.mark.parametrize(
+    ("component_type", "meta"),
+    [("password", {}), ("pin", {}), ("textField", {"isMasked": True})],
+)
+def test_a_secret_field_is_a_password_input_and_masked_in_the_summary(
+    component_type: str, meta: dict[str, Any]
+) -> None:
+    form = one_component_form(component_type, **meta)
+    assert tags(render_bot_item({"form": form}).html, "input", name="fct-1", type="password")
+    submission = submission_prepare(form, [FormEntry(componentId="fct-1", input="9876")])
+    assert "9876" not in submission.html
+    assert "9876" not in submission.text
+    assert "<dt>The field</dt><dd>••••••</dd>" in submission.html
+    assert submission.form_data["data"][0] == {"componentId": "fct-1", "input": "9876"}
+
+
 # ---- validation ------------------------------------------------------------------------
 
 
