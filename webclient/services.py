@@ -13,7 +13,7 @@ from webclient import forms, selectors
 from webclient.api.errors import ApiError
 from webclient.delivery import notifier
 from webclient.models import Bot, Conversation, Message
-from webclient.rendering.messages import Rendered, render_bot_item, render_user_input
+from webclient.render import Rendered, render_bot_item, render_user_input
 
 
 class BotMessageItem(Protocol):

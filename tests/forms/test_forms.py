@@ -13,7 +13,7 @@ from tests.rendering.test_rendering_hostile import assert_inert
 from tests.rendering.test_rendering_templates import tags
 from webclient.emulator.examples import DEMO_FORM
 from webclient.forms import FormEntry, FormErrors, submission_prepare
-from webclient.rendering.messages import render_bot_item
+from webclient.render import render_bot_item
 
 FORM_ID = DEMO_FORM["formDef"]["_id"]
 

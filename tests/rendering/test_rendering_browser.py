@@ -18,7 +18,7 @@ import pytest
 from tests.forms.test_forms import BIRTH, EMAIL, EMPLOYMENT, PIN, SUBMIT, TERM
 from webclient.emulator.examples import DEMO_FORM, TEMPLATE_EXAMPLES
 from webclient.forms import FormErrors, submission_prepare
-from webclient.rendering.messages import render_bot_item
+from webclient.render import render_bot_item
 
 pytestmark = pytest.mark.browser
 

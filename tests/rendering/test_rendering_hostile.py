@@ -12,8 +12,8 @@ import pytest
 
 from webclient.emulator.examples import DEMO_FORM, TEMPLATE_EXAMPLES
 from webclient.forms import summary_preview
+from webclient.render import render_bot_item, render_user_input
 from webclient.rendering import templates
-from webclient.rendering.messages import render_bot_item, render_user_input
 
 DANGEROUS_TAGS = {
     "script", "iframe", "object", "embed", "style", "base", "meta", "link", "frame",

@@ -1,6 +1,5 @@
-"""Server-side rendering of bot and user messages (`messages`), with the helpers that read
-untrusted payloads (`coerce`), check links (`sanitize`) and format Kore text (`text`).
-
-Nothing is imported here, so `webclient.forms` can use those helpers while `messages` calls
-into `webclient.forms` to render a Digital Form.
+"""The pieces of server-side rendering: Kore templates (`templates`, `charts`), Kore text
+(`text`), and the helpers that read untrusted payloads (`coerce`) and check links
+(`sanitize`). `webclient.render` puts them together for a whole message, with
+`webclient.forms` for Digital Forms, which uses these helpers too.
 """

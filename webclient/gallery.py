@@ -15,7 +15,7 @@ from django.utils.safestring import mark_safe
 
 from webclient import forms
 from webclient.emulator.examples import DEMO_FORM, TEMPLATE_EXAMPLES
-from webclient.rendering.messages import Rendered, render_bot_item, render_user_input
+from webclient.render import Rendered, render_bot_item, render_user_input
 
 SAMPLE_SUBMISSION: list[forms.FormEntry] = [
     {"componentId": "fct-5a0cf4f1-2b8e-4d55-9d3c-000000000003", "input": "Jane Doe"},

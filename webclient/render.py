@@ -1,5 +1,8 @@
 """Server-side rendering of what bots and users send, done once when a message is stored.
 
+The pieces are in `webclient.rendering` (templates, text) and `webclient.forms` (Digital
+Forms); this module picks the piece for each message.
+
 `render_bot_item` takes one normalised bot message (a plain string or a Kore message object,
 see webclient/kore/payloads.py) and `render_user_input` the body a user sent; both return the
 message kind, a plain-text fallback and safe HTML. Neither raises: whatever a bot sends,
