@@ -12,6 +12,7 @@ the transcript shows something readable and the raw payload stays in `Message.da
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,7 +140,7 @@ def render_bot_item(item: Any) -> Rendered:
         return _fallback()
 
 
-def render_user_input(body: dict[str, Any]) -> Rendered:
+def render_user_input(body: Mapping[str, Any]) -> Rendered:
     try:
         return _render_user_input(mapping(body))
     except Exception:

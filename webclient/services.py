@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NotRequired, Protocol, TypedDict
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -14,6 +14,20 @@ from webclient.api.errors import ApiError
 from webclient.delivery import notifier
 from webclient.models import Bot, Conversation, Message
 from webclient.render import Rendered, render_bot_item, render_user_input
+
+
+class Postback(TypedDict):
+    payload: str
+    title: NotRequired[str]
+
+
+class UserBody(TypedDict, total=False):
+    """What a user sends (exactly one key): stored as the message's `data`, forwarded as is."""
+
+    text: str
+    postback: Postback
+    formData: forms.FormData
+    event: str
 
 
 class BotMessageItem(Protocol):
@@ -91,7 +105,7 @@ def system_message_add(
 
 
 def user_message_accept(
-    *, bot: Bot, identity: str, body: dict[str, Any], client_message_id: str
+    *, bot: Bot, identity: str, body: Mapping[str, Any], client_message_id: str
 ) -> tuple[Message, bool]:
     """Store a user message in the outbox; the same client_message_id is accepted once.
 
@@ -105,7 +119,9 @@ def user_message_accept(
                 return existing, False
             if "formData" in body:
                 message = _form_submission_accept(
-                    conversation=conversation, body=body, client_message_id=client_message_id
+                    conversation=conversation,
+                    submitted=body["formData"],
+                    client_message_id=client_message_id,
                 )
             else:
                 message = message_create(
@@ -128,7 +144,7 @@ def user_message_accept(
 
 
 def _form_submission_accept(
-    *, conversation: Conversation, body: dict[str, Any], client_message_id: str
+    *, conversation: Conversation, submitted: forms.FormData, client_message_id: str
 ) -> Message:
     """Validate a Digital Form submission against the form the bot sent, then store it.
 
@@ -136,7 +152,6 @@ def _form_submission_accept(
     disabled ones with their prefill, the button entry); the user sees a read-only summary,
     and a system entry closes the form so that it stays closed after a reload.
     """
-    submitted = body["formData"]
     form_message = selectors.form_message_find(
         conversation=conversation, form_id=submitted["formId"]
     )

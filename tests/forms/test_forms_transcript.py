@@ -37,4 +37,6 @@ def test_a_pin_is_never_shown_in_the_transcript_but_goes_to_the_bot(demo: Any) -
         assert "80734" not in shown.text
         assert "80734" not in shown.html
     body = request_body(demo, conversation, message)
-    assert {"componentId": PIN, "input": "80734"} in body["message"]["val"]["data"]
+    forwarded = body["message"]["val"]
+    assert isinstance(forwarded, dict)
+    assert {"componentId": PIN, "input": "80734"} in forwarded["data"]
