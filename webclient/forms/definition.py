@@ -6,7 +6,8 @@ is a component's `_id`; inputs are named by componentId in the HTML.
 
 Submitted inputs: strings; a checkbox group sends a list of values, a toggle or a single
 checkbox a boolean. Hidden components keep their prefill; disabled ones are not editable
-and are not validated.
+and are not validated. A secret (type password or pin, or `metaData.isMasked`/`masked`) is
+a password input and is shown only masked once submitted.
 """
 
 from __future__ import annotations
