@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from webclient import forms
-from webclient.api.errors import ApiError
+from webclient.errors import ApplicationError, Kind
 from webclient.models import Bot, Conversation, Message
 
 # Most messages one answer carries; a client with more to read asks again at once.
@@ -17,7 +17,7 @@ FORMS_LOOKED_AT = 50
 def bot_get(*, slug: str | None) -> Bot:
     bot = Bot.objects.filter(slug=slug or settings.DEFAULT_BOT, enabled=True).first()
     if bot is None:
-        raise ApiError(404, "unknown_bot", "There is no such bot.")
+        raise ApplicationError("unknown_bot", "There is no such bot.", Kind.NOT_FOUND)
     return bot
 
 
