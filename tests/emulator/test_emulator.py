@@ -14,10 +14,11 @@ import jwt
 import pytest
 from django.test import Client
 
-from webclient.emulator import examples
+from webclient.emulator import demo_bot
 from webclient.emulator.faults import injector
 from webclient.emulator.models import EmulatedWebhook
 from webclient.emulator.state import state
+from webclient.examples import template_example, template_names
 
 pytestmark = pytest.mark.django_db
 TRACE = re.compile(r"RTM-TRACE-[A-Z0-9]{9}$")
@@ -283,13 +284,13 @@ def test_v1_session_closure_answers_a_text() -> None:
 def test_show_sends_the_template_as_an_escaped_json_string_in_v1_and_an_object_in_v2() -> None:
     v1_text = say(channel(1), "show button").json()["text"]
     assert "&quot;" in v1_text
-    assert json.loads(html.unescape(v1_text)) == examples.TEMPLATE_EXAMPLES["button"]
-    assert texts(say(channel(2), "show button").json()) == [examples.TEMPLATE_EXAMPLES["button"]]
+    assert json.loads(html.unescape(v1_text)) == template_example("button")
+    assert texts(say(channel(2), "show button").json()) == [template_example("button")]
 
 
 def test_show_all_lists_the_template_types() -> None:
     [listing] = texts(say(channel(2), "show all").json())
-    for template_type in examples.TEMPLATE_EXAMPLES:
+    for template_type in template_names():
         assert template_type in listing
 
 
@@ -299,7 +300,7 @@ def test_show_of_an_unknown_type_says_so() -> None:
 
 
 def test_form_travels_top_level_in_v1_and_inside_the_data_item_in_v2(monkeypatch: Any) -> None:
-    monkeypatch.setattr(examples, "DEMO_FORM", FORM)
+    monkeypatch.setattr(demo_bot, "demo_form", lambda: FORM)
     v1_answer = say(channel(1), "form").json()
     assert v1_answer["form"] == FORM
     assert v1_answer["endOfTask"] is False
@@ -308,7 +309,7 @@ def test_form_travels_top_level_in_v1_and_inside_the_data_item_in_v2(monkeypatch
 
 
 def test_a_form_submission_is_thanked_with_a_summary(monkeypatch: Any) -> None:
-    monkeypatch.setattr(examples, "DEMO_FORM", FORM)
+    monkeypatch.setattr(demo_bot, "demo_form", lambda: FORM)
     webhook = channel(2)
     data = [
         {"componentId": "fct-name", "input": "Ada"},
@@ -325,7 +326,7 @@ def test_a_form_submission_is_thanked_with_a_summary(monkeypatch: Any) -> None:
 
 
 def test_the_cancel_button_cancels_the_form(monkeypatch: Any) -> None:
-    monkeypatch.setattr(examples, "DEMO_FORM", FORM)
+    monkeypatch.setattr(demo_bot, "demo_form", lambda: FORM)
     data = [{"componentId": "fct-cancel", "input": "Cancel"}]
     payload = {
         "message": {"type": "formData", "val": {"formId": "frm-1", "data": data}},

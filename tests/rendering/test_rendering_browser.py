@@ -15,9 +15,12 @@ from typing import Any
 import pytest
 
 from tests.rendering.test_rendering_forms import BIRTH, EMAIL, EMPLOYMENT, PIN, SUBMIT
-from webclient.emulator.examples import DEMO_FORM, TEMPLATE_EXAMPLES
+from webclient.examples import demo_form, template_examples
 from webclient.rendering import render_bot_item
 from webclient.rendering.forms import FormErrors, form_validate
+
+TEMPLATE_EXAMPLES = template_examples()
+DEMO_FORM = demo_form()
 
 pytestmark = pytest.mark.browser
 

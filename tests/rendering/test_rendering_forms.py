@@ -1,5 +1,5 @@
 """Digital Forms: rendering, server-side validation, the formData sent upstream and the
-read-only summary (webclient.rendering.forms), on the demo form of the emulator."""
+read-only summary (webclient.rendering.forms), on the demo form (webclient/examples/)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ import pytest
 
 from tests.rendering.test_rendering_hostile import assert_inert
 from tests.rendering.test_rendering_templates import tags
-from webclient.emulator.examples import DEMO_FORM
+from webclient.examples import demo_form
 from webclient.rendering import render_bot_item
 from webclient.rendering.forms import FormErrors, form_data_body, form_submitted_html, form_validate
+
+DEMO_FORM = demo_form()
 
 FORM_ID = DEMO_FORM["formDef"]["_id"]
 

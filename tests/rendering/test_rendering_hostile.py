@@ -10,9 +10,12 @@ from typing import Any
 
 import pytest
 
-from webclient.emulator.examples import DEMO_FORM, TEMPLATE_EXAMPLES
+from webclient.examples import demo_form, template_examples
 from webclient.rendering import render_bot_item, render_user_input, templates
 from webclient.rendering.forms import form_submitted_html
+
+TEMPLATE_EXAMPLES = template_examples()
+DEMO_FORM = demo_form()
 
 DANGEROUS_TAGS = {
     "script", "iframe", "object", "embed", "style", "base", "meta", "link", "frame",

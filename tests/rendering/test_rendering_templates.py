@@ -1,5 +1,5 @@
 """Every Kore template_type, media kind and error, rendered from the realistic examples
-(webclient/emulator/examples.py) and from malformed payloads."""
+(webclient/examples/) and from malformed payloads."""
 
 from __future__ import annotations
 
@@ -10,13 +10,18 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import AnonymousUser, User
+from django.conf import settings
 from django.http import Http404
 from django.test import RequestFactory
 
 from tests.rendering.test_rendering_hostile import assert_inert
-from webclient.emulator.examples import TEMPLATE_EXAMPLES
+from webclient.examples import template_examples
 from webclient.rendering import Rendered, render_bot_item, render_user_input, templates
 from webclient.rendering.gallery import gallery
+
+TEMPLATE_EXAMPLES = template_examples()
+# Where the examples' media are served: this server's own static files.
+DEMO_MEDIA = f"{settings.SITE_ROOT}{settings.STATIC_URL}webclient/demo"
 
 PROTOCOL_TEMPLATE_TYPES = [
     "button", "quick_replies", "list", "carousel", "table", "mini_table", "piechart",
@@ -105,7 +110,7 @@ def test_quick_replies_sit_in_a_container_that_disappears_once_used() -> None:
         "ACCOUNT_SAVINGS",
         "ACCOUNT_CARD",
     ]
-    assert tags(html, "img", src="https://images.example-bank.com/demo/card-icon.png", alt="")
+    assert tags(html, "img", src=f"{DEMO_MEDIA}/card-icon.svg", alt="")
 
 
 def test_a_list_links_each_row_to_its_default_action_and_keeps_the_list_buttons() -> None:
@@ -347,8 +352,8 @@ def test_an_attachment_template_links_its_files() -> None:
     ("key", "tag", "text"),
     [
         ("image", "img", "Our new branch"),
-        ("video", "video", "[video] https://images.example-bank.com/demo/how-to-deposit.mp4"),
-        ("audio", "audio", "[audio] https://images.example-bank.com/demo/welcome.mp3"),
+        ("video", "video", f"[video] {DEMO_MEDIA}/how-to-deposit.webm"),
+        ("audio", "audio", f"[audio] {DEMO_MEDIA}/welcome.wav"),
         ("link", "a", "Fee schedule"),
         ("message_video", "video", "How to deposit a cheque"),
     ],
