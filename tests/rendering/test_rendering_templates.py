@@ -9,17 +9,19 @@ from html.parser import HTMLParser
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import AnonymousUser, User
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
+from django.contrib.staticfiles import finders
 from django.http import Http404
 from django.test import RequestFactory
 
 from tests.rendering.test_rendering_hostile import assert_inert
-from webclient.examples import template_examples
+from webclient.examples import demo_form, template_examples
 from webclient.rendering import Rendered, render_bot_item, render_user_input, templates
 from webclient.rendering.gallery import gallery
 
 TEMPLATE_EXAMPLES = template_examples()
+DEMO_FORM = demo_form()
 # Where the examples' media are served: this server's own static files.
 DEMO_MEDIA = f"{settings.SITE_ROOT}{settings.STATIC_URL}webclient/demo"
 
@@ -61,6 +63,20 @@ def test_the_examples_cover_every_template_type_of_the_protocol() -> None:
     for template_type in PROTOCOL_TEMPLATE_TYPES:
         assert TEMPLATE_EXAMPLES[template_type]["payload"]["template_type"] == template_type
         assert template_type in templates.BUILDERS or template_type in templates.SILENT_TYPES
+
+
+def test_every_image_video_and_audio_of_the_examples_is_a_static_file_of_this_server() -> None:
+    sources = [
+        attrs["src"]
+        for key in TEMPLATE_EXAMPLES
+        for element in ("img", "video", "audio")
+        for attrs in tags(render(key).html, element, src=None)
+    ]
+    sources += [a["src"] for a in tags(render_bot_item({"form": DEMO_FORM}).html, "img", src=None)]
+    assert len(sources) >= 20
+    for source in sources:
+        assert source and source.startswith(f"{DEMO_MEDIA}/"), source
+        assert finders.find(source.removeprefix(f"{settings.SITE_ROOT}{settings.STATIC_URL}"))
 
 
 @pytest.mark.parametrize("key", sorted(TEMPLATE_EXAMPLES))
