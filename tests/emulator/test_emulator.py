@@ -437,6 +437,46 @@ def test_control_endpoints_do_not_exist_without_debug(settings: Any) -> None:
     assert Client().post("/emulator/_control/reset").status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("remote_addr", "forwarded"),
+    [
+        ("192.168.1.20", {}),
+        ("10.0.0.7", {}),
+        ("2001:db8::5", {}),
+        ("::ffff:192.168.1.20", {}),
+        ("127.0.0.1", {"X-Forwarded-For": "203.0.113.9"}),
+        ("::1", {"Forwarded": "for=203.0.113.9"}),
+    ],
+)
+def test_control_endpoints_answer_only_loopback_clients_even_in_debug(
+    settings: Any, remote_addr: str, forwarded: dict[str, str]
+) -> None:
+    settings.DEBUG = True
+    webhook = channel(2)
+    say(webhook, "my account number is 12345")
+    client = Client(headers=forwarded, REMOTE_ADDR=remote_addr)
+    report = client.get(f"/emulator/_control/received?bot={webhook.bot_id}&user={USER}")
+    assert report.status_code == 403
+    assert b"12345" not in report.content
+    refused = client.post(
+        "/emulator/_control/fail-next",
+        {"bot": webhook.bot_id, "status": 503},
+        content_type="application/json",
+    )
+    assert refused.status_code == 403
+    assert client.post("/emulator/_control/reset").status_code == 403
+    assert say(webhook, "still here").status_code == 200
+    assert len(state.requests(webhook.bot_id, USER)) == 2
+
+
+@pytest.mark.parametrize("remote_addr", ["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"])
+def test_control_endpoints_answer_loopback_clients_in_debug(
+    settings: Any, remote_addr: str
+) -> None:
+    settings.DEBUG = True
+    assert Client(REMOTE_ADDR=remote_addr).get("/emulator/_control/received").status_code == 200
+
+
 # The Kore Web SDK, unchanged
 
 
