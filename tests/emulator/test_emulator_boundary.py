@@ -6,9 +6,11 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import httpx
 import pytest
 from django.core.management import call_command
 
+from tests.liveserver import LiveServer
 from webclient.emulator.models import EmulatedWebhook
 from webclient.models import Bot
 
@@ -77,3 +79,17 @@ def test_the_two_hook_instances_of_the_demo_bot_share_its_bot_id() -> None:
     assert second.bot_id == demo.bot_id
     assert second.hook_instance_id.startswith("ivrInst-")
     assert not demo.hook_instance_id
+
+
+def test_a_debug_server_on_a_fresh_database_migrates_and_seeds_the_demo_bots_itself(
+    tmp_path: Path,
+) -> None:
+    server = LiveServer(tmp_path / "db.sqlite3", {"KORE_EMULATOR": ""}).start()
+    try:
+        assert httpx.get(f"{server.url}/readyz").status_code == 200
+        for slug in ("demo", "demo-v1-sync", "demo-v1-async", "demo-v2-async"):
+            token = httpx.post(f"{server.url}/api/v1/sts", json={"bot": slug, "identity": "ada"})
+            assert token.status_code == 200, token.text
+            assert token.json()["jwt"]
+    finally:
+        server.stop()
