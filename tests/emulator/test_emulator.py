@@ -294,6 +294,17 @@ def test_show_all_lists_the_template_types() -> None:
         assert template_type in listing
 
 
+def test_the_demo_bots_own_help_texts_name_no_placeholder_in_angle_brackets() -> None:
+    webhook = channel(2)
+    replies = [
+        reply
+        for command in ("show all", "show nothing_like_it", "slow x", "fail x")
+        for reply in texts(say(webhook, command).json())
+    ]
+    assert "show carousel" in replies[0]
+    assert replies and not any("<" in reply or ">" in reply for reply in replies)
+
+
 def test_show_of_an_unknown_type_says_so() -> None:
     [reply] = texts(say(channel(2), "show nothing_like_it").json())
     assert "no `nothing_like_it` template" in reply
