@@ -7,7 +7,7 @@ never runs script, submits a form or reaches the admin's page, cookies or DOM.
 
 Conversations and messages cannot be added or edited (no Save button); deleting stays
 possible, for retention requests. Exports stream; a retry sends a failed user message to the
-bot again through webclient.operations.
+bot again through webclient.kore.outbox (a new outbox entry).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from webclient import exports, operations
+from webclient import exports
+from webclient.kore import outbox
 from webclient.models import Conversation, Message
 
 # The framed transcript: styles from this server, images and media as the widget allows,
@@ -242,8 +243,8 @@ class MessageAdmin(ReadOnly, admin.ModelAdmin):
         operator = request.user.get_username()
         for message in queryset.order_by("id"):
             try:
-                operations.user_message_retry(message=message, operator=operator)
-            except operations.NotRetryable:
+                outbox.user_message_retry(message=message, operator=operator)
+            except outbox.NotRetryable:
                 skipped += 1
             else:
                 retried += 1

@@ -1,73 +1,20 @@
-"""Writes operators make: retrying a failed message, purging old conversations.
+"""Writes only operators make: purging conversations past the retention.
 
-They go through the same services as the relay's own writes (services.message_create
-stores and publishes; the outbox is the `accepted` status), so a retried message is
-forwarded by the dispatcher like any other, and the user's widget learns of it by the cursor.
+(Retrying a failed message is a relay transition: `kore.outbox.user_message_retry`.)
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
-from webclient import services
 from webclient.models import Conversation, Message
-from webclient.rendering import Rendered
 
 log = logging.getLogger(__name__)
-
-RETRIED = "An operator sent this message to the bot again."
-
-
-class NotRetryable(Exception):
-    """Only a failed user message can be sent again."""
-
-
-def user_message_retry(*, message: Message, operator: str) -> Message:
-    """Forward a failed user message again, as a new attempt.
-
-    The attempt is a new outbox entry (a copy with its own clientMessageId, `accepted`), so
-    the relay's exactly-once bookkeeping applies to it unchanged. It has no HTML of its own:
-    the user sees a system entry about the original message, not the message twice.
-    """
-    with transaction.atomic():
-        original = (
-            Message.objects.select_for_update()
-            .select_related("conversation")
-            .filter(pk=message.pk, role=Message.Role.USER, status=Message.Status.FAILED)
-            .first()
-        )
-        if original is None:
-            raise NotRetryable(f"Message {message.pk} is not a failed user message.")
-        conversation = original.conversation
-        attempt = services.message_create(
-            conversation=conversation,
-            role=Message.Role.USER,
-            rendered=Rendered(kind=original.kind, text=original.text, html=""),
-            data=original.data,
-            client_message_id=f"retry-{uuid.uuid4().hex}",
-            status=Message.Status.ACCEPTED,
-        )
-        services.system_message_add(
-            conversation=conversation,
-            refers_to=original,
-            kind=Message.Kind.EVENT,
-            text=RETRIED,
-            data={"state": "retried", "by": attempt.pk},
-        )
-        services.conversation_update(conversation=conversation, pending=True)
-        if settings.KORE_DISPATCHER:
-            from webclient.kore.dispatcher import dispatcher
-
-            transaction.on_commit(dispatcher.kick)
-    log.info("operator %s retried message %s as message %s", operator, original.pk, attempt.pk)
-    return attempt
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tests.rendering.test_rendering_forms import FORM_ID, data, valid
+from tests.forms.test_forms import FORM_ID, data, valid
 from webclient import services
-from webclient.emulator.examples import DEMO_FORM, TEMPLATE_EXAMPLES
+from webclient.examples import demo_form, template_examples
+from webclient.kore import outbox
+from webclient.kore.payloads import BotItem
 from webclient.models import Bot, Conversation, Message
-from webclient.services import BotItem
 
 IDENTITY = "alice@example.com"
 UNREACHABLE = "The bot platform could not be reached. Please try again later."
@@ -37,19 +38,19 @@ def accept(bot: Bot, body: dict[str, Any], client_message_id: str) -> Message:
 
 def tell_story(bot: Bot) -> Story:
     first = accept(bot, {"text": "show me cards"}, "c-1")
-    services.user_message_mark_forwarded(message=first)
+    outbox.user_message_mark_forwarded(message=first)
     conversation = first.conversation
     carousel, form = services.bot_messages_store(
         conversation=conversation,
         items=[
-            BotItem(TEMPLATE_EXAMPLES["carousel"]),
-            BotItem({"text": "Please apply here.", "form": DEMO_FORM}),
+            BotItem(template_examples()["carousel"]),
+            BotItem({"text": "Please apply here.", "form": demo_form()}),
         ],
     )
     submission = accept(bot, {"formData": {"formId": FORM_ID, "data": data(valid())}}, "c-2")
-    services.user_message_mark_forwarded(message=submission)
+    outbox.user_message_mark_forwarded(message=submission)
     failed = accept(bot, {"text": "are you there?"}, "c-3")
-    services.outbox_fail(message=failed, reason=UNREACHABLE)
+    outbox.outbox_fail(message=failed, reason=UNREACHABLE)
     failed.refresh_from_db()
     waiting = accept(bot, {"text": "hello?"}, "c-4")  # still in the outbox: pending
     return Story(bot, conversation, carousel, form, submission, failed, waiting)

@@ -12,8 +12,8 @@ import pytest
 from django.http import StreamingHttpResponse
 from django.test import Client
 
+from tests.forms.test_forms import PIN, valid
 from tests.ops.story import IDENTITY, UNREACHABLE, Story
-from tests.rendering.test_rendering_forms import PIN, valid
 from webclient.models import Conversation, Message
 
 pytestmark = pytest.mark.django_db

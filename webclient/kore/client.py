@@ -15,6 +15,7 @@ import asyncio
 import enum
 import logging
 import random
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -124,20 +125,20 @@ class KoreClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def send(self, bot: Bot, body: dict[str, Any], token: str) -> dict[str, Any]:
+    async def send(self, bot: Bot, body: Mapping[str, Any], token: str) -> dict[str, Any]:
         return await self._with_retries(bot, "POST", hook_url(bot), token, body)
 
     async def poll(self, bot: Bot, poll_id: str, token: str) -> dict[str, Any]:
         return await self._with_retries(bot, "GET", poll_url(bot, poll_id), token, None)
 
     async def probe(
-        self, bot: Bot, method: str, url: str, token: str, body: dict[str, Any] | None
+        self, bot: Bot, method: str, url: str, token: str, body: Mapping[str, Any] | None
     ) -> dict[str, Any]:
         """One call, no retries: the admin's and check_upstream's connection check."""
         return await self._call(bot, method, url, token, body)
 
     async def _with_retries(
-        self, bot: Bot, method: str, url: str, token: str, body: dict[str, Any] | None
+        self, bot: Bot, method: str, url: str, token: str, body: Mapping[str, Any] | None
     ) -> dict[str, Any]:
         attempt = 0
         while True:
@@ -164,7 +165,7 @@ class KoreClient:
                 await asyncio.sleep(delay)
 
     async def _call(
-        self, bot: Bot, method: str, url: str, token: str, body: dict[str, Any] | None
+        self, bot: Bot, method: str, url: str, token: str, body: Mapping[str, Any] | None
     ) -> dict[str, Any]:
         try:
             with metrics.upstream_call(bot.slug, method):
@@ -174,7 +175,7 @@ class KoreClient:
             raise
 
     async def _call_once(
-        self, bot: Bot, method: str, url: str, token: str, body: dict[str, Any] | None
+        self, bot: Bot, method: str, url: str, token: str, body: Mapping[str, Any] | None
     ) -> dict[str, Any]:
         try:
             check_upstream(bot.upstream_url)
