@@ -178,7 +178,9 @@ def _form_submission_accept(
         conversation=conversation,
         role=Message.Role.USER,
         rendered=Rendered(kind=Message.Kind.FORM, text=submission.text, html=submission.html),
-        data={"formData": submission.form_data},
+        data={"formData": submission.form_data, "secretFields": submission.secret_ids}
+        if submission.secret_ids
+        else {"formData": submission.form_data},
         client_message_id=client_message_id,
         status=Message.Status.ACCEPTED,
     )
