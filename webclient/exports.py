@@ -1,9 +1,8 @@
 """Conversation exports for operators: JSON and CSV, produced as a stream of chunks.
 
 Rows are read in batches (`iterator`), so a large selection never sits in memory and the
-download starts at once. A Digital Form submission is exported as the user saw it (its
-`text` and `html`, where masked fields are masked); its raw values, which the relay
-forwards, are not exported.
+download starts at once. Messages are exported as the API shows them: a Digital Form
+submission's secret inputs (passwords, PINs) are masked in `data` as in its `html`.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from webclient import forms
 from webclient.models import Conversation, Message
 
 BATCH = 500
@@ -34,10 +34,6 @@ CSV_COLUMNS = (
 )
 
 
-def _is_form_submission(message: Message) -> bool:
-    return message.role == Message.Role.USER and message.kind == Message.Kind.FORM
-
-
 def message_export(message: Message) -> dict[str, Any]:
     return {
         "id": message.pk,
@@ -47,7 +43,7 @@ def message_export(message: Message) -> dict[str, Any]:
         "status": message.status,
         "text": message.text,
         "html": message.html,
-        "data": None if _is_form_submission(message) else message.data,
+        "data": forms.shown_data(message.data),
         "clientMessageId": message.client_message_id,
         "failureReason": message.failure_reason,
         "requestId": message.request_id,

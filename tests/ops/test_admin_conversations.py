@@ -14,6 +14,7 @@ from django.test import Client
 
 from tests.forms.test_forms import PIN, valid
 from tests.ops.story import IDENTITY, UNREACHABLE, Story
+from webclient import forms
 from webclient.models import Conversation, Message
 
 pytestmark = pytest.mark.django_db
@@ -163,7 +164,10 @@ def test_export_json_streams_the_selected_conversations_with_their_messages(
     )
     failed = next(m for m in messages if m["id"] == story.failed.pk)
     assert failed["status"] == "failed" and failed["failureReason"] == UNREACHABLE
-    assert valid()[PIN] not in raw.decode()  # form values only as the user saw them
+    submission = next(m for m in messages if m["id"] == story.submission.pk)
+    entries = {e["componentId"]: e["input"] for e in submission["data"]["formData"]["data"]}
+    assert entries[PIN] == forms.MASK  # secret inputs as the API shows them
+    assert valid()[PIN] not in raw.decode()
 
 
 def test_export_csv_has_one_row_per_message_and_defuses_formulas(
