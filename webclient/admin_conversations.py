@@ -30,7 +30,8 @@ from webclient.kore import outbox
 from webclient.models import Conversation, Message
 
 # The framed transcript: styles from this server, images and media as the widget allows,
-# nothing else, and no script at all.
+# nothing else, and no script at all. The origin is spelled out next to 'self' because the
+# `sandbox` directive gives the document an opaque origin, which 'self' may not match.
 TRANSCRIPT_FRAME_POLICY = (
     "default-src 'none'",
     "style-src 'self' {origin}",
