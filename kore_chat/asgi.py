@@ -3,7 +3,8 @@
 Long-polls (`GET /api/v1/messages`) are served by a bare ASGI handler that holds no thread
 while it waits (webclient/api/longpoll.py); everything else goes through Django. On startup
 the outbox dispatcher starts, so messages accepted before a restart are forwarded; in DEBUG,
-pending migrations are applied first, so a fresh checkout serves the demo with no setup.
+pending migrations are applied first and, with the emulator on, the demo bots seeded
+(`seed_demo`), so a fresh checkout serves the demo with no setup.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from django.db.migrations.executor import MigrationExecutor  # noqa: E402
 
 from webclient.api.longpoll import Receive, Scope, Send, longpoll_app  # noqa: E402
 from webclient.kore.dispatcher import dispatcher  # noqa: E402
+from webclient.metrics import process_exited  # noqa: E402
 
 LONGPOLL_PATH = "/api/v1/messages"
 
@@ -32,6 +34,8 @@ def _migrate_for_demo() -> None:
     executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
     if executor.migration_plan(executor.loader.graph.leaf_nodes()):
         call_command("migrate", interactive=False, verbosity=1)
+    if settings.KORE_EMULATOR:
+        call_command("seed_demo", verbosity=0)
     connections.close_all()
 
 
@@ -45,6 +49,7 @@ async def _lifespan(receive: Receive, send: Send) -> None:
                 dispatcher.kick()
             await send({"type": "lifespan.startup.complete"})
         elif event["type"] == "lifespan.shutdown":
+            process_exited(os.getpid())
             await send({"type": "lifespan.shutdown.complete"})
             return
 

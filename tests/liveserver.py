@@ -27,9 +27,15 @@ def free_port() -> int:
 
 class LiveServer:
     def __init__(
-        self, db_path: Path, env: Mapping[str, str] | None = None, *, devserver: bool = False
+        self,
+        db_path: Path,
+        env: Mapping[str, str] | None = None,
+        *,
+        devserver: bool = False,
+        access_log: bool = False,
     ) -> None:
         self.devserver = devserver
+        self.access_log = access_log
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.db_path = db_path
@@ -46,19 +52,22 @@ class LiveServer:
         self.log_path = db_path.with_suffix(".log")
 
     def migrate(self) -> None:
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--no-input", "-v0"],
-            cwd=ROOT,
-            env=self.env,
-            check=True,
-        )
+        """Migrate this server's database and seed the demo bots, as `make run` does."""
+        for command in (["migrate", "--no-input"], ["seed_demo"]):
+            subprocess.run(
+                [sys.executable, "manage.py", *command, "-v0"],
+                cwd=ROOT,
+                env=self.env,
+                check=True,
+            )
 
     def start(self) -> LiveServer:
         log = self.log_path.open("ab")
         if self.devserver:
             command = ["manage.py", "runserver", f"127.0.0.1:{self.port}", "--noreload"]
         else:
-            command = ["-m", "uvicorn", "kore_chat.asgi:application", "--no-access-log"]
+            command = ["-m", "uvicorn", "kore_chat.asgi:application"]
+            command += [] if self.access_log else ["--no-access-log"]
             command += ["--host", "127.0.0.1", "--port", str(self.port)]
         self.process = subprocess.Popen(
             [sys.executable, *command],

@@ -23,7 +23,7 @@ from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest
 from django.urls import reverse
 
-from webclient.api.errors import ApiError
+from webclient.errors import ApplicationError, Kind
 from webclient.models import Attachment, Bot, Conversation
 
 _SIGNER = signing.TimestampSigner(salt="webclient.attachment")
@@ -79,16 +79,20 @@ def attachment_check(upload: UploadedFile) -> str:
     allowed type."""
     size = upload.size or 0
     if size == 0:
-        raise ApiError(400, "empty_file", "The file is empty.")
+        raise ApplicationError("empty_file", "The file is empty.")
     limit = settings.ATTACHMENT_MAX_BYTES
     if size > limit:
-        raise ApiError(413, "file_too_large", f"The file is larger than {limit} bytes.")
+        raise ApplicationError(
+            "file_too_large", f"The file is larger than {limit} bytes.", Kind.TOO_LARGE
+        )
     upload.seek(0)
     content_type = sniff(upload.read())
     if content_type is None or content_type not in settings.ATTACHMENT_TYPES:
         allowed = ", ".join(settings.ATTACHMENT_TYPES) or "none"
-        raise ApiError(
-            415, "file_type_not_allowed", f"This kind of file is not accepted ({allowed})."
+        raise ApplicationError(
+            "file_type_not_allowed",
+            f"This kind of file is not accepted ({allowed}).",
+            Kind.UNSUPPORTED_MEDIA_TYPE,
         )
     return content_type
 
@@ -125,7 +129,9 @@ def attachments_check(*, bot: Bot, identity: str, keys: list[str]) -> None:
     conversation = Conversation.objects.filter(bot=bot, identity=identity).first()
     mine = attachments_of(conversation_id=conversation.pk, keys=keys) if conversation else []
     if len(mine) != len(set(keys)):
-        raise ApiError(400, "unknown_attachment", "An attachment is not yours or no longer exists.")
+        raise ApplicationError(
+            "unknown_attachment", "An attachment is not yours or no longer exists."
+        )
 
 
 def link(key: str, *, absolute: bool = False) -> str:

@@ -36,12 +36,12 @@ def page_context_clean(bot: Bot, raw: Any) -> dict[str, dict[str, Any]]:
     return kept
 
 
-def upstream_context(bot: Bot, sent: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """customData and metaTags of a request: the page's accepted keys under the bot's own."""
-    raw = sent.get("pageContext")
-    page: dict[str, Any] = raw if isinstance(raw, dict) else {}
+def upstream_context(bot: Bot, page: Any) -> dict[str, dict[str, Any]]:
+    """customData and metaTags of a request: the page's accepted keys (the `pageContext` a
+    message was stored with) under the bot's own."""
+    given: dict[str, Any] = page if isinstance(page, dict) else {}
     merged = {
-        "customData": {**page.get("customData", {}), **bot.custom_data},
-        "metaTags": {**page.get("metaTags", {}), **bot.meta_tags},
+        "customData": {**given.get("customData", {}), **bot.custom_data},
+        "metaTags": {**given.get("metaTags", {}), **bot.meta_tags},
     }
     return {field: values for field, values in merged.items() if values}

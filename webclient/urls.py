@@ -6,7 +6,7 @@ from webclient import attachments, i18n, theming, views
 from webclient.api import callbacks
 from webclient.api import views as api
 from webclient.api.attachments import AttachmentsView
-from webclient.rendering.gallery import gallery
+from webclient.gallery import gallery
 
 urlpatterns = [
     path("", views.chat_page, name="chat"),

@@ -324,7 +324,7 @@
     bubble.dir = "auto";  // each message reads in its own direction, whatever the page's
     if (html !== null) { bubble.innerHTML = html; }
     body.appendChild(bubble);
-    var meta = el("div", "kc-meta");
+    var meta = el("div", "kc-stamp");
     meta.appendChild(timeElement(iso));
     meta.appendChild(el("span", "kc-delivery"));
     body.appendChild(meta);

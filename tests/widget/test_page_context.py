@@ -30,6 +30,6 @@ def test_anything_but_an_object_is_no_context() -> None:
 
 def test_the_bots_own_values_win_over_the_pages() -> None:
     admin = bot(custom_data={"plan": "admin"}, meta_tags={})
-    sent = {"pageContext": {"customData": {"plan": "page", "page": 2}}}
-    assert upstream_context(admin, sent) == {"customData": {"plan": "admin", "page": 2}}
-    assert upstream_context(bot(custom_data={}, meta_tags={}), {"text": "hi"}) == {}
+    page = {"customData": {"plan": "page", "page": 2}}
+    assert upstream_context(admin, page) == {"customData": {"plan": "admin", "page": 2}}
+    assert upstream_context(bot(custom_data={}, meta_tags={}), None) == {}

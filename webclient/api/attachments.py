@@ -13,22 +13,24 @@ from rest_framework.views import APIView
 
 from webclient import attachments, services
 from webclient.api.auth import HasChatToken
-from webclient.api.errors import ApiError
-from webclient.security import cors, ratelimit
+from webclient.api.permissions import OriginAllowed
+from webclient.api.throttles import SendPerIdentity, SendPerIp
+from webclient.errors import ApplicationError
 from webclient.sts import Principal
 
 
 class AttachmentsView(APIView):
-    permission_classes = [HasChatToken]
+    permission_classes = [HasChatToken, OriginAllowed]
+    throttle_classes = [SendPerIdentity, SendPerIp]
     parser_classes = [MultiPartParser]
 
     def post(self, request: Request) -> Response:
         principal = cast(Principal, request.user)
-        cors.request_origin_check(request._request, principal.bot)
-        ratelimit.check_send(request._request, bot_id=principal.bot.pk, identity=principal.identity)
         files = request.FILES.getlist("file")
         if len(files) != 1:
-            raise ApiError(400, "one_file", "Send exactly one file, as the multipart field 'file'.")
+            raise ApplicationError(
+                "one_file", "Send exactly one file, as the multipart field 'file'."
+            )
         # Checked before the conversation is created: a refused file changes nothing.
         upload = files[0]
         attachments.attachment_check(upload)

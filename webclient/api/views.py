@@ -9,6 +9,7 @@ cookie, so it checks CSRF (webclient/api/auth.py).
 
 from __future__ import annotations
 
+import logging
 from typing import Any, cast
 
 from asgiref.sync import async_to_sync
@@ -18,16 +19,19 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from webclient import attachments, selectors, services, sts
+from webclient import attachments, logs, selectors, services, sts
 from webclient.api.auth import HasChatToken, SessionUser, session_user_pk
-from webclient.api.errors import error_body
 from webclient.api.longpoll import poll_answer, poll_params
+from webclient.api.permissions import OriginAllowed
 from webclient.api.serializers import MessageOutputSerializer
-from webclient.kore.upstream import UpstreamNotAllowed, check_upstream
+from webclient.api.throttles import SendPerIdentity, SendPerIp, StsPerIp
+from webclient.errors import ApplicationError, Kind
 from webclient.models import Bot
 from webclient.page_context import page_context_clean
-from webclient.security import cors, ratelimit
+from webclient.security.upstream import UpstreamNotAllowed, check_upstream
 from webclient.sts import Principal
+
+log = logging.getLogger(__name__)
 
 MAX_TEXT_LENGTH = 4000
 
@@ -36,6 +40,8 @@ class StsView(APIView):
     """Issue a token; compatible with Kore SDKApp's /api/users/sts."""
 
     authentication_classes = [SessionUser]
+    permission_classes = [OriginAllowed]
+    throttle_classes = [StsPerIp]
 
     class InputSerializer(serializers.Serializer):
         bot = serializers.SlugField(required=False)
@@ -55,11 +61,10 @@ class StsView(APIView):
         expiresAt = serializers.DateTimeField(source="expires_at")
 
     def post(self, request: Request) -> Response:
-        ratelimit.check_sts(request._request)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         bot = selectors.bot_get(slug=data.validated_data.get("bot"))
-        cors.request_origin_check(request._request, bot)
+        self.check_object_permissions(request, bot)
         identity_hash = data.validated_data.get("identityHash")
         # The session path is the only one that reads cookies, hence the CSRF check inside.
         session_pk = (
@@ -96,12 +101,11 @@ class StsRefreshView(APIView):
     is how a widget keeps its conversation past STS_TOKEN_LIFETIME.
     """
 
-    permission_classes = [HasChatToken]
+    permission_classes = [HasChatToken, OriginAllowed]
+    throttle_classes = [StsPerIp]
 
     def post(self, request: Request) -> Response:
-        ratelimit.check_sts(request._request)
         principal = cast(Principal, request.user)
-        cors.request_origin_check(request._request, principal.bot)
         return Response(token_output(principal.bot, sts.token_refresh(principal)))
 
 
@@ -123,7 +127,12 @@ class FormDataSerializer(serializers.Serializer):
 class MessagesView(APIView):
     """POST sends a user message; GET is the long-poll (also served by longpoll.py)."""
 
-    permission_classes = [HasChatToken]
+    permission_classes = [HasChatToken, OriginAllowed]
+    throttle_classes = [SendPerIdentity, SendPerIp]
+
+    def get_throttles(self) -> list[Any]:
+        # Only sending is limited: a long-poll is answered from this server's own data.
+        return super().get_throttles() if self.request.method == "POST" else []
 
     class SendInputSerializer(serializers.Serializer):
         clientMessageId = serializers.CharField(max_length=64)
@@ -157,8 +166,6 @@ class MessagesView(APIView):
 
     def post(self, request: Request) -> Response:
         principal = cast(Principal, request.user)
-        cors.request_origin_check(request._request, principal.bot)
-        ratelimit.check_send(request._request, bot_id=principal.bot.pk, identity=principal.identity)
         data = self.SendInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         body = {k: v for k, v in data.validated_data.items() if k != "clientMessageId"}
@@ -176,6 +183,7 @@ class MessagesView(APIView):
             body=body,
             client_message_id=data.validated_data["clientMessageId"],
         )
+        log.info("message %s accepted (new: %s)", message.pk, created, extra=logs.about(message))
         return Response(
             {"message": MessageOutputSerializer(message).data, "cursor": message.pk},
             status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK,
@@ -183,7 +191,6 @@ class MessagesView(APIView):
 
     def get(self, request: Request) -> Response:
         principal = cast(Principal, request.user)
-        cors.request_origin_check(request._request, principal.bot)
         after, wait = poll_params(request.query_params.dict())
         answer = async_to_sync(poll_answer)(principal, after, wait)
         return Response(answer, headers={"Cache-Control": "no-store"})
@@ -205,10 +212,7 @@ class ReadyView(APIView):
         connection.ensure_connection()
         bots = list(Bot.objects.filter(enabled=True))
         if not bots:
-            return Response(
-                error_body("no_bots", "No enabled bot is configured."),
-                status=status.HTTP_503_SERVICE_UNAVAILABLE,
-            )
+            raise ApplicationError("no_bots", "No enabled bot is configured.", Kind.UNAVAILABLE)
         refused = []
         for bot in bots:
             try:
@@ -216,12 +220,10 @@ class ReadyView(APIView):
             except UpstreamNotAllowed:
                 refused.append(bot.slug)
         if refused:
-            return Response(
-                error_body(
-                    "upstream_not_allowed",
-                    "Some bots' upstream URLs are not allowed by the server's settings.",
-                    bots=refused,
-                ),
-                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            raise ApplicationError(
+                "upstream_not_allowed",
+                "Some bots' upstream URLs are not allowed by the server's settings.",
+                Kind.UNAVAILABLE,
+                extra={"bots": refused},
             )
         return Response({"status": "ready", "bots": len(bots)})

@@ -13,14 +13,69 @@ from __future__ import annotations
 import html
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NotRequired, TypedDict, cast
 
 from webclient.attachments import upstream_links
+from webclient.forms import FormData
 from webclient.models import Bot, Conversation, Message
 from webclient.page_context import upstream_context
-from webclient.services import BotItem
+from webclient.services import UserBody
 
 TASK_FIELDS = ("endOfTask", "endReason", "completedTaskId", "completedTaskName")
+
+
+@dataclass(frozen=True)
+class BotItem:
+    """One bot message as the relay normalised it from any upstream answer."""
+
+    item: Any
+    platform_message_id: str | None = None
+
+
+class UpstreamFormData(FormData):
+    meta: dict[str, Any]
+
+
+class V1Message(TypedDict, total=False):
+    text: str
+    formData: UpstreamFormData
+    type: str  # "event", with `val`: what Kore's Web SDK sends to V1 URLs
+    val: str
+    attachments: list[str]
+
+
+class V2Message(TypedDict):
+    type: str  # "text", "formData" or "event"
+    val: str | UpstreamFormData
+    attachments: NotRequired[list[str]]
+
+
+class Party(TypedDict):
+    id: str
+
+
+class Sender(Party):
+    userInfo: dict[str, Any]
+
+
+class Session(TypedDict):
+    new: bool
+
+
+# "from" is a keyword, hence the functional form.
+RequestBody = TypedDict(
+    "RequestBody",
+    {
+        "session": Session,
+        "from": Sender,
+        "to": Party,
+        "preferredChannelForResponse": str,
+        "message": V1Message | V2Message,
+        "customData": NotRequired[dict[str, Any]],
+        "metaTags": NotRequired[dict[str, Any]],
+        "mergeIdentity": NotRequired[bool],
+    },
+)
 
 
 @dataclass
@@ -32,28 +87,28 @@ class Answer:
     in_progress: bool = False
 
 
-def request_body(bot: Bot, conversation: Conversation, message: Message) -> dict[str, Any]:
-    sent: dict[str, Any] = message.data or {}
-    body: dict[str, Any] = {
+def request_body(bot: Bot, conversation: Conversation, message: Message) -> RequestBody:
+    sent = cast(UserBody, message.data or {})
+    body: RequestBody = {
         "session": {"new": not conversation.session_started},
         "from": {"id": conversation.identity, "userInfo": {}},
         "to": {"id": bot.bot_id},
         "preferredChannelForResponse": "rtm",
+        "message": _v1_message(sent) if bot.api_version == Bot.ApiVersion.V1 else _v2_message(sent),
     }
-    if bot.api_version == Bot.ApiVersion.V1:
-        body["message"] = _v1_message(sent)
-    else:
-        body["message"] = _v2_message(sent)
-    keys = sent.get("attachments")
-    if isinstance(keys, list) and keys:
-        body["message"]["attachments"] = upstream_links([str(k) for k in keys])
-    body.update(upstream_context(bot, sent))
+    if "attachments" in sent:
+        body["message"]["attachments"] = upstream_links(sent["attachments"])
+    context = upstream_context(bot, sent.get("pageContext"))
+    if "customData" in context:
+        body["customData"] = context["customData"]
+    if "metaTags" in context:
+        body["metaTags"] = context["metaTags"]
     if bot.merge_identity:
         body["mergeIdentity"] = True
     return body
 
 
-def _v1_message(sent: dict[str, Any]) -> dict[str, Any]:
+def _v1_message(sent: UserBody) -> V1Message:
     if "postback" in sent:
         return {"text": sent["postback"]["payload"]}
     if "formData" in sent:
@@ -64,7 +119,7 @@ def _v1_message(sent: dict[str, Any]) -> dict[str, Any]:
     return {"text": sent["text"]}
 
 
-def _v2_message(sent: dict[str, Any]) -> dict[str, Any]:
+def _v2_message(sent: UserBody) -> V2Message:
     if "postback" in sent:
         return {"type": "text", "val": sent["postback"]["payload"]}
     if "formData" in sent:
