@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.widget import open_host
+from tests.e2e.widget import fill_and_submit_the_demo_form, open_host
 from tests.liveserver import LiveServer
 
 pytestmark = pytest.mark.browser
@@ -107,3 +107,19 @@ def test_the_embedded_panel_passes_axe_in_light_dark_and_right_to_left(
             found[f"{lang} {scheme} panel"] = serious_violations(frame, axe_source)
             context.close()
     assert all(not problems for problems in found.values()), found
+
+
+def test_a_submitted_forms_summary_on_the_brand_colour_passes_axe(
+    browser: Any, unlimited_server: str, axe_source: str
+) -> None:
+    found: dict[str, list[str]] = {}
+    for scheme in ("light", "dark"):
+        context = browser.new_context(color_scheme=scheme)
+        page = context.new_page()
+        page.goto(unlimited_server + "/")
+        page.locator(".kc-role-bot").first.wait_for(timeout=10_000)
+        page.evaluate("() => KoreChat.send({text: 'form'})")
+        fill_and_submit_the_demo_form(page)
+        found[scheme] = serious_violations(page, axe_source)
+        context.close()
+    assert found == {"light": [], "dark": []}

@@ -86,7 +86,7 @@ def test_the_keyboard_order_is_header_tools_then_conversation_then_message_box(
     page.goto(live_server_url + "/")
     page.locator(".kc-role-bot").first.wait_for(timeout=10_000)
     order = []
-    for _ in range(6):
+    for _ in range(7):
         page.keyboard.press("Tab")
         order.append(
             page.evaluate(
@@ -97,6 +97,7 @@ def test_the_keyboard_order_is_header_tools_then_conversation_then_message_box(
         "New chat",
         "Download transcript",
         "End chat",
+        "kc-scroll",
         "Attach a file",
         "kc-input",
         "Send",

@@ -44,3 +44,25 @@ def record_sts(context: Any) -> list[dict[str, Any]]:
 
 def stored_keys(page: Any) -> list[str]:
     return list(page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('kore-chat:'))"))
+
+
+def fill_and_submit_the_demo_form(page: Any) -> None:
+    """Fill every required field of the demo bot's loan form, then submit it."""
+    form = page.locator("form[data-kc-form]").last
+    form.wait_for(timeout=10_000)
+    values = {
+        "email": "ann@example.com",
+        "date": "1990-01-01",
+        "number": "5000",
+        "tel": "+15551234",
+    }
+    for field in form.locator("input[required], select[required], textarea[required]").all():
+        kind = field.evaluate("e => e.type || e.tagName.toLowerCase()")
+        if kind.startswith("select"):
+            field.select_option(index=1)
+        elif kind in ("radio", "checkbox"):
+            field.check()
+        elif kind != "range":
+            field.fill(values.get(kind, "1234"))
+    form.locator("button[type=submit]").first.click()
+    page.locator(".kc-role-user .kc-form-summary").wait_for(timeout=10_000)
