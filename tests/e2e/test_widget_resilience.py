@@ -268,3 +268,25 @@ def test_the_transcript_download_holds_the_users_own_conversation_only(
     assert "someone else's words" not in text
     context.close()
     other_context.close()
+
+
+def test_a_tab_coming_back_into_view_retries_at_once_instead_of_waiting_out_its_back_off(
+    browser: Any, live_server_url: str
+) -> None:
+    context, page, identity = open_chat(browser, live_server_url)
+    page.route(
+        "**/api/v1/messages",
+        lambda route: (
+            route.abort("connectionreset") if route.request.method == "POST" else route.continue_()
+        ),
+    )
+    say(page, "after the tunnel")
+    # Failures for long enough that the next retry is seconds away.
+    page.wait_for_timeout(7000)
+    page.unroute("**/api/v1/messages")
+    back = time.monotonic()
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    page.locator(".kc-role-user[data-kc-id]", has_text="after the tunnel").wait_for(timeout=10_000)
+    assert time.monotonic() - back < 1.5
+    assert times_said(live_server_url, identity, "after the tunnel") == 1
+    context.close()
