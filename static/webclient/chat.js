@@ -396,7 +396,9 @@
   function show(message, live) {
     if (shown[message.id] || message.id <= since) { return; }
     shown[message.id] = true;
-    if (message.data && (load().quiet || []).indexOf(message.data.refersTo) >= 0) { return; }
+    // The notice of a session closed by New chat belongs to the chat left behind.
+    var refersTo = message.data && message.data.refersTo;
+    if (refersTo && (load().quiet || []).indexOf(refersTo) >= 0) { return; }
     if (message.role === "system" && message.data && message.data.refersTo) { applyState(message); }
     if (message.role === "user") { retireQuickReplies(); }
     var pending = message.clientMessageId ? pendingRow(message.clientMessageId) : null;

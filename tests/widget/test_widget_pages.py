@@ -102,7 +102,9 @@ def test_the_arabic_page_and_catalog_are_translated(demo: Bot) -> None:
 
 def every_source_string() -> set[str]:
     template = (ROOT / "templates/webclient/chat.html").read_text()
-    script = (ROOT / "static/webclient/chat.js").read_text()
+    script = "".join(
+        (ROOT / "static/webclient" / name).read_text() for name in ("chat.js", "interactive.js")
+    )
     return set(re.findall(r"{% translate [\'\"](.+?)[\'\"] %}", template)) | set(
         re.findall(r'\b_\("((?:[^"\\]|\\.)*)"\)', script)
     )
