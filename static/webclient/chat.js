@@ -886,6 +886,8 @@
 
   async function start() {
     storeKey = "kore-chat:" + bot + ":" + identityKey();
+    // The state of earlier versions, keyed by bot only, may hold anyone's token: dropped.
+    if (storage) { storage.removeItem("kore-chat:" + bot); }
     if (who.identity || sessionKey) { forgetOtherUsers(); }
     since = load().since || 0;
     var loop = { wakes: wakes };

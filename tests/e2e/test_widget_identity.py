@@ -159,3 +159,21 @@ def test_the_frame_takes_an_identity_only_from_an_origin_allowed_to_embed_it(
     page.locator(".kc-role-bot").first.wait_for(timeout=10_000)
     assert [body["identity"].split("-")[0] for body in asked] == ["trusted"]
     context.close()
+
+
+def test_the_state_of_earlier_versions_keyed_by_bot_only_is_never_used(
+    browser: Any, live_server_url: str
+) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{live_server_url}/healthz")
+    page.evaluate(
+        "localStorage.setItem('kore-chat:demo', JSON.stringify({jwt: 'someone-elses',"
+        " identity: 'someone-else', expiresAt: '2999-01-01T00:00:00Z'}))"
+    )
+    asked = record_sts(context)
+    page.goto(f"{live_server_url}/?identity=frank-{uuid.uuid4()}")
+    page.locator(".kc-role-bot").first.wait_for(timeout=10_000)
+    assert len(asked) == 1
+    assert page.evaluate("localStorage.getItem('kore-chat:demo')") is None
+    context.close()
