@@ -161,6 +161,9 @@ if not FIELD_ENCRYPTION_KEY and not DEBUG:
 
 # Lifetime of the tokens our STS issues, in seconds.
 STS_TOKEN_LIFETIME = envint("STS_TOKEN_LIFETIME", 3600)
+# Oldest a chain of refreshes may grow, in seconds from the STS call that started it; past
+# it, refresh is refused and the widget needs a new STS call with its identity proof.
+STS_MAX_SESSION_AGE = envint("STS_MAX_SESSION_AGE", 24 * 3600)
 
 # Long-poll: the default and the cap of ?wait=, kept well under the ~60 s idle cut-off of
 # common proxies and load balancers.
@@ -198,12 +201,37 @@ KORE_ALLOW_LOOPBACK_UPSTREAM = envbool("KORE_ALLOW_LOOPBACK_UPSTREAM", False)
 # The embedded emulator's synchronous cut-off (Kore's is 15 s); tests shorten it.
 KORE_EMULATOR_SYNC_TIMEOUT = envint("KORE_EMULATOR_SYNC_TIMEOUT", 15)
 
+# One console handler for everything, the ASGI server's loggers included (`python -m
+# kore_chat.serve` hands this to uvicorn too). The `redact` filter rewrites callback
+# secrets (/hooks/kore/<slug>/***/), bearer tokens and JWTs in every record, at every level
+# (kore_chat/redact.py): on the handler, so records from any logger pass through it, and on
+# the loggers that see URLs, in case something adds a handler of its own.
+_REDACTED_LOGGERS = (
+    "uvicorn",
+    "uvicorn.error",
+    "uvicorn.access",
+    "httpx",
+    "httpcore",
+    "django.request",
+    "django.server",
+)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "kore_chat.redact.RedactSecrets"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}
+    },
+    "root": {
+        "handlers": ["console"],
+        "level": os.getenv("LOG_LEVEL", "INFO"),
+        "filters": ["redact"],
+    },
+    "loggers": {
+        name: {"handlers": [], "propagate": True, "filters": ["redact"]}
+        for name in _REDACTED_LOGGERS
+    },
 }
 
 # The bot a token request without `bot` talks to.
@@ -239,6 +267,11 @@ RATELIMIT_STS_PER_IP = envint("RATELIMIT_STS_PER_IP", 60)
 RATELIMIT_SEND_PER_IDENTITY = envint("RATELIMIT_SEND_PER_IDENTITY", 30)
 RATELIMIT_SEND_PER_IP = envint("RATELIMIT_SEND_PER_IP", 120)
 RATELIMIT_CALLBACK_REFUSALS_PER_IP = envint("RATELIMIT_CALLBACK_REFUSALS_PER_IP", 20)
+# Reverse proxies whose X-Forwarded-For is believed: addresses or networks (10.0.0.0/8).
+# Empty (the default): the peer is the client, whatever the headers say. Read both by
+# client_ip() (webclient/security/ratelimit.py) and by `python -m kore_chat.serve`, which
+# gives uvicorn the same list (--forwarded-allow-ips; proxy headers only when it is set).
+TRUSTED_PROXIES = envlist("TRUSTED_PROXIES", "")
 CACHES = {
     "default": {
         "BACKEND": os.getenv("CACHE_BACKEND", "django.core.cache.backends.locmem.LocMemCache"),
@@ -248,3 +281,10 @@ CACHES = {
 # Request caps: bytes of body on /api/ (callbacks: KORE_CALLBACK_MAX_BYTES) and JSON nesting.
 API_MAX_BODY_BYTES = envint("API_MAX_BODY_BYTES", 64 * 1024)
 JSON_MAX_DEPTH = envint("JSON_MAX_DEPTH", 64)
+# Slow clients (`python -m kore_chat.serve`, docs/deployment.md), in seconds: a request's
+# headers must arrive within HTTP_HEADER_TIMEOUT of the connection opening (or of the end
+# of the previous response), its body within HTTP_BODY_TIMEOUT of its headers; an idle
+# keep-alive connection is closed after HTTP_KEEPALIVE_TIMEOUT.
+HTTP_HEADER_TIMEOUT = envint("HTTP_HEADER_TIMEOUT", 10)
+HTTP_BODY_TIMEOUT = envint("HTTP_BODY_TIMEOUT", 30)
+HTTP_KEEPALIVE_TIMEOUT = envint("HTTP_KEEPALIVE_TIMEOUT", 5)

@@ -1,7 +1,7 @@
 """A real server for end-to-end tests: uvicorn in its own process, its own SQLite file.
 
-It is the same command production runs, reached over loopback HTTP; the relay inside it
-reaches its own emulator over loopback HTTP too.
+It is the same command production runs (`python -m kore_chat.serve`), reached over loopback
+HTTP; the relay inside it reaches its own emulator over loopback HTTP too.
 """
 
 from __future__ import annotations
@@ -58,8 +58,7 @@ class LiveServer:
         if self.devserver:
             command = ["manage.py", "runserver", f"127.0.0.1:{self.port}", "--noreload"]
         else:
-            command = ["-m", "uvicorn", "kore_chat.asgi:application", "--no-access-log"]
-            command += ["--host", "127.0.0.1", "--port", str(self.port)]
+            command = ["-m", "kore_chat.serve", "--host", "127.0.0.1", "--port", str(self.port)]
         self.process = subprocess.Popen(
             [sys.executable, *command],
             cwd=ROOT,
@@ -77,6 +76,11 @@ class LiveServer:
             except httpx.HTTPError:
                 time.sleep(0.1)
         raise RuntimeError("server did not start in 30 s")
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
 
     def stop(self, kill: bool = False) -> None:
         if self.process is None:

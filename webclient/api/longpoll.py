@@ -9,7 +9,7 @@ through `poll_answer` for the WSGI development server.
 
 Bypassing Django also bypasses its middleware, so this handler adds the CORS headers itself,
 by the same rules as webclient/security/cors.py (the preflight OPTIONS still goes through
-Django: only GET comes here).
+Django: only GET and HEAD come here; a HEAD is answered at once, as a poll with no wait).
 """
 
 from __future__ import annotations
@@ -133,6 +133,9 @@ async def longpoll_app(scope: Scope, receive: Receive, send: Send) -> None:
         token = bearer_token(headers.get("authorization"))
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
         after, wait = poll_params(query)
+        if scope["method"] == "HEAD":
+            # Nothing to wait for: a HEAD answer has no body to carry messages.
+            wait = 0
         principal = await run_db(token_verify, token)
         cors.origin_check(origin, own, principal.bot)
         answer = await _answer_unless_disconnected(receive, poll_answer(principal, after, wait))

@@ -1,0 +1,244 @@
+"""Attacks on the running server, started the documented way (tests/liveserver.py).
+
+Each test is one class of attack from the red-team review (docs/security.md): bodies that
+make a check super-linear, secrets in logs, forged X-Forwarded-For, HEAD long-polls that
+hold threads, and slow clients.
+"""
+
+from __future__ import annotations
+
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import psutil
+import pytest
+
+from tests.client import ChatUser
+from tests.liveserver import ROOT, LiveServer
+from tests.relay_helpers import final_history, has_bot_text
+
+API_CAP = 64 * 1024
+
+
+def started(tmp_path_factory: pytest.TempPathFactory, name: str, **env: str) -> LiveServer:
+    server = LiveServer(tmp_path_factory.mktemp(name) / "db.sqlite3", env)
+    server.migrate()
+    return server.start()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    live = started(
+        tmp_path_factory,
+        "live",
+        RATELIMIT_ENABLED="false",
+        HTTP_HEADER_TIMEOUT="2",
+        HTTP_BODY_TIMEOUT="3",
+        HTTP_KEEPALIVE_TIMEOUT="2",
+    )
+    yield live
+    live.stop()
+
+
+def at_cap(prefix: str, unit: str, cap: int = API_CAP) -> bytes:
+    body = prefix + unit * ((cap - len(prefix)) // len(unit))
+    return body.encode()[:cap]
+
+
+JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
+# Unterminated strings full of escapes, brackets inside strings, deep nesting, form bodies
+# of nothing but separators or broken escapes: each made some check before or during
+# parsing super-linear, or could.
+PATHOLOGICAL = {
+    "escaped quotes": (JSON, at_cap('{"a":"', '\\"')),
+    "backslashes": (JSON, at_cap('{"a":"', "\\")),
+    "quote after backslashes": (JSON, at_cap('{"a":"', '\\\\\\"')),
+    "brackets in a string": (JSON, at_cap('{"a":"', "[{")),
+    "escaped quotes and brackets": (JSON, at_cap('{"a":"', '\\"[{')),
+    "bare quotes": (JSON, at_cap("", '"')),
+    "quote bracket pairs": (JSON, at_cap("", '"[')),
+    "deep nesting": (JSON, at_cap("", "[")),
+    "many short strings": (JSON, at_cap("[", '"",')),
+    "huge number": (JSON, at_cap('{"a":', "9")),
+    "form separators": (FORM, at_cap("bot=", "&")),
+    "form broken escapes": (FORM, at_cap("bot=", "%")),
+    "form many fields": (FORM, at_cap("", "a=1&")),
+}
+
+
+def timed_post(url: str, content_type: str, body: bytes) -> tuple[float, int]:
+    start = time.perf_counter()
+    answer = httpx.post(url, content=body, headers={"Content-Type": content_type}, timeout=20)
+    return time.perf_counter() - start, answer.status_code
+
+
+@pytest.mark.parametrize("name", PATHOLOGICAL)
+def test_a_pathological_body_at_the_cap_is_answered_at_once_while_others_are_served(
+    server: LiveServer, name: str
+) -> None:
+    content_type, body = PATHOLOGICAL[name]
+    assert len(body) <= API_CAP
+    # The fastest of a few: the machine is shared, the server must only be able to do it.
+    times = [timed_post(f"{server.url}/api/v1/sts", content_type, body) for _ in range(3)]
+    assert all(400 <= status < 500 for _, status in times), times
+    assert min(seconds for seconds, _ in times) < 0.05, times
+
+    health: list[float] = []
+    stop = threading.Event()
+
+    def attack() -> None:
+        while not stop.is_set():
+            timed_post(f"{server.url}/api/v1/sts", content_type, body)
+
+    attackers = [threading.Thread(target=attack) for _ in range(2)]
+    for thread in attackers:
+        thread.start()
+    try:
+        for _ in range(10):
+            start = time.perf_counter()
+            assert httpx.get(f"{server.url}/healthz", timeout=20).status_code == 200
+            health.append(time.perf_counter() - start)
+    finally:
+        stop.set()
+        for thread in attackers:
+            thread.join()
+    assert statistics.median(health) < 0.2, health
+
+
+def bot_secret(server: LiveServer, slug: str) -> str:
+    code = (
+        f"from webclient.models import Bot\nprint(Bot.objects.get(slug={slug!r}).callback_secret)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=ROOT,
+        env=server.env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+def test_no_secret_reaches_any_log_line_at_debug_level(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    live = started(tmp_path_factory, "logs", LOG_LEVEL="DEBUG", RATELIMIT_ENABLED="false")
+    try:
+        slug = "demo-v1-async"
+        secret = bot_secret(live, slug)
+        guess = "guessed-secret-0123456789"
+        # The relay calls the emulator, which calls our POST_URL back with the secret.
+        user = ChatUser(live.url, bot=slug)
+        assert user.send(text="hello").status_code == 202
+        final_history(user, has_bot_text("Nice to meet you"), timeout=20)
+        # A delivery with the secret, a guess, and a guess without the trailing slash.
+        for path in (f"{slug}/{secret}/", f"{slug}/{guess}/", f"demo/{guess}"):
+            httpx.post(f"{live.url}/hooks/kore/{path}", json={"text": "x"}, timeout=10)
+    finally:
+        live.stop()
+    log = live.log_path.read_text()
+    assert secret not in log
+    assert guess not in log
+    assert user.token not in log
+    # The lines are there, redacted: the access log and the relay's HTTP client log.
+    assert f"/hooks/kore/{slug}/***/" in log
+    assert "HTTP Request: POST" in log
+
+
+def test_x_forwarded_for_from_an_untrusted_peer_does_not_dodge_per_ip_limits(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    live = started(tmp_path_factory, "xff", RATELIMIT_STS_PER_IP="3")
+    try:
+        statuses = [
+            httpx.post(
+                f"{live.url}/api/v1/sts",
+                json={"bot": "demo"},
+                headers={"X-Forwarded-For": f"203.0.113.{n}", "X-Real-IP": f"203.0.113.{n}"},
+                timeout=10,
+            ).status_code
+            for n in range(5)
+        ]
+    finally:
+        live.stop()
+    assert statuses == [200, 200, 200, 429, 429]
+
+
+def test_head_long_polls_hold_no_thread(server: LiveServer) -> None:
+    user = ChatUser(server.url)
+    process = psutil.Process(server.pid)
+    before = process.num_threads()
+    url = f"{server.url}/api/v1/messages?after=0&wait=20"
+    headers = {"Authorization": f"Bearer {user.token}"}
+
+    def head() -> tuple[int, float]:
+        start = time.perf_counter()
+        answer = httpx.head(url, headers=headers, timeout=30)
+        return answer.status_code, time.perf_counter() - start
+
+    with ThreadPoolExecutor(100) as pool:
+        answers = [pool.submit(head) for _ in range(100)]
+        time.sleep(2)
+        during = process.num_threads()
+        results = [answer.result() for answer in answers]
+    assert all(status == 200 for status, _ in results)
+    assert during - before < 10, (before, during)
+
+
+def open_socket(server: LiveServer) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    sock.setblocking(False)
+    return sock
+
+
+def closed(sock: socket.socket) -> bool:
+    try:
+        return sock.recv(4096) == b"" or closed(sock)
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+def test_slow_clients_are_cut_off_within_the_configured_timeouts(server: LiveServer) -> None:
+    request = b"POST /api/v1/sts HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    body_request = request + b"Content-Length: 5000\r\n\r\n"
+    drips: list[tuple[socket.socket, bytes]] = []
+    for _ in range(20):  # headers a byte at a time
+        drips.append((open_socket(server), request + b"X-Slow: " + b"a" * 1000))
+    for _ in range(15):  # complete headers, then the body a byte at a time
+        drips.append((open_socket(server), body_request + b"{" * 5000))
+    for _ in range(5):  # a finished request, then the next one a byte at a time
+        sock = open_socket(server)
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        drips.append((sock, request))
+    opened = time.monotonic()
+    cut: dict[int, float] = {}
+    while len(cut) < len(drips) and time.monotonic() - opened < 10:
+        for index, (sock, data) in enumerate(drips):
+            if index in cut:
+                continue
+            position = int((time.monotonic() - opened) / 0.2)
+            try:
+                sock.send(data[position : position + 1])
+            except OSError:
+                cut[index] = time.monotonic() - opened
+                continue
+            if closed(sock):
+                cut[index] = time.monotonic() - opened
+        time.sleep(0.2)
+    for sock, _ in drips:
+        sock.close()
+    # Header timeout 2 s, body 3 s after the headers (which take ~0 s here), keep-alive 2 s.
+    assert len(cut) == len(drips), f"{len(drips) - len(cut)} slow connections still open"
+    assert max(cut.values()) < 6, cut
+    assert httpx.get(f"{server.url}/healthz", timeout=5).status_code == 200
