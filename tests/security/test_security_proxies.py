@@ -10,8 +10,10 @@ from webclient.security.ratelimit import client_ip
 
 
 def address(peer: str, forwarded_for: str | None = None) -> str:
-    extra = {"HTTP_X_FORWARDED_FOR": forwarded_for} if forwarded_for is not None else {}
-    return client_ip(RequestFactory().get("/", REMOTE_ADDR=peer, **extra))
+    request = RequestFactory().get("/", REMOTE_ADDR=peer)
+    if forwarded_for is not None:
+        request.META["HTTP_X_FORWARDED_FOR"] = forwarded_for
+    return client_ip(request)
 
 
 def test_without_trusted_proxies_the_header_is_ignored_even_from_loopback(
