@@ -38,16 +38,28 @@ def _redacted_arg(value: Any) -> Any:
     return value if safe == text and not isinstance(value, str) else safe
 
 
+def _message(record: logging.LogRecord) -> str | None:
+    try:
+        return record.getMessage()
+    except (TypeError, ValueError):
+        return None  # a broken record: logging reports it itself
+
+
 class RedactSecrets(logging.Filter):
+    """Rewrites secrets in place; never drops a record.
+
+    The arguments are redacted one by one, so that formatters that read them (uvicorn's
+    access formatter) still work; when a secret only shows once they are put together
+    (`"/hooks/kore/demo/%s", secret`), the record becomes its redacted text.
+    """
+
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str):
-            record.msg = redact(record.msg)
-        elif redact(str(record.msg)) != str(record.msg):
-            record.msg = redact(str(record.msg))
-        if isinstance(record.args, dict):
-            record.args = {key: _redacted_arg(value) for key, value in record.args.items()}
-        elif record.args:
-            record.args = tuple(_redacted_arg(value) for value in record.args)
+        message = _message(record)
+        if message is not None and redact(message) != message:
+            self._redact_parts(record)
+            again = _message(record)
+            if again is None or redact(again) != again:
+                record.msg, record.args = redact(message), ()
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
@@ -55,3 +67,14 @@ class RedactSecrets(logging.Filter):
         if record.stack_info:
             record.stack_info = redact(record.stack_info)
         return True
+
+    @staticmethod
+    def _redact_parts(record: logging.LogRecord) -> None:
+        if isinstance(record.args, dict):
+            record.args = {key: _redacted_arg(value) for key, value in record.args.items()}
+        elif record.args:
+            record.args = tuple(_redacted_arg(value) for value in record.args)
+        if isinstance(record.msg, str) and not record.args:
+            record.msg = redact(record.msg)
+        elif not isinstance(record.msg, str):
+            record.msg = _redacted_arg(record.msg)

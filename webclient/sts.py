@@ -345,9 +345,10 @@ def identity_choose(
     server-chosen identity.
     """
     mode = bot.identity_mode
-    if identity and identity_reserved(identity):
+    if mode != Bot.IdentityMode.ANONYMOUS and identity and identity_reserved(identity):
+        # 403 like an unverified identity: the widget then asks again without one.
         raise ApiError(
-            400,
+            403,
             "identity_reserved",
             f"Identities starting with {' or '.join(RESERVED_PREFIXES)} are this server's own.",
         )

@@ -308,12 +308,15 @@ def test_a_signed_identity_never_reaches_a_session_users_conversation(demo: Bot)
     for claimed in (taken, taken.upper(), f"user-{User.objects.get(username='hana').pk}"):
         body = {"identity": claimed, "identityHash": identity_hash(demo, claimed)}
         answer = APIClient().post("/api/v1/sts", body, format="json")
-        assert answer.status_code == 400 or answer.json()["identity"] != taken, claimed
+        assert answer.status_code == 403 or answer.json()["identity"] != taken, claimed
 
 
 def test_a_browser_identity_never_reaches_an_anonymous_conversation(demo: Bot) -> None:
     anonymous = sts({"bot": "demo"})["identity"]
     for claimed in (anonymous, anonymous.upper(), "session:1"):
         answer = APIClient().post("/api/v1/sts", {"identity": claimed}, format="json")
-        assert answer.status_code == 400, claimed
+        # 403: the widget then asks again without an identity, and gets a fresh one.
+        assert answer.status_code == 403, claimed
         assert answer.json()["error"]["code"] == "identity_reserved"
+    fresh = sts({"bot": "demo"})["identity"]
+    assert fresh != anonymous and fresh.startswith("anon-")
