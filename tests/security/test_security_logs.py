@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -15,15 +16,20 @@ JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl"
 URL = f"http://127.0.0.1:8000/hooks/kore/demo/{SECRET}/"
 
 
+def logging_settings() -> dict[str, Any]:
+    config: dict[str, Any] = settings.LOGGING
+    return config
+
+
 @pytest.fixture
 def captured() -> Iterator[tuple[logging.Logger, io.StringIO]]:
     """A logger whose only handler is configured like settings.LOGGING's console."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    console = settings.LOGGING["handlers"]["console"]
-    handler.setFormatter(logging.Formatter(settings.LOGGING["formatters"]["plain"]["format"]))
-    for name in console["filters"]:
-        spec = dict(settings.LOGGING["filters"][name])
+    config = logging_settings()
+    handler.setFormatter(logging.Formatter(config["formatters"]["plain"]["format"]))
+    for name in config["handlers"]["console"]["filters"]:
+        spec = dict(config["filters"][name])
         module, _, cls = spec.pop("()").rpartition(".")
         handler.addFilter(getattr(__import__(module, fromlist=[cls]), cls)(**spec))
     logger = logging.getLogger("tests.redaction")
@@ -58,6 +64,7 @@ def test_every_shape_of_a_secret_in_a_record_is_redacted(
 
 
 def test_the_filter_sits_on_every_logger_that_sees_urls() -> None:
+    config = logging_settings()
     for name in ("uvicorn.access", "uvicorn.error", "httpx", "httpcore", "django.request"):
-        assert "redact" in settings.LOGGING["loggers"][name]["filters"]
-    assert "redact" in settings.LOGGING["root"]["filters"]
+        assert "redact" in config["loggers"][name]["filters"]
+    assert "redact" in config["root"]["filters"]
