@@ -86,31 +86,42 @@ def test_a_pathological_body_at_the_cap_is_answered_at_once_while_others_are_ser
 ) -> None:
     content_type, body = PATHOLOGICAL[name]
     assert len(body) <= API_CAP
-    # The fastest of a few: the machine is shared, the server must only be able to do it.
-    times = [timed_post(f"{server.url}/api/v1/sts", content_type, body) for _ in range(3)]
+    url = f"{server.url}/api/v1/sts"
+    # Against a benign body of the same size and type, answered the same 4xx way: the
+    # pathological one may cost no more than a small multiple of it, and within 50 ms on a
+    # quiet machine. The fastest of a few: the machine is shared with other work.
+    plain = (JSON, at_cap('{"a":"', "a")) if content_type == JSON else (FORM, at_cap("a=", "a"))
+    baseline = min(timed_post(url, *plain)[0] for _ in range(3))
+    times = [timed_post(url, content_type, body) for _ in range(3)]
     assert all(400 <= status < 500 for _, status in times), times
-    assert min(seconds for seconds, _ in times) < 0.05, times
+    assert min(seconds for seconds, _ in times) < max(0.05, 4 * baseline), (baseline, times)
 
+    quiet = [timed_get(f"{server.url}/healthz") for _ in range(5)]
     health: list[float] = []
     stop = threading.Event()
 
     def attack() -> None:
         while not stop.is_set():
-            timed_post(f"{server.url}/api/v1/sts", content_type, body)
+            timed_post(url, content_type, body)
 
     attackers = [threading.Thread(target=attack) for _ in range(2)]
     for thread in attackers:
         thread.start()
     try:
-        for _ in range(10):
-            start = time.perf_counter()
-            assert httpx.get(f"{server.url}/healthz", timeout=20).status_code == 200
-            health.append(time.perf_counter() - start)
+        health = [timed_get(f"{server.url}/healthz") for _ in range(10)]
     finally:
         stop.set()
         for thread in attackers:
             thread.join()
-    assert statistics.median(health) < 0.2, health
+    # /healthz waits at most for a request or two in flight, never for seconds.
+    limit = max(0.2, 5 * statistics.median(quiet) + 2 * max(seconds for seconds, _ in times))
+    assert statistics.median(health) < limit, (quiet, health)
+
+
+def timed_get(url: str) -> float:
+    start = time.perf_counter()
+    assert httpx.get(url, timeout=20).status_code == 200
+    return time.perf_counter() - start
 
 
 def bot_secret(server: LiveServer, slug: str) -> str:
