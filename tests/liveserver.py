@@ -77,6 +77,18 @@ class LiveServer:
                 time.sleep(0.1)
         raise RuntimeError("server did not start in 30 s")
 
+    def shell(self, code: str) -> str:
+        """The last line `code` prints, run by `manage.py shell` against this server's data."""
+        output = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", code],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        return output.strip().splitlines()[-1]
+
     @property
     def pid(self) -> int:
         assert self.process is not None

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +19,7 @@ import psutil
 import pytest
 
 from tests.client import ChatUser
-from tests.liveserver import ROOT, LiveServer
+from tests.liveserver import LiveServer
 from tests.relay_helpers import final_history, has_bot_text
 
 API_CAP = 64 * 1024
@@ -125,18 +123,9 @@ def timed_get(url: str) -> float:
 
 
 def bot_secret(server: LiveServer, slug: str) -> str:
-    code = (
-        f"from webclient.models import Bot\nprint(Bot.objects.get(slug={slug!r}).callback_secret)\n"
+    return server.shell(
+        f"from webclient.models import Bot\nprint(Bot.objects.get(slug={slug!r}).callback_secret)"
     )
-    out = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", code],
-        cwd=ROOT,
-        env=server.env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return out.stdout.strip().splitlines()[-1]
 
 
 def test_no_secret_reaches_any_log_line_at_debug_level(
