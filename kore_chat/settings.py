@@ -205,8 +205,11 @@ KORE_EMULATOR_SYNC_TIMEOUT = envint("KORE_EMULATOR_SYNC_TIMEOUT", 15)
 # kore_chat.serve` hands this to uvicorn too). The `redact` filter rewrites callback
 # secrets (/hooks/kore/<slug>/***/), bearer tokens and JWTs in every record, at every level
 # (kore_chat/redact.py): on the handler, so records from any logger pass through it, and on
-# the loggers that see URLs, in case something adds a handler of its own.
+# the loggers that see URLs, in case something adds a handler of its own. Their own
+# handlers (Django's DEBUG console, uvicorn's defaults under bare uvicorn) are removed:
+# every record goes through the one filtered console.
 _REDACTED_LOGGERS = (
+    "django",
     "uvicorn",
     "uvicorn.error",
     "uvicorn.access",

@@ -154,23 +154,43 @@ def test_no_secret_reaches_any_log_line_at_debug_level(
     assert "HTTP Request: POST" in log
 
 
+def sts_statuses(server: LiveServer, forwarded: list[str]) -> list[int]:
+    return [
+        httpx.post(
+            f"{server.url}/api/v1/sts",
+            json={"bot": "demo"},
+            headers={"X-Forwarded-For": hop, "X-Real-IP": hop},
+            timeout=10,
+        ).status_code
+        for hop in forwarded
+    ]
+
+
 def test_x_forwarded_for_from_an_untrusted_peer_does_not_dodge_per_ip_limits(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     live = started(tmp_path_factory, "xff", RATELIMIT_STS_PER_IP="3")
     try:
-        statuses = [
-            httpx.post(
-                f"{live.url}/api/v1/sts",
-                json={"bot": "demo"},
-                headers={"X-Forwarded-For": f"203.0.113.{n}", "X-Real-IP": f"203.0.113.{n}"},
-                timeout=10,
-            ).status_code
-            for n in range(5)
-        ]
+        statuses = sts_statuses(live, [f"203.0.113.{n}" for n in range(5)])
     finally:
         live.stop()
     assert statuses == [200, 200, 200, 429, 429]
+
+
+def test_x_forwarded_for_from_a_trusted_proxy_names_the_client(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    live = started(
+        tmp_path_factory, "xff-trusted", RATELIMIT_STS_PER_IP="2", TRUSTED_PROXIES="127.0.0.1"
+    )
+    try:
+        # The proxy appended each client; what a client wrote left of it changes nothing.
+        distinct = sts_statuses(live, [f"203.0.113.{n}" for n in range(3)])
+        same = sts_statuses(live, [f"198.51.100.{n}, 192.0.2.7" for n in range(3)])
+    finally:
+        live.stop()
+    assert distinct == [200, 200, 200]
+    assert same == [200, 200, 429]
 
 
 def test_head_long_polls_hold_no_thread(server: LiveServer) -> None:

@@ -65,6 +65,13 @@ def test_every_shape_of_a_secret_in_a_record_is_redacted(
 
 def test_the_filter_sits_on_every_logger_that_sees_urls() -> None:
     config = logging_settings()
-    for name in ("uvicorn.access", "uvicorn.error", "httpx", "httpcore", "django.request"):
+    for name in (
+        "django",
+        "uvicorn.access",
+        "uvicorn.error",
+        "httpx",
+        "httpcore",
+        "django.request",
+    ):
         assert "redact" in config["loggers"][name]["filters"]
     assert "redact" in config["root"]["filters"]
