@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from webclient.api.errors import ApiError
+from webclient import forms
+from webclient.errors import ApplicationError, Kind
 from webclient.models import Bot, Conversation, Message
-from webclient.rendering import forms
 
 # Most messages one answer carries; a client with more to read asks again at once.
 PAGE_SIZE = 200
@@ -17,7 +17,7 @@ FORMS_LOOKED_AT = 50
 def bot_get(*, slug: str | None) -> Bot:
     bot = Bot.objects.filter(slug=slug or settings.DEFAULT_BOT, enabled=True).first()
     if bot is None:
-        raise ApiError(404, "unknown_bot", "There is no such bot.")
+        raise ApplicationError("unknown_bot", "There is no such bot.", Kind.NOT_FOUND)
     return bot
 
 
@@ -37,27 +37,9 @@ def conversation_pending(*, bot_id: int, identity: str) -> bool:
     return Conversation.objects.filter(bot_id=bot_id, identity=identity, pending=True).exists()
 
 
-def outbox_conversations() -> list[int]:
-    """Conversations with a user message waiting to be forwarded."""
-    return list(
-        Message.objects.filter(status=Message.Status.ACCEPTED, forward_started_at__isnull=True)
-        .values_list("conversation_id", flat=True)
-        .distinct()
-    )
-
-
 def bot_by_callback(*, slug: str) -> Bot | None:
     """The enabled bot a callback URL names, or None."""
     return Bot.objects.filter(slug=slug, enabled=True).first()
-
-
-def latest_forwarded_user_message(*, conversation: Conversation) -> Message | None:
-    """The newest user message whose forward started: what a bot's callback answers."""
-    return (
-        conversation.messages.filter(role=Message.Role.USER, forward_started_at__isnull=False)
-        .order_by("-id")
-        .first()
-    )
 
 
 def form_message_find(*, conversation: Conversation, form_id: str) -> Message | None:
