@@ -1,7 +1,7 @@
 """A real server for end-to-end tests: uvicorn in its own process, its own SQLite file.
 
-It is the same command production runs, reached over loopback HTTP; the relay inside it
-reaches its own emulator over loopback HTTP too.
+It is the same command production runs (`python -m kore_chat.serve`), reached over loopback
+HTTP; the relay inside it reaches its own emulator over loopback HTTP too.
 """
 
 from __future__ import annotations
@@ -66,9 +66,8 @@ class LiveServer:
         if self.devserver:
             command = ["manage.py", "runserver", f"127.0.0.1:{self.port}", "--noreload"]
         else:
-            command = ["-m", "uvicorn", "kore_chat.asgi:application"]
+            command = ["-m", "kore_chat.serve", "--host", "127.0.0.1", "--port", str(self.port)]
             command += [] if self.access_log else ["--no-access-log"]
-            command += ["--host", "127.0.0.1", "--port", str(self.port)]
         self.process = subprocess.Popen(
             [sys.executable, *command],
             cwd=ROOT,
@@ -86,6 +85,23 @@ class LiveServer:
             except httpx.HTTPError:
                 time.sleep(0.1)
         raise RuntimeError("server did not start in 30 s")
+
+    def shell(self, code: str) -> str:
+        """The last line `code` prints, run by `manage.py shell` against this server's data."""
+        output = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", code],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        return output.strip().splitlines()[-1]
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
 
     def stop(self, kill: bool = False) -> None:
         if self.process is None:

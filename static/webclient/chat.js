@@ -185,6 +185,16 @@
     });
   }
 
+  /* Keep a token answer, and whether its identity is one the browser may offer again
+   * (taken from the browser, not chosen by the server: those are reserved). */
+  function keep(data) {
+    var claims = {};
+    try {
+      claims = JSON.parse(atob(data.jwt.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+    } catch (e) { /* not a JWT we can read: offer nothing */ }
+    save({ jwt: data.jwt, identity: data.identity, expiresAt: data.expiresAt, offer: claims.identityProof === "browser" });
+  }
+
   /* A new token. The embedding site may vouch for an identity (identity + identityHash);
    * else the identity we had is offered, which only bots that trust browsers honour. */
   async function fetchToken() {
@@ -193,7 +203,7 @@
     if (who.identity) {
       body.identity = who.identity;
       body.identityHash = who.hash;
-    } else if (state.identity) {
+    } else if (state.identity && state.offer) {
       body.identity = state.identity;
     }
     var res = await requestToken(body);
@@ -203,7 +213,7 @@
     var data = await res.json().catch(function () { return {}; });
     if (!res.ok) { throw new Refused(res.status, data.error, retryAfter(res)); }
     if (data.bot !== bot) { throw new Refused(400, { message: "The token is for another bot." }); }
-    save({ jwt: data.jwt, identity: data.identity, expiresAt: data.expiresAt });
+    keep(data);
     return data.jwt;
   }
 
@@ -217,7 +227,7 @@
     if (res.status === 401) { return null; }
     if (!res.ok) { throw new Error("refresh failed: " + res.status); }
     var data = await res.json();
-    save({ jwt: data.jwt, identity: data.identity, expiresAt: data.expiresAt });
+    keep(data);
     return data.jwt;
   }
 
