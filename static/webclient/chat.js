@@ -278,6 +278,8 @@
     if (state === "online" && ended) { state = "ended"; }
     root.setAttribute("data-kc-state", state);
     stateText.textContent = detail || STATES[state];
+    // The other tabs show the state of the one connection they share.
+    if (leader && channel) { channel.postMessage({ type: "state", state: state, detail: detail || "" }); }
   }
   function troubleState() {
     setState(navigator.onLine === false ? "offline" : "reconnecting");
@@ -695,6 +697,9 @@
     if (data.type === "answer") {
       receive(data.answer, true);
       if (!stopped) { setState("online"); }
+    } else if (data.type === "state" && !leader && !stopped) {
+      root.setAttribute("data-kc-state", data.state);
+      stateText.textContent = data.detail || STATES[data.state] || "";
     } else if (data.type === "reset") {
       since = data.since;
       clearLog();

@@ -207,6 +207,12 @@ def test_two_tabs_share_one_long_poll_and_the_second_takes_over_when_the_first_c
     second.locator(".kc-role-bot", has_text="from the second tab").wait_for(timeout=10_000)
     first.locator(".kc-role-bot", has_text="from the second tab").wait_for(timeout=10_000)
 
+    # The follower shows the shared connection's state.
+    context.set_offline(True)
+    wait_for_state(second, "offline", 5_000)
+    context.set_offline(False)
+    wait_for_state(second, "online", 5_000)
+
     first.close()
     second.locator("[data-kc-chat][data-kc-leader]").wait_for(state="attached", timeout=5_000)
     second.wait_for_timeout(500)
