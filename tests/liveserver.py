@@ -1,11 +1,14 @@
-"""A real server for end-to-end tests: uvicorn in its own process, its own SQLite file.
+"""A real server for end-to-end tests: uvicorn in its own process, its own database.
 
 It is the same command production runs, reached over loopback HTTP; the relay inside it
-reaches its own emulator over loopback HTTP too.
+reaches its own emulator over loopback HTTP too. Its database is a SQLite file, or, when
+the test run is on PostgreSQL (DATABASE_URL set), a PostgreSQL database of its own, dropped
+when the tests end; `database_url` makes several servers share one database instead.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import socket
 import subprocess
@@ -15,6 +18,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import httpx
+
+from tests.servers import create_database, drop_database, session_uses_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,7 +32,12 @@ def free_port() -> int:
 
 class LiveServer:
     def __init__(
-        self, db_path: Path, env: Mapping[str, str] | None = None, *, devserver: bool = False
+        self,
+        db_path: Path,
+        env: Mapping[str, str] | None = None,
+        *,
+        devserver: bool = False,
+        database_url: str | None = None,
     ) -> None:
         self.devserver = devserver
         self.port = free_port()
@@ -42,6 +52,13 @@ class LiveServer:
             **(env or {}),
         }
         self.env.pop("DJANGO_SETTINGS_MODULE", None)
+        if database_url is None and session_uses_postgres():
+            database_url = create_database(os.environ["DATABASE_URL"], "kc_live")
+            atexit.register(drop_database, database_url)
+        if database_url:
+            self.env["DATABASE_URL"] = database_url
+        else:
+            self.env.pop("DATABASE_URL", None)
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = db_path.with_suffix(".log")
 

@@ -73,7 +73,7 @@ async def poll_answer(principal: Principal, after: int, wait: int) -> dict[str, 
     def fetch() -> Awaitable[Snapshot]:
         return run_db(_snapshot, bot_id, identity, after)
 
-    found = await delivery.wait_for(principal.channel, fetch, wait)
+    found = await delivery.wait_for(principal.channel, fetch, wait, after=after)
     cursor = found.messages[-1]["id"] if found.messages else after
     return {"messages": found.messages, "cursor": cursor, "pending": found.pending}
 

@@ -82,7 +82,7 @@ class Dispatcher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._ready = threading.Event()
-        self._db = DbThreads("dispatcher-db", 2)
+        self._db = DbThreads("dispatcher-db", settings.DISPATCHER_DB_THREADS)
         self._serving: set[int] = set()
         # Messages this process is forwarding: their leases are renewed.
         self._inflight: set[int] = set()
