@@ -30,6 +30,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# On PostgreSQL, servers given the same db_path (a restart) share one database.
+_databases: dict[Path, str] = {}
+
+
+def _postgres_database_for(db_path: Path) -> str:
+    if db_path not in _databases:
+        _databases[db_path] = create_database(os.environ["DATABASE_URL"], "kc_live")
+        atexit.register(drop_database, _databases[db_path])
+    return _databases[db_path]
+
+
 class LiveServer:
     def __init__(
         self,
@@ -53,8 +64,7 @@ class LiveServer:
         }
         self.env.pop("DJANGO_SETTINGS_MODULE", None)
         if database_url is None and session_uses_postgres():
-            database_url = create_database(os.environ["DATABASE_URL"], "kc_live")
-            atexit.register(drop_database, database_url)
+            database_url = _postgres_database_for(db_path)
         if database_url:
             self.env["DATABASE_URL"] = database_url
         else:
