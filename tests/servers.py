@@ -12,9 +12,12 @@ import secrets
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import psycopg
 import pytest
+from psycopg import sql
 
 # The servers this machine (and CI) runs; DATABASE_URL / REDIS_URL point elsewhere if set.
 POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/postgres"
@@ -59,28 +62,22 @@ def _with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
-def _admin(url: str) -> object:
-    import psycopg
-
+def _admin(url: str) -> psycopg.Connection[Any]:
     return psycopg.connect(_with_database(url, "postgres"), autocommit=True)
 
 
 def create_database(server_url: str, prefix: str = "kc_test") -> str:
     """A new, empty database on that server; its URL."""
-    from psycopg import sql
-
     name = f"{prefix}_{secrets.token_hex(5)}"
-    with _admin(server_url) as conn:  # type: ignore[attr-defined]
+    with _admin(server_url) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     return _with_database(server_url, name)
 
 
 def drop_database(url: str) -> None:
     """Drop it, ending whatever sessions still use it (killed servers leave none behind)."""
-    from psycopg import sql
-
     name = urlsplit(url).path.lstrip("/")
-    with _admin(url) as conn:  # type: ignore[attr-defined]
+    with _admin(url) as conn:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )

@@ -24,7 +24,7 @@ class Cluster:
         import psycopg
 
         with psycopg.connect(self.database_url, autocommit=True) as conn:
-            return list(conn.execute(sql).fetchall())  # type: ignore[arg-type]
+            return list(conn.execute(sql).fetchall())
 
 
 def point_bots_at(server: LiveServer, emulator_url: str) -> None:
