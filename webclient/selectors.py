@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
 
 from webclient.errors import ApplicationError, Kind
 from webclient.models import Bot, Conversation, Message
@@ -37,10 +39,18 @@ def conversation_pending(*, bot_id: int, identity: str) -> bool:
     return Conversation.objects.filter(bot_id=bot_id, identity=identity, pending=True).exists()
 
 
-def outbox_conversations() -> list[int]:
-    """Conversations with a user message waiting to be forwarded."""
+def outbox_conversations(*, owner: str) -> list[int]:
+    """Conversations with a user message waiting to be forwarded that no other process
+    serves (or whose server's lease lapsed)."""
+    free = (
+        Q(conversation__dispatch_lease_until__isnull=True)
+        | Q(conversation__dispatch_lease_until__lt=timezone.now())
+        | Q(conversation__dispatch_owner=owner)
+    )
     return list(
-        Message.objects.filter(status=Message.Status.ACCEPTED, forward_started_at__isnull=True)
+        Message.objects.filter(
+            free, status=Message.Status.ACCEPTED, forward_started_at__isnull=True
+        )
         .values_list("conversation_id", flat=True)
         .distinct()
     )
