@@ -53,6 +53,8 @@ RECONNECT_FIRST, RECONNECT_MAX = 0.05, 5.0
 # A listener checks its connection at least this often (seconds) when nothing arrives.
 LISTENER_HEALTH_INTERVAL = 5.0
 PG_CHANNEL = "kore_chat_messages"
+# How a listener's connection shows in pg_stat_activity.
+LISTENER_APPLICATION_NAME = "kore-chat listener"
 
 
 class Waiter:
@@ -293,7 +295,7 @@ def _pg_params() -> dict[str, Any]:
         "password": db.get("PASSWORD") or None,
         "host": db.get("HOST") or None,
         "port": db.get("PORT") or None,
-        "application_name": "kore-chat listener",
+        "application_name": LISTENER_APPLICATION_NAME,
         **options,
     }
     return {k: v for k, v in params.items() if v is not None}

@@ -10,10 +10,13 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
+from django.db import connection
 
 from kore_chat.asgi import application
-from webclient import services
-from webclient.delivery import notifier
+from tests.servers import session_uses_postgres
+from webclient import delivery, services
+from webclient.api.longpoll import _snapshot, run_db
+from webclient.delivery import LISTENER_APPLICATION_NAME, notifier
 from webclient.models import Bot, Conversation
 from webclient.sts import token_issue
 
@@ -173,3 +176,83 @@ def test_it_caps_the_wait(user: Any, settings: Any) -> None:
 
     assert poll_params({"wait": "600"}) == (0, settings.LONGPOLL_MAX_WAIT)
     assert poll_params({}) == (0, settings.LONGPOLL_DEFAULT_WAIT)
+
+
+needs_listener = pytest.mark.skipif(
+    not session_uses_postgres(),
+    reason="only the PostgreSQL notifier knows each channel's newest message (the PostgreSQL"
+    " pass of make test runs this)",
+)
+
+
+class CountedLooks:
+    """The long-poll's own query, counting how often the wait makes it."""
+
+    def __init__(self, conversation: Conversation, after: int) -> None:
+        self.conversation, self.after, self.count = conversation, after, 0
+
+    async def __call__(self) -> Any:
+        self.count += 1
+        bot_id, identity = self.conversation.bot_id, self.conversation.identity
+        return await run_db(_snapshot, bot_id, identity, self.after)
+
+
+def listening(not_in: int | None = None) -> int:
+    """The notifier's epoch once its listener is connected (on a connection after `not_in`)."""
+    notifier.start()
+    deadline = time.monotonic() + 5
+    while notifier.epoch() in (None, not_in):
+        assert time.monotonic() < deadline, "the listener did not connect"
+        time.sleep(0.02)
+    epoch = notifier.epoch()
+    assert epoch is not None
+    return epoch
+
+
+@needs_listener
+def test_an_idle_poll_whose_cursor_is_current_makes_no_query_on_arrival(user: Any) -> None:
+    _, conversation = user
+    store(conversation, "the newest")
+    listening()
+    newest = conversation.messages.last()
+    assert newest is not None
+
+    def wait(after: int) -> int:
+        looks = CountedLooks(conversation, after)
+        asyncio.run(delivery.wait_for(conversation.channel, looks, 0.2, after=after))
+        return looks.count
+
+    # The first poll looks on arrival and on timeout; the notifier then knows the cursor is
+    # current, and the next poll looks only when its wait runs out.
+    assert wait(newest.pk) == 2
+    assert wait(newest.pk) == 1
+    # A message stored since (its NOTIFY heard): a poll from the old cursor looks at once.
+    store(conversation, "newer still")
+    deadline = time.monotonic() + 2
+    while notifier.is_current(conversation.channel, newest.pk):
+        assert time.monotonic() < deadline, "the notification never arrived"
+        time.sleep(0.01)
+    looks = CountedLooks(conversation, newest.pk)
+    found = asyncio.run(delivery.wait_for(conversation.channel, looks, 5, after=newest.pk))
+    assert [m["text"] for m in found.messages] == ["newer still"]
+    assert looks.count == 1
+
+
+@needs_listener
+def test_after_the_listener_reconnects_a_poll_looks_again_on_arrival(user: Any) -> None:
+    _, conversation = user
+    store(conversation, "before the cut")
+    epoch = listening()
+    newest = conversation.messages.last()
+    assert newest is not None
+    notifier.note_current(conversation.channel, newest.pk, epoch)
+    assert notifier.is_current(conversation.channel, newest.pk)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE application_name = %s AND datname = current_database()",
+            [LISTENER_APPLICATION_NAME],
+        )
+    listening(not_in=epoch)
+    # What was known before the cut may have missed a notification: it is forgotten.
+    assert not notifier.is_current(conversation.channel, newest.pk)
