@@ -209,44 +209,47 @@ def listening(not_in: int | None = None) -> int:
     return epoch
 
 
+def looks_made(conversation: Conversation, after: int, wait: float) -> tuple[int, Any]:
+    """How often a wait from `after` queried, and what it found."""
+    looks = CountedLooks(conversation, after)
+    found = asyncio.run(delivery.wait_for(conversation.channel, looks, wait, after=after))
+    return looks.count, found
+
+
+def heard(conversation: Conversation, message_id: int) -> None:
+    deadline = time.monotonic() + 2
+    while not notifier.is_current(conversation.channel, message_id):
+        assert time.monotonic() < deadline, "the notification never arrived"
+        time.sleep(0.01)
+
+
 @needs_listener
 def test_an_idle_poll_whose_cursor_is_current_makes_no_query_on_arrival(user: Any) -> None:
     _, conversation = user
-    store(conversation, "the newest")
     listening()
+    store(conversation, "the newest")
     newest = conversation.messages.last()
     assert newest is not None
-
-    def wait(after: int) -> int:
-        looks = CountedLooks(conversation, after)
-        asyncio.run(delivery.wait_for(conversation.channel, looks, 0.2, after=after))
-        return looks.count
-
-    # The first poll looks on arrival and on timeout; the notifier then knows the cursor is
-    # current, and the next poll looks only when its wait runs out.
-    assert wait(newest.pk) == 2
-    assert wait(newest.pk) == 1
-    # A message stored since (its NOTIFY heard): a poll from the old cursor looks at once.
+    heard(conversation, newest.pk)
+    # It looks only when its wait runs out (for the conversation's `pending`).
+    assert looks_made(conversation, newest.pk, 0.2)[0] == 1
+    # A message stored since: a poll from the old cursor looks at once, and finds it.
     store(conversation, "newer still")
-    deadline = time.monotonic() + 2
-    while notifier.is_current(conversation.channel, newest.pk):
-        assert time.monotonic() < deadline, "the notification never arrived"
-        time.sleep(0.01)
-    looks = CountedLooks(conversation, newest.pk)
-    found = asyncio.run(delivery.wait_for(conversation.channel, looks, 5, after=newest.pk))
-    assert [m["text"] for m in found.messages] == ["newer still"]
-    assert looks.count == 1
+    newer = conversation.messages.last()
+    assert newer is not None
+    heard(conversation, newer.pk)
+    count, found = looks_made(conversation, newest.pk, 5)
+    assert (count, [m["text"] for m in found.messages]) == (1, ["newer still"])
 
 
 @needs_listener
 def test_after_the_listener_reconnects_a_poll_looks_again_on_arrival(user: Any) -> None:
     _, conversation = user
-    store(conversation, "before the cut")
     epoch = listening()
+    store(conversation, "before the cut")
     newest = conversation.messages.last()
     assert newest is not None
-    notifier.note_current(conversation.channel, newest.pk, epoch)
-    assert notifier.is_current(conversation.channel, newest.pk)
+    heard(conversation, newest.pk)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
@@ -254,5 +257,8 @@ def test_after_the_listener_reconnects_a_poll_looks_again_on_arrival(user: Any) 
             [LISTENER_APPLICATION_NAME],
         )
     listening(not_in=epoch)
-    # What was known before the cut may have missed a notification: it is forgotten.
+    # What was known before the cut may have missed a notification: it is forgotten, and the
+    # next poll looks on arrival; what that look finds empty is known again afterwards.
     assert not notifier.is_current(conversation.channel, newest.pk)
+    assert looks_made(conversation, newest.pk, 0.2)[0] == 2
+    assert looks_made(conversation, newest.pk, 0.2)[0] == 1
