@@ -26,7 +26,7 @@ django.setup()
 from django.utils.html import escape, linebreaks  # noqa: E402
 
 from webclient.emulator.examples import DEMO_FORM, TEMPLATE_EXAMPLES  # noqa: E402
-from webclient.rendering import render_bot_item  # noqa: E402
+from webclient.render import render_bot_item  # noqa: E402
 
 BUDGET_US = 1000.0
 FORMATTED_TEXT = (

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db.models import Q
-from django.utils import timezone
 
+from webclient import forms
 from webclient.errors import ApplicationError, Kind
 from webclient.models import Bot, Conversation, Message
-from webclient.rendering import forms
 
 # Most messages one answer carries; a client with more to read asks again at once.
 PAGE_SIZE = 200
@@ -39,35 +37,9 @@ def conversation_pending(*, bot_id: int, identity: str) -> bool:
     return Conversation.objects.filter(bot_id=bot_id, identity=identity, pending=True).exists()
 
 
-def outbox_conversations(*, owner: str) -> list[int]:
-    """Conversations with a user message waiting to be forwarded that no other process
-    serves (or whose server's lease lapsed)."""
-    free = (
-        Q(conversation__dispatch_lease_until__isnull=True)
-        | Q(conversation__dispatch_lease_until__lt=timezone.now())
-        | Q(conversation__dispatch_owner=owner)
-    )
-    return list(
-        Message.objects.filter(
-            free, status=Message.Status.ACCEPTED, forward_started_at__isnull=True
-        )
-        .values_list("conversation_id", flat=True)
-        .distinct()
-    )
-
-
 def bot_by_callback(*, slug: str) -> Bot | None:
     """The enabled bot a callback URL names, or None."""
     return Bot.objects.filter(slug=slug, enabled=True).first()
-
-
-def latest_forwarded_user_message(*, conversation: Conversation) -> Message | None:
-    """The newest user message whose forward started: what a bot's callback answers."""
-    return (
-        conversation.messages.filter(role=Message.Role.USER, forward_started_at__isnull=False)
-        .order_by("-id")
-        .first()
-    )
 
 
 def form_message_find(*, conversation: Conversation, form_id: str) -> Message | None:

@@ -17,6 +17,7 @@ from tests.servers import session_uses_postgres
 from webclient import delivery, services
 from webclient.api.longpoll import _snapshot, run_db
 from webclient.delivery import LISTENER_APPLICATION_NAME, notifier
+from webclient.kore.payloads import BotItem
 from webclient.models import Bot, Conversation
 from webclient.sts import token_issue
 
@@ -65,7 +66,7 @@ def user() -> tuple[str, Conversation]:
 
 
 def store(conversation: Conversation, text: str) -> None:
-    services.bot_messages_store(conversation=conversation, items=[services.BotItem(text)])
+    services.bot_messages_store(conversation=conversation, items=[BotItem(text)])
 
 
 def test_a_waiting_poll_answers_as_soon_as_a_message_is_stored(user: Any) -> None:

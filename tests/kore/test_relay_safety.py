@@ -16,8 +16,7 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from webclient import services
-from webclient.kore import callbacks
+from webclient.kore import callbacks, outbox
 from webclient.kore.client import Failure, KoreClient, KoreError, retry_delay
 from webclient.models import Bot, Conversation, Message
 from webclient.security.upstream import UpstreamNotAllowed, check_upstream
@@ -295,7 +294,7 @@ def test_pending_stays_on_while_another_message_waits_to_be_forwarded(
     post(hook(v1_bot), {"to": "alice", "text": "first answer"})
     conversation.refresh_from_db()
     assert conversation.pending is True
-    services.conversation_settle(conversation=conversation)
+    outbox.conversation_settle(conversation=conversation)
     assert conversation.pending is True
 
 

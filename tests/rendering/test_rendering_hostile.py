@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from webclient.emulator.examples import DEMO_FORM, TEMPLATE_EXAMPLES
-from webclient.rendering import render_bot_item, render_user_input, templates
-from webclient.rendering.forms import form_submitted_html
+from webclient.forms import summary_preview
+from webclient.render import render_bot_item, render_user_input
+from webclient.rendering import templates
 
 DANGEROUS_TAGS = {
     "script", "iframe", "object", "embed", "style", "base", "meta", "link", "frame",
@@ -305,7 +306,7 @@ def test_it_neutralises_a_hostile_digital_form() -> None:
     assert rendered.kind == "form"
     assert_inert(rendered.html)
     assert "<script" not in rendered.html.lower()
-    submitted = form_submitted_html(form, [{"componentId": "fct-evil", "input": SCRIPT}])
+    submitted = summary_preview(form, [{"componentId": "fct-evil", "input": SCRIPT}])
     assert_inert(submitted)
     assert "<script" not in submitted.lower()
 

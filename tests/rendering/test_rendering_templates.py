@@ -15,8 +15,9 @@ from django.test import RequestFactory
 
 from tests.rendering.test_rendering_hostile import assert_inert
 from webclient.emulator.examples import TEMPLATE_EXAMPLES
-from webclient.rendering import Rendered, render_bot_item, render_user_input, templates
-from webclient.rendering.gallery import gallery
+from webclient.gallery import gallery
+from webclient.render import Rendered, render_bot_item, render_user_input
+from webclient.rendering import templates
 
 PROTOCOL_TEMPLATE_TYPES = [
     "button", "quick_replies", "list", "carousel", "table", "mini_table", "piechart",

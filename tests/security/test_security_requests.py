@@ -15,6 +15,7 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 from rest_framework.test import APIClient
 
 from webclient import services
+from webclient.kore.payloads import BotItem
 from webclient.models import Bot, Message
 from webclient.sts import token_issue
 
@@ -57,9 +58,7 @@ isolated = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def bobs_secret_message() -> Message:
     bot = Bot.objects.get(slug="demo")
     conversation = services.conversation_get_or_create(bot=bot, identity="bob")
-    stored = services.bot_messages_store(
-        conversation=conversation, items=[services.BotItem("bob's secret")]
-    )
+    stored = services.bot_messages_store(conversation=conversation, items=[BotItem("bob's secret")])
     return stored[0]
 
 

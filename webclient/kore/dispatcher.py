@@ -8,11 +8,11 @@ whatever the number of conversations or of browsers waiting on them.
 
 Every server process runs a dispatcher, and the database shares the work out: a process
 serves a conversation only while it holds the conversation's lease
-(services.conversation_dispatch_claim), so one process at a time forwards a conversation's
+(outbox.conversation_dispatch_claim), so one process at a time forwards a conversation's
 messages, in order, and follows its pollId chains; a process that dies lets its leases lapse
 and the others take its conversations over.
 
-Exactly once: a message is claimed (services.outbox_claim) before its call, and the claim is
+Exactly once: a message is claimed (outbox.outbox_claim) before its call, and the claim is
 a lease this process renews while the call is in flight. A message never claimed is forwarded
 by whichever process claims it first, also after a restart; a claim whose lease lapsed means
 its process died mid-call, and the message is failed with a visible reason, never re-sent
@@ -31,8 +31,9 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 
-from webclient import selectors, services, sts
+from webclient import services, sts
 from webclient.dbthreads import DbThreads
+from webclient.kore import outbox
 from webclient.kore.client import Failure, KoreClient, KoreError
 from webclient.kore.payloads import Answer, parse_answer, request_body
 from webclient.models import Bot, Message
@@ -192,42 +193,40 @@ class Dispatcher:
 
 
 def _claim(conversation_id: int) -> Message | None:
-    return services.outbox_claim(conversation_id=conversation_id, lease=lease())
+    return outbox.outbox_claim(conversation_id=conversation_id, lease=lease())
 
 
 def _renew(message_ids: list[int], conversation_ids: list[int], owner: str) -> None:
-    services.outbox_renew(message_ids=message_ids, lease=lease())
-    services.conversations_dispatch_renew(
+    outbox.outbox_renew(message_ids=message_ids, lease=lease())
+    outbox.conversations_dispatch_renew(
         conversation_ids=conversation_ids, owner=owner, lease=lease()
     )
 
 
 def _waiting(owner: str) -> list[int]:
-    return selectors.outbox_conversations(owner=owner)
+    return outbox.outbox_conversations(owner=owner)
 
 
 def _claim_conversation(conversation_id: int, owner: str) -> bool:
-    return services.conversation_dispatch_claim(
+    return outbox.conversation_dispatch_claim(
         conversation_id=conversation_id, owner=owner, lease=lease()
     )
 
 
 def _release_conversation(conversation_id: int, owner: str) -> bool:
-    return services.conversation_dispatch_release(conversation_id=conversation_id, owner=owner)
+    return outbox.conversation_dispatch_release(conversation_id=conversation_id, owner=owner)
 
 
 def _fail(message: Message, reason: str) -> bool:
-    return services.outbox_fail(message=message, reason=reason)
+    return outbox.outbox_fail(message=message, reason=reason)
 
 
 def _expire() -> None:
-    failed = services.outbox_fail_interrupted(reason=INTERRUPTED)
+    failed = outbox.outbox_fail_interrupted(reason=INTERRUPTED)
     if failed:
         log.warning("%d message(s) interrupted mid-forward were failed", failed)
-    services.conversations_settle_stale(idle=timedelta(seconds=settings.KORE_POLL_DEADLINE))
-    services.callback_deliveries_forget(
-        window=timedelta(seconds=settings.KORE_CALLBACK_DEDUP_WINDOW)
-    )
+    outbox.conversations_settle_stale(idle=timedelta(seconds=settings.KORE_POLL_DEADLINE))
+    outbox.callback_deliveries_forget(window=timedelta(seconds=settings.KORE_CALLBACK_DEDUP_WINDOW))
 
 
 class Exchange:
@@ -322,7 +321,7 @@ class Exchange:
     # so a long-poll woken by the messages already reads the new `pending`.
 
     def _forwarded(self) -> bool:
-        return services.user_message_mark_forwarded(message=self.message)
+        return outbox.user_message_mark_forwarded(message=self.message)
 
     def _store(self, answer: Answer) -> None:
         with transaction.atomic():
@@ -335,7 +334,7 @@ class Exchange:
                 services.conversation_update(conversation=self.conversation, pending=True)
                 return
             self._closed(answer)
-            services.conversation_settle(conversation=self.conversation)
+            outbox.conversation_settle(conversation=self.conversation)
 
     def _store_ack(self, answer: Answer) -> None:
         with transaction.atomic():
@@ -345,7 +344,7 @@ class Exchange:
     def _closed(self, answer: Answer) -> None:
         """A SESSION_CLOSURE the platform took: tell the user the session ended."""
         if self.is_closure:
-            services.conversation_session_closed(
+            outbox.conversation_session_closed(
                 conversation=self.conversation,
                 message=self.message,
                 ignored="SESSION_CLOSURE_IGNORED" in answer.events,
@@ -360,10 +359,19 @@ class Exchange:
                 text=text,
                 data={"status": status, "reason": text},
             )
-            services.conversation_settle(conversation=self.conversation)
+            outbox.conversation_settle(conversation=self.conversation)
 
     def _settle(self) -> None:
-        services.conversation_settle(conversation=self.conversation)
+        outbox.conversation_settle(conversation=self.conversation)
 
 
 dispatcher = Dispatcher()
+
+
+def wake() -> None:
+    """What `services.on_message_accepted` runs on commit (registered in apps.py).
+
+    The setting is read again here: it can be switched off while the process runs (tests).
+    """
+    if settings.KORE_DISPATCHER:
+        dispatcher.kick()

@@ -1,0 +1,300 @@
+"""The relay's state machine: the outbox and the conversation state it drives.
+
+A user message is its own outbox entry: `accepted` until forwarded (`sent`) or `failed`.
+A claim is a lease that the forwarding process renews; a lapsed lease means the process
+died mid-call, and the message is failed with a visible reason, never re-sent.
+`Conversation.pending` is true while the user waits on the bot; `conversation_settle` is the
+one place that decides it from the outbox.
+
+Any number of processes run this at once (docs/deployment.md): a conversation is served by
+one process at a time (its dispatch lease), a message is claimed in a transaction that locks
+its conversation, and every background job (recovering lapsed leases, settling stale
+`pending`, forgetting old callback keys) is a statement that is safe to run concurrently.
+
+The chat-domain writes (storing messages, system entries, conversation fields) stay in
+`webclient.services`; this module composes them into the relay's transitions. The two reads
+that only the relay makes (`outbox_conversations`, `latest_forwarded_user_message`) live
+here too, next to the transitions whose state they read.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from webclient import services
+from webclient.kore.payloads import BotItem
+from webclient.models import CallbackDelivery, Conversation, Message
+
+# ---- reads -----------------------------------------------------------------------------
+
+
+def outbox_conversations(*, owner: str) -> list[int]:
+    """Conversations with a user message waiting to be forwarded that no other process
+    serves (or whose server's lease lapsed)."""
+    free = (
+        models.Q(conversation__dispatch_lease_until__isnull=True)
+        | models.Q(conversation__dispatch_lease_until__lt=timezone.now())
+        | models.Q(conversation__dispatch_owner=owner)
+    )
+    return list(
+        Message.objects.filter(
+            free, status=Message.Status.ACCEPTED, forward_started_at__isnull=True
+        )
+        .values_list("conversation_id", flat=True)
+        .distinct()
+    )
+
+
+def latest_forwarded_user_message(*, conversation: Conversation) -> Message | None:
+    """The newest user message whose forward started: what a bot's callback answers."""
+    return (
+        conversation.messages.filter(role=Message.Role.USER, forward_started_at__isnull=False)
+        .order_by("-id")
+        .first()
+    )
+
+
+# ---- claim, renew, forwarded, fail -----------------------------------------------------
+
+
+def outbox_claim(*, conversation_id: int, lease: timedelta) -> Message | None:
+    """Claim the conversation's oldest accepted message, unless one is already in flight.
+
+    The check and the claim share one transaction, so each message is forwarded at most
+    once, by one process. The claim lasts `lease` unless renewed (`outbox_renew`). On
+    PostgreSQL the conversation's row is locked (not its bot's, which all its conversations
+    share), and a process finding it locked leaves it to the one holding the lock.
+    """
+    with transaction.atomic():
+        conversation = (
+            Conversation.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("bot")
+            .filter(pk=conversation_id)
+            .first()
+        )
+        if conversation is None:
+            return None
+        head = conversation.messages.filter(status=Message.Status.ACCEPTED).order_by("id").first()
+        if head is None or head.forward_started_at is not None:
+            return None
+        now = timezone.now()
+        head.forward_started_at = now
+        head.forward_lease_until = now + lease
+        head.save(update_fields=["forward_started_at", "forward_lease_until"])
+        head.conversation = conversation
+        return head
+
+
+def outbox_renew(*, message_ids: list[int], lease: timedelta) -> None:
+    """Extend the claims of messages this process is still forwarding."""
+    if message_ids:
+        Message.objects.filter(pk__in=message_ids, status=Message.Status.ACCEPTED).update(
+            forward_lease_until=timezone.now() + lease
+        )
+
+
+def user_message_mark_forwarded(*, message: Message) -> bool:
+    """The platform took the message: `sent`, and the session counts as started.
+
+    False when its lease had lapsed and it was already failed (the user was told).
+    """
+    with transaction.atomic():
+        changed = Message.objects.filter(pk=message.pk, status=Message.Status.ACCEPTED).update(
+            status=Message.Status.SENT
+        )
+        if changed:
+            services.conversation_update(conversation=message.conversation, session_started=True)
+    return bool(changed)
+
+
+def user_message_mark_failed(*, message: Message, reason: str) -> Message:
+    """Fail a user message and tell the user: a new system message refers to it."""
+    with transaction.atomic():
+        Message.objects.filter(pk=message.pk).update(
+            status=Message.Status.FAILED, failure_reason=reason
+        )
+        return services.system_message_add(
+            conversation=message.conversation,
+            refers_to=message,
+            kind=Message.Kind.ERROR,
+            text=reason,
+            data={"status": Message.Status.FAILED, "reason": reason},
+        )
+
+
+def outbox_fail(*, message: Message, reason: str) -> bool:
+    """Fail a message still in the outbox, tell the user, settle the conversation.
+
+    False when it already left the outbox (sent, or failed by someone else): a forward and
+    the expiry of its lease never both decide its fate.
+    """
+    with transaction.atomic():
+        still_accepted = (
+            Message.objects.select_for_update()
+            .filter(pk=message.pk, status=Message.Status.ACCEPTED)
+            .exists()
+        )
+        if not still_accepted:
+            return False
+        user_message_mark_failed(message=message, reason=reason)
+        conversation_settle(conversation=message.conversation)
+    return True
+
+
+def outbox_fail_interrupted(*, reason: str) -> int:
+    """Fail every claimed message whose lease lapsed: its process died mid-call.
+
+    Whether the platform got it is unknown, so it is never sent again; the user is told.
+    A claim without a lease predates leases and counts as lapsed.
+    """
+    lapsed = Message.objects.filter(
+        status=Message.Status.ACCEPTED, forward_started_at__isnull=False
+    ).filter(models.Q(forward_lease_until__lt=timezone.now()) | models.Q(forward_lease_until=None))
+    return sum(
+        outbox_fail(message=message, reason=reason)
+        for message in lapsed.select_related("conversation")
+    )
+
+
+# ---- conversation state ----------------------------------------------------------------
+
+
+def conversation_settle(*, conversation: Conversation) -> None:
+    """`pending` stays true only while a user message still waits to be forwarded."""
+    waiting = conversation.messages.filter(
+        status=Message.Status.ACCEPTED, forward_started_at__isnull=True
+    ).exists()
+    services.conversation_update(conversation=conversation, pending=waiting)
+
+
+def conversations_settle_stale(*, idle: timedelta) -> None:
+    """Clear `pending` where nothing happened for `idle` (an async bot that never answered).
+
+    The typing indicator must not spin for ever; a late answer is still stored and shown.
+    One UPDATE, so that any number of processes may run it at once, and a conversation that
+    a concurrent send just made active (a newer `last_activity_at`) is left alone.
+    """
+    cutoff = timezone.now() - idle
+    waiting = Message.objects.filter(
+        conversation=models.OuterRef("pk"),
+        status=Message.Status.ACCEPTED,
+        forward_started_at__isnull=True,
+    )
+    Conversation.objects.filter(pending=True, last_activity_at__lt=cutoff).update(
+        pending=models.Exists(waiting)
+    )
+
+
+def conversation_session_closed(
+    *, conversation: Conversation, message: Message, ignored: bool
+) -> Message:
+    """The platform confirmed SESSION_CLOSURE: say so, and start afresh next time."""
+    text = (
+        "There was no open chat session to end."
+        if ignored
+        else "The chat session has ended. Send a message to start a new one."
+    )
+    with transaction.atomic():
+        notice = services.system_message_add(
+            conversation=conversation,
+            refers_to=message,
+            kind=Message.Kind.EVENT,
+            text=text,
+            data={"event": "SESSION_CLOSURE", "status": "ignored" if ignored else "closed"},
+        )
+        services.conversation_update(
+            conversation=conversation, session_started=False, task_state={}
+        )
+    return notice
+
+
+# ---- deliveries without platform ids ---------------------------------------------------
+
+
+def bot_delivery_store_once(
+    *,
+    conversation: Conversation,
+    items: list[BotItem],
+    delivery_key: str,
+    window: timedelta,
+) -> list[Message]:
+    """Store a delivery without platform ids (V1 callbacks) unless stored within `window`.
+
+    The delivery claims its key in the same transaction as its messages are stored; of two
+    concurrent deliveries of one body, the second finds the key taken and stores nothing.
+    A repeat after `window` (a legitimate one) re-arms the key and is stored again.
+    """
+    with transaction.atomic():
+        if not _callback_delivery_claim(conversation, delivery_key, window):
+            return []
+        return services.bot_messages_store(
+            conversation=conversation, items=[BotItem(bot_item.item) for bot_item in items]
+        )
+
+
+def _callback_delivery_claim(conversation: Conversation, digest: str, window: timedelta) -> bool:
+    """Insert the key, or re-arm it if its window lapsed, in one atomic statement.
+
+    INSERT … ON CONFLICT DO UPDATE … WHERE (PostgreSQL and SQLite alike) returns a row only
+    when it inserted or re-armed: a concurrent insert of the same key waits for the first
+    to commit, then finds it within its window, and returns nothing.
+    """
+    now = timezone.now()
+    adapt = connection.ops.adapt_datetimefield_value
+    table = connection.ops.quote_name(CallbackDelivery._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (conversation_id, digest, seen_at) VALUES (%s, %s, %s) "  # noqa: S608
+            "ON CONFLICT (conversation_id, digest) DO UPDATE SET seen_at = excluded.seen_at "
+            f"WHERE {table}.seen_at < %s RETURNING id",
+            [conversation.pk, digest, adapt(now), adapt(now - window)],
+        )
+        return cursor.fetchone() is not None
+
+
+def callback_deliveries_forget(*, window: timedelta) -> None:
+    """Drop de-duplication keys whose window lapsed (they would be re-armed anyway)."""
+    CallbackDelivery.objects.filter(seen_at__lt=timezone.now() - window).delete()
+
+
+# ---- one process serves a conversation at a time ---------------------------------------
+# A lease on the conversation, taken with one conditional UPDATE (the row lock makes it
+# atomic), renewed while serving, released when its outbox is empty.
+
+
+def conversation_dispatch_claim(*, conversation_id: int, owner: str, lease: timedelta) -> bool:
+    """Serve this conversation's outbox from `owner` unless another process holds it."""
+    now = timezone.now()
+    free = (
+        models.Q(dispatch_lease_until__isnull=True)
+        | models.Q(dispatch_lease_until__lt=now)
+        | models.Q(dispatch_owner=owner)
+    )
+    claimed = Conversation.objects.filter(free, pk=conversation_id).update(
+        dispatch_owner=owner, dispatch_lease_until=now + lease
+    )
+    return bool(claimed)
+
+
+def conversations_dispatch_renew(
+    *, conversation_ids: list[int], owner: str, lease: timedelta
+) -> None:
+    if conversation_ids:
+        Conversation.objects.filter(pk__in=conversation_ids, dispatch_owner=owner).update(
+            dispatch_lease_until=timezone.now() + lease
+        )
+
+
+def conversation_dispatch_release(*, conversation_id: int, owner: str) -> bool:
+    """Let go of the conversation; True when a message still waits (accepted meanwhile)."""
+    Conversation.objects.filter(pk=conversation_id, dispatch_owner=owner).update(
+        dispatch_owner="", dispatch_lease_until=None
+    )
+    return Message.objects.filter(
+        conversation_id=conversation_id,
+        status=Message.Status.ACCEPTED,
+        forward_started_at__isnull=True,
+    ).exists()
