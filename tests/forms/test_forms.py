@@ -1,5 +1,5 @@
 """Digital Forms: rendering, server-side validation, the formData sent upstream and the
-read-only summary (webclient.forms), on the demo form of the emulator."""
+read-only summary (webclient.forms), on the demo form (webclient/examples/)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ import pytest
 
 from tests.rendering.test_rendering_hostile import assert_inert
 from tests.rendering.test_rendering_templates import tags
-from webclient.emulator.examples import DEMO_FORM
+from webclient.examples import demo_form
 from webclient.forms import FormEntry, FormErrors, submission_prepare
 from webclient.render import render_bot_item
+
+DEMO_FORM = demo_form()
 
 FORM_ID = DEMO_FORM["formDef"]["_id"]
 

@@ -10,7 +10,7 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 
 from tests.forms.test_forms import FORM_ID, PIN, data, valid
 from webclient import services
-from webclient.emulator.examples import DEMO_FORM
+from webclient.examples import demo_form
 from webclient.kore.payloads import BotItem, request_body
 from webclient.models import Message
 
@@ -22,7 +22,7 @@ def no_forwarding(settings: SettingsWrapper) -> None:
 
 def test_a_pin_is_never_shown_in_the_transcript_but_goes_to_the_bot(demo: Any) -> None:
     conversation = services.conversation_get_or_create(bot=demo, identity="pin-holder")
-    services.bot_messages_store(conversation=conversation, items=[BotItem({"form": DEMO_FORM})])
+    services.bot_messages_store(conversation=conversation, items=[BotItem({"form": demo_form()})])
     message, created = services.user_message_accept(
         bot=demo,
         identity="pin-holder",

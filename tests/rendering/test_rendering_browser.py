@@ -16,9 +16,12 @@ from typing import Any
 import pytest
 
 from tests.forms.test_forms import BIRTH, EMAIL, EMPLOYMENT, PIN, SUBMIT, TERM
-from webclient.emulator.examples import DEMO_FORM, TEMPLATE_EXAMPLES
+from webclient.examples import demo_form, template_examples
 from webclient.forms import FormErrors, submission_prepare
 from webclient.render import render_bot_item
+
+TEMPLATE_EXAMPLES = template_examples()
+DEMO_FORM = demo_form()
 
 pytestmark = pytest.mark.browser
 

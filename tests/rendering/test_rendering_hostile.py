@@ -10,10 +10,13 @@ from typing import Any
 
 import pytest
 
-from webclient.emulator.examples import DEMO_FORM, TEMPLATE_EXAMPLES
+from webclient.examples import demo_form, template_examples
 from webclient.forms import summary_preview
 from webclient.render import render_bot_item, render_user_input
 from webclient.rendering import templates
+
+TEMPLATE_EXAMPLES = template_examples()
+DEMO_FORM = demo_form()
 
 DANGEROUS_TAGS = {
     "script", "iframe", "object", "embed", "style", "base", "meta", "link", "frame",
