@@ -145,7 +145,9 @@ async def conversation(
     clients = [httpx.AsyncClient(base_url=url, timeout=60) for url in urls]
     try:
         headers = await token(clients[0], identity)
-        cursor, replies, words = 0, [], []
+        cursor = 0
+        replies: list[str] = []
+        words: list[str] = []
         for k in range(messages):
             word = f"m{k}"
             words.append(word)
