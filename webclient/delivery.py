@@ -39,6 +39,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Protocol, TypeVar
 
+import psycopg
+import redis
 from django.conf import settings
 from django.db import connection, transaction
 
@@ -245,20 +247,14 @@ def _payload(channel: str, message_id: int) -> str:
     return f"{message_id} {channel}"
 
 
-class PostgresNotifier(LocalNotifier):
-    authoritative = True
+class ListeningNotifier(LocalNotifier):
+    """A notifier that hears other processes' stores on one connection, in a thread."""
+
+    listener_name = "listener"
 
     def __init__(self) -> None:
         super().__init__()
-        self._listener = _Listener("notify-listener", self)
-
-    def stored(self, channel: str, message_id: int) -> None:
-        # Queued by PostgreSQL with the transaction: delivered to every listener (this
-        # process's too) at commit, never for a rollback. This process's waiters are also
-        # woken directly, sparing them the round trip.
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_notify(%s, %s)", [PG_CHANNEL, _payload(channel, message_id)])
-        super().stored(channel, message_id)
+        self._listener = _Listener(self.listener_name, self)
 
     def subscribe(self, channel: str) -> Waiter:
         self.start()
@@ -271,8 +267,24 @@ class PostgresNotifier(LocalNotifier):
         self._listener.stop()
 
     def _listen(self, on_connected: Callable[[], None]) -> None:
-        import psycopg
+        """Connect, call `on_connected` once listening, then `publish_local` what is heard;
+        return or raise when the connection ends."""
+        raise NotImplementedError
 
+
+class PostgresNotifier(ListeningNotifier):
+    authoritative = True
+    listener_name = "notify-listener"
+
+    def stored(self, channel: str, message_id: int) -> None:
+        # Queued by PostgreSQL with the transaction: delivered to every listener (this
+        # process's too) at commit, never for a rollback. This process's waiters are also
+        # woken directly, sparing them the round trip.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_notify(%s, %s)", [PG_CHANNEL, _payload(channel, message_id)])
+        super().stored(channel, message_id)
+
+    def _listen(self, on_connected: Callable[[], None]) -> None:
         with psycopg.connect(**_pg_params(), autocommit=True) as conn:
             conn.execute(f"LISTEN {PG_CHANNEL}")
             on_connected()
@@ -301,12 +313,13 @@ def _pg_params() -> dict[str, Any]:
     return {k: v for k, v in params.items() if v is not None}
 
 
-class RedisNotifier(LocalNotifier):
+class RedisNotifier(ListeningNotifier):
+    listener_name = "redis-listener"
+
     def __init__(self) -> None:
         super().__init__()
-        self._listener = _Listener("redis-listener", self)
         self._channel = settings.NOTIFY_REDIS_CHANNEL
-        self._client: Any = None
+        self._client: redis.Redis | None = None
 
     def stored(self, channel: str, message_id: int) -> None:
         transaction.on_commit(lambda: self.publish(channel, message_id))
@@ -319,28 +332,14 @@ class RedisNotifier(LocalNotifier):
             # A hint lost: polls elsewhere find the message when their wait runs out.
             log.warning("redis publish failed: %s", exc)
 
-    def _redis(self) -> Any:
+    def _redis(self) -> redis.Redis:
         if self._client is None:
-            import redis
-
             self._client = redis.Redis.from_url(
                 settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2
             )
         return self._client
 
-    def subscribe(self, channel: str) -> Waiter:
-        self.start()
-        return super().subscribe(channel)
-
-    def start(self) -> None:
-        self._listener.start(self._listen)
-
-    def stop(self) -> None:
-        self._listener.stop()
-
     def _listen(self, on_connected: Callable[[], None]) -> None:
-        import redis
-
         client = redis.Redis.from_url(
             settings.REDIS_URL, socket_connect_timeout=2, health_check_interval=0
         )
