@@ -34,7 +34,10 @@ def point_bots_at(server: LiveServer, emulator_url: str) -> None:
         f"Bot.objects.filter(slug__startswith='demo').update(upstream_url={emulator_url!r})\n"
     )
     subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=server.env, check=True
+        [sys.executable, "manage.py", "shell", "-v0", "-c", code],
+        cwd=ROOT,
+        env=server.env,
+        check=True,
     )
 
 
