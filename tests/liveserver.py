@@ -49,8 +49,10 @@ class LiveServer:
         *,
         devserver: bool = False,
         database_url: str | None = None,
+        access_log: bool = False,
     ) -> None:
         self.devserver = devserver
+        self.access_log = access_log
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.db_path = db_path
@@ -87,7 +89,8 @@ class LiveServer:
         if self.devserver:
             command = ["manage.py", "runserver", f"127.0.0.1:{self.port}", "--noreload"]
         else:
-            command = ["-m", "uvicorn", "kore_chat.asgi:application", "--no-access-log"]
+            command = ["-m", "uvicorn", "kore_chat.asgi:application"]
+            command += [] if self.access_log else ["--no-access-log"]
             command += ["--host", "127.0.0.1", "--port", str(self.port)]
         self.process = subprocess.Popen(
             [sys.executable, *command],

@@ -3,33 +3,21 @@ it imports nothing of the relay's behaviour, and `seed_demo` is what creates the
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import httpx
 import pytest
 from django.core.management import call_command
 
+from tests.code_imports import WEBCLIENT, imported_modules
 from tests.liveserver import LiveServer
 from webclient.emulator.models import EmulatedWebhook
 from webclient.models import Bot
 
-WEBCLIENT = Path(__file__).resolve().parents[2] / "webclient"
 EMULATOR = WEBCLIENT / "emulator"
 # What the emulator may use of the rest of webclient/: the shared example payloads and the
 # encrypted column type its credentials are stored in.
 SHARED = {"webclient.examples", "webclient.fields"}
-
-
-def imported_modules(path: Path) -> set[str]:
-    modules: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            modules.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            modules.add(node.module)
-            modules.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return modules
 
 
 def test_no_module_of_the_relay_imports_or_migrates_against_the_emulator() -> None:

@@ -3,6 +3,7 @@ forwarded to the bot."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 
 from tests.forms.test_forms import FORM_ID, PIN, data, valid
 from webclient import services
+from webclient.api.serializers import messages_output
 from webclient.examples import demo_form
 from webclient.kore.payloads import BotItem, request_body
 from webclient.models import Message
@@ -40,3 +42,20 @@ def test_a_pin_is_never_shown_in_the_transcript_but_goes_to_the_bot(demo: Any) -
     forwarded = body["message"]["val"]
     assert isinstance(forwarded, dict)
     assert {"componentId": PIN, "input": "80734"} in forwarded["data"]
+
+
+def test_a_pin_is_masked_in_the_messages_the_api_answers_with(demo: Any) -> None:
+    conversation = services.conversation_get_or_create(bot=demo, identity="pin-reader")
+    services.bot_messages_store(conversation=conversation, items=[BotItem({"form": demo_form()})])
+    message, _ = services.user_message_accept(
+        bot=demo,
+        identity="pin-reader",
+        body={"formData": {"formId": FORM_ID, "data": data({**valid(), PIN: "80734"})}},
+        client_message_id="form-2",
+    )
+    # What the long-poll and the send answer both serialise a message with.
+    (shown,) = messages_output([message])
+    assert "80734" not in json.dumps(shown)
+    assert {"componentId": PIN, "input": "••••••"} in shown["data"]["formData"]["data"]
+    assert message.data is not None
+    assert {"componentId": PIN, "input": "80734"} in message.data["formData"]["data"]

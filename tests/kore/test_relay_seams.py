@@ -3,32 +3,18 @@ and the relay learns of an accepted message through a hook that runs on commit o
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from django.db import transaction
 from pytest_django.fixtures import Settings as SettingsWrapper
 
+from tests.code_imports import WEBCLIENT, imported_modules
 from webclient import services
 from webclient.kore import dispatcher
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
-
-WEBCLIENT = Path(__file__).resolve().parents[2] / "webclient"
-
-
-def imported_modules(path: Path) -> set[str]:
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            found.add(node.module)
-            found.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return found
 
 
 @pytest.fixture(autouse=True)

@@ -7,25 +7,29 @@ constant time. Unknown bot and wrong secret get the same 404, so the route revea
 
 The body cap (KORE_CALLBACK_MAX_BYTES, 413) is enforced before any view runs, by
 webclient.security.limits. Only refused attempts are rate-limited, per calling address
-(webclient.security.ratelimit): that stops secret guessing without ever throttling the
-platform's real deliveries.
+(webclient.security.ratelimit), and a delivery with the right secret is never refused by
+that limit: it stops a noisy guesser without ever throttling the platform's real deliveries,
+whoever shares its address. Guessing itself is hopeless: the secret has at least 96 bits.
 """
 
 from __future__ import annotations
 
 import hmac
+import logging
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from webclient import selectors
+from webclient import metrics, selectors
 from webclient.api.errors import error_response
 from webclient.errors import ApplicationError, Kind
 from webclient.kore import callbacks
 from webclient.security import ratelimit
 from webclient.security.limits import json_loads
+
+log = logging.getLogger(__name__)
 
 
 def _secret_matches(expected: str, given: str) -> bool:
@@ -36,10 +40,13 @@ def _secret_matches(expected: str, given: str) -> bool:
 @require_POST
 def kore_callback(request: HttpRequest, slug: str, secret: str) -> JsonResponse:
     try:
-        ratelimit.check_callback_allowed(request)
         bot = selectors.bot_by_callback(slug=slug)
         if bot is None or not _secret_matches(bot.callback_secret, secret):
+            # Answered 429 once this address refused too often, 404 before; a delivery with
+            # the right secret is never counted nor throttled, whoever else fails from the
+            # same address (the platform's egress may be shared).
             ratelimit.count_callback_refusal(request)
+            metrics.callback_received(bot.slug if bot else "-", "refused")
             raise ApplicationError("not_found", "Not found.", Kind.NOT_FOUND)
         body: Any = json_loads(request.body)
     except ApplicationError as exc:
@@ -49,6 +56,10 @@ def kore_callback(request: HttpRequest, slug: str, secret: str) -> JsonResponse:
             ApplicationError("invalid_request", "The body must be a JSON object.")
         )
     received = callbacks.receive(bot, body)
+    metrics.callback_received(bot.slug, received.status)
+    log.info(
+        "bot %s: callback %s, %d message(s) stored", bot.slug, received.status, received.stored
+    )
     # Unknown users are answered 200 too: the platform must not retry what can never
     # succeed, and nothing is stored for them.
     return JsonResponse(

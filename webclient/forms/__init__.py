@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from webclient.forms.definition import (
+    MASK,
     FormData,
     FormEntry,
     form_id,
@@ -29,6 +30,7 @@ __all__ = [
     "Submission",
     "form_id",
     "render_form",
+    "shown_data",
     "submission_prepare",
     "summary_preview",
 ]
@@ -42,6 +44,8 @@ class Submission:
     cancelled: bool
     text: str
     html: str
+    # componentIds whose values are secrets: forwarded, but masked wherever shown.
+    secret_ids: list[str]
 
 
 def submission_prepare(form: Any, entries: Sequence[FormEntry]) -> Submission:
@@ -71,7 +75,22 @@ def submission_prepare(form: Any, entries: Sequence[FormEntry]) -> Submission:
         cancelled=cancelled,
         text="Form cancelled" if cancelled else "Form submitted",
         html=summary_html(definition, inputs),
+        secret_ids=[component.id for component in definition.fields if component.secret],
     )
+
+
+def shown_data(data: Any) -> Any:
+    """A stored user message's `data` as it may be shown (API, transcripts, exports): the
+    inputs named in its `secretFields` masked. Anything else is returned as it is."""
+    if not isinstance(data, dict) or not data.get("secretFields"):
+        return data
+    secret = set(data["secretFields"])
+    form_data = data.get("formData") or {}
+    entries = [
+        {**entry, "input": MASK} if entry.get("componentId") in secret else entry
+        for entry in form_data.get("data", [])
+    ]
+    return {**data, "formData": {**form_data, "data": entries}}
 
 
 def summary_preview(form: Any, entries: Sequence[FormEntry]) -> str:

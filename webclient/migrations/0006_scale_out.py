@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('webclient', '0004_client_secret_rotation'),
+        ('webclient', '0005_message_request_id'),
     ]
 
     operations = [
