@@ -2,12 +2,16 @@
 
 Starts real uvicorn processes and measures, in one run:
 
-1. Wake-up latency across workers: a long-poll held on worker A, a message sent through
-   worker B (both on one PostgreSQL database), from the message being stored (its
-   `createdAt`) to A answering the poll; through LISTEN/NOTIFY and through Redis pub/sub.
-   Baseline in the same run: the poll held on B itself (no other process involved).
-   Verified: each poll was held (it was open before the send and answered well before its
-   wait ran out) and answered with exactly the message sent.
+1. Wake-up latency across workers, worker A and worker B on one PostgreSQL database,
+   through LISTEN/NOTIFY and through Redis pub/sub; baseline in the same run: the poll held
+   on B itself (no other process involved). Two measures:
+   - a bot reply stored by B's dispatcher (the later parts of `slow 1`, which B fetches on
+     its pollId chain) → a long-poll held on A answering it, from the reply's `createdAt`;
+     only replies stored while the poll was held count;
+   - a user message sent through B → a long-poll held on A answering it, from its
+     `createdAt` (which precedes the rest of the sending request and its commit) and from
+     B's 202 (after the commit). Verified: each poll was held (open before the send,
+     answered well before its wait ran out) and answered with exactly the message sent.
 2. Throughput, messages/s end to end: a user message sent, forwarded to the emulator (a
    process of its own), the bot's reply stored and delivered to a long-poll; C conversations
    at once, each sending its next message when the last reply arrived. Through 1 worker on
@@ -137,6 +141,49 @@ async def wakeups(
     return samples, after_send
 
 
+async def reply_wakeups(poll_on: str, send_to: str, count: int, parallel: int = 4) -> list[float]:
+    """Seconds from a bot reply's createdAt, stored by the other worker's dispatcher (the
+    later parts of `slow 1`, fetched by its pollId chain), to a poll held here answering."""
+    samples: list[float] = []
+
+    async def one() -> None:
+        async with (
+            httpx.AsyncClient(base_url=poll_on, timeout=60) as poller,
+            httpx.AsyncClient(base_url=send_to, timeout=60) as sender,
+        ):
+            headers = await token(poller, f"reply-{uuid.uuid4()}")
+            sent = await sender.post(
+                "/api/v1/messages",
+                json={"text": "slow 1", "clientMessageId": str(uuid.uuid4())},
+                headers=headers,
+            )
+            assert sent.status_code == 202, sent.text
+            cursor, later = sent.json()["cursor"], 0
+            while later < 2:  # "Halfway there…" and "Done after 1 s."
+                opened = time.time()
+                answer = (
+                    await poller.get(
+                        "/api/v1/messages",
+                        params={"after": cursor, "wait": 10},
+                        headers=headers,
+                    )
+                ).json()
+                arrived = time.time()
+                cursor = answer["cursor"]
+                for message in answer["messages"]:
+                    if message["role"] != "bot" or message["text"].startswith("Working"):
+                        continue
+                    later += 1
+                    # Only a reply stored while this poll was held measures a wake-up.
+                    if created(message) > opened:
+                        samples.append(arrived - created(message))
+
+    for _ in range(count // parallel):
+        await asyncio.gather(*(one() for _ in range(parallel)))
+    assert len(samples) >= count, f"only {len(samples)} of {2 * count} replies found a held poll"
+    return samples
+
+
 async def conversation(
     urls: list[str], messages: int, done: list[float]
 ) -> tuple[str, list[str], list[str]]:
@@ -215,13 +262,17 @@ async def main(wakeup_count: int, conversations: int, messages: int) -> None:
             "NOTIFY_REDIS_CHANNEL": f"kc-bench-{secrets.token_hex(4)}",
         }
         latencies: dict[str, tuple[list[float], list[float]]] = {}
+        replies: dict[str, list[float]] = {}
         with servers(tmp, 2, postgres=True) as (relays, _):
             a, b = (relay.url for relay in relays)
             latencies["same worker (baseline)"] = await wakeups(b, b, wakeup_count)
             latencies["across workers, LISTEN/NOTIFY"] = await wakeups(a, b, wakeup_count)
+            replies["same worker (baseline)"] = await reply_wakeups(b, b, wakeup_count // 2)
+            replies["across workers, LISTEN/NOTIFY"] = await reply_wakeups(a, b, wakeup_count // 2)
         with servers(tmp, 2, postgres=True, env=redis_env) as (relays, _):
             a, b = (relay.url for relay in relays)
             latencies["across workers, Redis pub/sub"] = await wakeups(a, b, wakeup_count)
+            replies["across workers, Redis pub/sub"] = await reply_wakeups(a, b, wakeup_count // 2)
 
         rates: dict[str, float] = {}
         for name, workers, postgres in (
@@ -232,7 +283,13 @@ async def main(wakeup_count: int, conversations: int, messages: int) -> None:
             with servers(tmp, workers, postgres=postgres) as (relays, emulator):
                 rates[name] = await throughput(relays, emulator, conversations, messages)
 
-    print("Wake-up latency, message stored -> held long-poll answered (loopback)")
+    print("Wake-up latency, bot reply stored by a dispatcher -> held long-poll answered")
+    for name, samples in replies.items():
+        print(line(name, samples))
+    base = statistics.median(replies["same worker (baseline)"])
+    for name, samples in replies.items():
+        print(f"  ratio {name} / same worker: x{statistics.median(samples) / base:.2f}")
+    print("Wake-up latency, user message sent through a worker -> held long-poll answered")
     for name, (samples, _) in latencies.items():
         print(line(name, samples))
     print("  the same, from the send's 202 (its transaction committed) to the poll's answer")
