@@ -1,9 +1,10 @@
 """A real server for end-to-end tests: uvicorn in its own process, its own database.
 
-It is the same command production runs, reached over loopback HTTP; the relay inside it
-reaches its own emulator over loopback HTTP too. Its database is a SQLite file, or, when
-the test run is on PostgreSQL (DATABASE_URL set), a PostgreSQL database of its own, dropped
-when the tests end; `database_url` makes several servers share one database instead.
+It is the same command production runs (`python -m kore_chat.serve`), reached over loopback
+HTTP; the relay inside it reaches its own emulator over loopback HTTP too. Its database is a
+SQLite file, or, when the test run is on PostgreSQL (DATABASE_URL set), a PostgreSQL
+database of its own, dropped when the tests end; `database_url` makes several servers share
+one database instead.
 """
 
 from __future__ import annotations
@@ -89,9 +90,8 @@ class LiveServer:
         if self.devserver:
             command = ["manage.py", "runserver", f"127.0.0.1:{self.port}", "--noreload"]
         else:
-            command = ["-m", "uvicorn", "kore_chat.asgi:application"]
+            command = ["-m", "kore_chat.serve", "--host", "127.0.0.1", "--port", str(self.port)]
             command += [] if self.access_log else ["--no-access-log"]
-            command += ["--host", "127.0.0.1", "--port", str(self.port)]
         self.process = subprocess.Popen(
             [sys.executable, *command],
             cwd=ROOT,
@@ -109,6 +109,23 @@ class LiveServer:
             except httpx.HTTPError:
                 time.sleep(0.1)
         raise RuntimeError("server did not start in 30 s")
+
+    def shell(self, code: str) -> str:
+        """The last line `code` prints, run by `manage.py shell` against this server's data."""
+        output = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", code],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        return output.strip().splitlines()[-1]
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
 
     def stop(self, kill: bool = False) -> None:
         if self.process is None:

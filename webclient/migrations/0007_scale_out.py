@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('webclient', '0005_message_request_id'),
+        ('webclient', '0006_bot_tokens_valid_after'),
     ]
 
     operations = [
