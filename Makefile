@@ -53,3 +53,4 @@ test: $(VENV)/.dev-deps lint
 bench: $(VENV)/.dev-deps
 	$(BIN)/python bench/longpoll_bench.py
 	$(BIN)/python bench/render_bench.py
+	$(BIN)/python bench/scale_bench.py
