@@ -74,7 +74,8 @@ def test_a_poll_held_on_one_worker_answers_within_100ms_of_a_send_through_anothe
         assert [m["text"] for m in answer["messages"]][:1] == [f"ping {n}"]
         assert poll.answered_at - sent_at < 0.1
         # Let the bot's answer go by before the next round (polling on from this answer).
-        on_a.wait_for(lambda m: m["role"] == "bot")
+        if not any(m["role"] == "bot" for m in answer["messages"]):
+            on_a.wait_for(lambda m: m["role"] == "bot")
         cursor = on_a.cursor
 
 
