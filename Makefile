@@ -51,7 +51,9 @@ test: $(VENV)/.dev-deps lint
 	scripts/ensure-chromium
 	$(MAKE) --no-print-directory $(SDK)/node_modules/.package-lock.json $(A11Y)/node_modules/.package-lock.json
 	$(BIN)/pytest
+	scripts/test-on-postgres $(BIN)/pytest -q tests/api tests/kore
 
 bench: $(VENV)/.dev-deps
 	$(BIN)/python bench/longpoll_bench.py
 	$(BIN)/python bench/render_bench.py
+	$(BIN)/python bench/scale_bench.py

@@ -10,7 +10,8 @@ docs/deployment.md). It runs uvicorn on kore_chat.asgi:application with what bar
   HTTP_BODY_TIMEOUT), which uvicorn lacks: its only timeout is the idle keep-alive, and
   any byte restarts that. A client sending a byte a second kept its connection forever.
 
-Options: --host (default 127.0.0.1, or $HOST), --port (8000, or $PORT) and --no-access-log;
+Options: --host (default 127.0.0.1, or $HOST), --port (8000, or $PORT), --workers (1, or
+$WEB_CONCURRENCY: several need PostgreSQL, docs/deployment.md) and --no-access-log;
 everything else comes from the settings.
 """
 
@@ -110,6 +111,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default=os.getenv("HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.getenv("PORT", "8000")))
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.getenv("WEB_CONCURRENCY", "1")),
+        help="worker processes (default $WEB_CONCURRENCY, else 1); more than one needs "
+        "PostgreSQL (DATABASE_URL): see docs/deployment.md",
+    )
+    parser.add_argument(
         "--no-access-log",
         dest="access_log",
         action="store_false",
@@ -121,6 +129,7 @@ def main(argv: list[str] | None = None) -> None:
         host=args.host,
         port=args.port,
         access_log=args.access_log,
+        workers=args.workers,
         **uvicorn_options(),
     )
 

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('webclient', '0006_bot_tokens_valid_after'),
+        ('webclient', '0007_scale_out'),
     ]
 
     operations = [
