@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from typing import Any
 
 import pytest
@@ -58,7 +59,7 @@ def test_a_form_submission_shows_its_values_with_the_password_masked(
     body = transcript(superuser_client, story, frame=True).content.decode()
     assert valid()["fct-5a0cf4f1-2b8e-4d55-9d3c-000000000003"] in body  # the full name
     assert "••••••" in body
-    assert valid()[PIN] not in body
+    assert not shows_pin(body)
 
 
 def test_the_transcript_runs_no_script_and_is_isolated_from_the_admin(
@@ -141,6 +142,12 @@ def test_conversations_are_found_by_identity_and_by_message_text(
     assert listed(superuser_client, "q=are+you+there") == {str(story.conversation)}
 
 
+def shows_pin(text: str) -> bool:
+    """Whether the submitted PIN appears as a number of its own (its digits may well occur
+    inside a timestamp or an id)."""
+    return re.search(rf"(?<!\d){re.escape(valid()[PIN])}(?!\d)", text) is not None
+
+
 def export(client: Client, action: str, *conversations: Conversation) -> tuple[Any, bytes]:
     answer = client.post(
         CHANGELIST,
@@ -167,7 +174,7 @@ def test_export_json_streams_the_selected_conversations_with_their_messages(
     submission = next(m for m in messages if m["id"] == story.submission.pk)
     entries = {e["componentId"]: e["input"] for e in submission["data"]["formData"]["data"]}
     assert entries[PIN] == forms.MASK  # secret inputs as the API shows them
-    assert valid()[PIN] not in raw.decode()
+    assert not shows_pin(raw.decode())
 
 
 def test_export_csv_has_one_row_per_message_and_defuses_formulas(
@@ -180,7 +187,7 @@ def test_export_csv_has_one_row_per_message_and_defuses_formulas(
     row = next(r for r in rows if r["message"] == str(story.failed.pk))
     assert row["identity"] == IDENTITY and row["status"] == "failed"
     assert row["text"] == "'=HYPERLINK(1)"
-    assert valid()[PIN] not in raw.decode()
+    assert not shows_pin(raw.decode())
 
 
 def retry(client: Client, *messages: Message) -> Any:
