@@ -27,9 +27,17 @@ def free_port() -> int:
 
 class LiveServer:
     def __init__(
-        self, db_path: Path, env: Mapping[str, str] | None = None, *, devserver: bool = False
+        self,
+        db_path: Path,
+        env: Mapping[str, str] | None = None,
+        *,
+        devserver: bool = False,
+        app: str = "kore_chat.asgi:application",
+        workers: int = 1,
     ) -> None:
         self.devserver = devserver
+        self.app = app
+        self.workers = workers
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.db_path = db_path
@@ -58,8 +66,10 @@ class LiveServer:
         if self.devserver:
             command = ["manage.py", "runserver", f"127.0.0.1:{self.port}", "--noreload"]
         else:
-            command = ["-m", "uvicorn", "kore_chat.asgi:application", "--no-access-log"]
+            command = ["-m", "uvicorn", self.app, "--no-access-log"]
             command += ["--host", "127.0.0.1", "--port", str(self.port)]
+            if self.workers > 1:
+                command += ["--workers", str(self.workers)]
         self.process = subprocess.Popen(
             [sys.executable, *command],
             cwd=ROOT,

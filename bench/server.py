@@ -1,0 +1,154 @@
+"""The benchmark's server: the production ASGI application, plus what only a benchmark needs.
+
+Run as `uvicorn bench.server:application`. Everything the product serves is served by
+kore_chat.asgi unchanged; this module only adds, under `/__bench__/`:
+
+- `GET /__bench__/stats`: the database queries run so far by this process (every
+  connection, every thread: an execute wrapper on each connection as it opens) and the
+  long-polls waiting right now (the notifier's count), so that a benchmark can check what it
+  measured instead of trusting its own client.
+- `POST /__bench__/store?channel=<bot pk>:<identity>&text=`: stores one bot message into that
+  conversation through the product's own service, as the relay does with a bot's reply.
+- `WS /__bench__/ws/<bot pk>/<identity>`: a Django Channels consumer (in-memory channel
+  layer) that receives every message stored in that conversation, pushed at commit with its
+  payload serialised when it was stored: the WebSocket baseline of the delivery latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+
+from kore_chat.asgi import application as product  # noqa: E402  (sets Django up)
+
+from channels.generic.websocket import AsyncJsonWebsocketConsumer  # noqa: E402
+from channels.layers import get_channel_layer  # noqa: E402
+from channels.routing import URLRouter  # noqa: E402
+from django.db import transaction  # noqa: E402
+from django.db.backends.signals import connection_created  # noqa: E402
+from django.db.models.signals import post_save  # noqa: E402
+from django.urls import path  # noqa: E402
+
+from webclient import delivery, services  # noqa: E402
+from webclient.api.longpoll import run_db  # noqa: E402
+from webclient.api.serializers import MessageOutputSerializer  # noqa: E402
+from webclient.models import Conversation, Message  # noqa: E402
+
+Scope = dict[str, Any]
+Receive = Callable[[], Any]
+Send = Callable[[dict[str, Any]], Any]
+
+
+class QueryCounter:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        with self._lock:
+            self.count += 1
+        return execute(sql, params, many, context)
+
+
+queries = QueryCounter()
+
+
+def _count_queries(sender: Any, connection: Any, **kwargs: Any) -> None:
+    if queries not in connection.execute_wrappers:
+        connection.execute_wrappers.append(queries)
+
+
+connection_created.connect(_count_queries)
+
+
+def waiting_polls() -> int:
+    notifier = delivery.notifier
+    return int(notifier.waiting()) if hasattr(notifier, "waiting") else -1
+
+
+def group_name(bot_id: int | str, identity: str) -> str:
+    return f"chat.{bot_id}.{identity}"
+
+
+class PushedMessages(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+    async def connect(self) -> None:
+        kwargs = self.scope["url_route"]["kwargs"]
+        self.group = group_name(kwargs["bot"], kwargs["identity"])
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def chat_message(self, event: dict[str, Any]) -> None:
+        await self.send_json(event["message"])
+
+
+websockets = URLRouter([path("__bench__/ws/<int:bot>/<str:identity>", PushedMessages.as_asgi())])
+_loop: asyncio.AbstractEventLoop | None = None
+
+
+def _push_stored(sender: Any, instance: Message, created: bool, **kwargs: Any) -> None:
+    """What a Channels app does with a stored message: serialise it, send it to the group."""
+    layer = get_channel_layer()
+    if not created or _loop is None:
+        return
+    conversation = instance.conversation  # set by the service that stored it: no query
+    group = group_name(conversation.bot_id, conversation.identity)
+    if group not in getattr(layer, "groups", {}):
+        return  # nobody listens: cost the long-poll runs nothing
+    event = {"type": "chat.message", "message": dict(MessageOutputSerializer(instance).data)}
+    loop = _loop
+    transaction.on_commit(
+        lambda: asyncio.run_coroutine_threadsafe(layer.group_send(group, event), loop)
+    )
+
+
+post_save.connect(_push_stored, sender=Message)
+
+
+def _store(channel: str, text: str) -> int:
+    bot_id, _, identity = channel.partition(":")
+    conversation, _ = Conversation.objects.get_or_create(bot_id=int(bot_id), identity=identity)
+    stored = services.bot_messages_store(
+        conversation=conversation, items=[services.BotItem(text)]
+    )
+    return stored[0].pk
+
+
+async def _json(send: Send, body: dict[str, Any]) -> None:
+    raw = json.dumps(body).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": raw})
+
+
+async def bench_app(scope: Scope, receive: Receive, send: Send) -> None:
+    query = dict(parse_qsl(scope.get("query_string", b"").decode()))
+    if scope["path"] == "/__bench__/stats":
+        await _json(send, {"queries": queries.count, "waiting": waiting_polls()})
+    elif scope["path"] == "/__bench__/store":
+        message_id = await run_db(_store, query["channel"], query.get("text", "pong"))
+        await _json(send, {"id": message_id})
+    else:
+        await send({"type": "http.response.start", "status": 404, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+
+async def application(scope: Scope, receive: Receive, send: Send) -> None:
+    global _loop
+    if _loop is None:
+        _loop = asyncio.get_running_loop()
+    if scope["type"] == "websocket":
+        await websockets(scope, receive, send)
+    elif scope["type"] == "http" and scope["path"].startswith("/__bench__/"):
+        await bench_app(scope, receive, send)
+    else:
+        await product(scope, receive, send)
