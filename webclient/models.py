@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from webclient.fields import EncryptedTextField
-from webclient.kore.upstream import UpstreamNotAllowed, check_upstream
+from webclient.security.upstream import UpstreamNotAllowed, check_upstream
 
 
 class Bot(models.Model):

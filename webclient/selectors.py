@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from webclient.api.errors import ApiError
+from webclient.errors import ApplicationError, Kind
 from webclient.models import Bot, Conversation, Message
 from webclient.rendering import forms
 
@@ -17,7 +17,7 @@ FORMS_LOOKED_AT = 50
 def bot_get(*, slug: str | None) -> Bot:
     bot = Bot.objects.filter(slug=slug or settings.DEFAULT_BOT, enabled=True).first()
     if bot is None:
-        raise ApiError(404, "unknown_bot", "There is no such bot.")
+        raise ApplicationError("unknown_bot", "There is no such bot.", Kind.NOT_FOUND)
     return bot
 
 

@@ -13,8 +13,8 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from webclient import selectors
-from webclient.api.errors import ApiError
 from webclient.delivery import notifier
+from webclient.errors import ApplicationError, Kind
 from webclient.models import Bot, Conversation, Message
 from webclient.rendering import Rendered, forms, render_bot_item, render_user_input
 
@@ -131,15 +131,19 @@ def _form_submission_accept(
         conversation=conversation, form_id=submitted["formId"]
     )
     if form_message is None:
-        raise ApiError(404, "unknown_form", "This conversation has no such form.")
+        raise ApplicationError(
+            "unknown_form", "This conversation has no such form.", Kind.NOT_FOUND
+        )
     if selectors.form_is_closed(form_message=form_message):
-        raise ApiError(409, "form_closed", "This form was already submitted or cancelled.")
+        raise ApplicationError(
+            "form_closed", "This form was already submitted or cancelled.", Kind.CONFLICT
+        )
     form: dict[str, Any] = form_message.data or {}
     entries = submitted["data"]
     try:
         forms.form_validate(form, entries)
     except forms.FormErrors as exc:
-        raise ApiError(400, "invalid_form", str(exc), extra={"fields": exc.fields}) from None
+        raise ApplicationError("invalid_form", str(exc), extra={"fields": exc.fields}) from None
     cancelled = forms.form_is_cancel(form, entries)
     message = message_create(
         conversation=conversation,

@@ -24,7 +24,7 @@ from typing import Any, cast
 import jwt
 from django.conf import settings
 
-from webclient.api.errors import ApiError
+from webclient.errors import ApplicationError, Kind
 from webclient.models import Bot
 
 log = logging.getLogger(__name__)
@@ -106,11 +106,11 @@ def signing_key(bot: Bot) -> bytes:
             bot.slug,
             MIN_KEY_BYTES,
         )
-        raise ApiError(
-            503,
+        raise ApplicationError(
             "bot_misconfigured",
             "This bot cannot issue or accept tokens: its client secret is shorter than "
             "256 bits. An administrator must set a longer one.",
+            Kind.UNAVAILABLE,
         )
     return key
 
@@ -150,8 +150,8 @@ def token_refresh(principal: Principal) -> IssuedToken:
 
 def _invalid(
     message: str = "The token is missing, malformed, expired or not for this bot.",
-) -> ApiError:
-    return ApiError(401, "invalid_token", message, headers={"WWW-Authenticate": "Bearer"})
+) -> ApplicationError:
+    return ApplicationError("invalid_token", message, Kind.UNAUTHENTICATED)
 
 
 def _claims_unverified(token: str) -> dict[str, Any]:
@@ -167,7 +167,7 @@ def _claims_unverified(token: str) -> dict[str, Any]:
 
 
 def token_verify(token: str) -> Principal:
-    """Verify a bearer token; raises ApiError(401) on anything short of perfect."""
+    """Verify a bearer token; an UNAUTHENTICATED ApplicationError unless perfect."""
     slug = _claims_unverified(token).get("bot")
     if not isinstance(slug, str):
         raise _invalid()
@@ -247,8 +247,8 @@ def identity_hash(bot: Bot, identity: str) -> str:
     return hmac.new(bot.identity_secret.encode(), identity.encode(), hashlib.sha256).hexdigest()
 
 
-def _not_verified(message: str) -> ApiError:
-    return ApiError(403, "identity_not_verified", message)
+def _not_verified(message: str) -> ApplicationError:
+    return ApplicationError("identity_not_verified", message, Kind.FORBIDDEN)
 
 
 def identity_choose(

@@ -8,7 +8,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from tests.conftest import ClaimsFactory
-from webclient.api.errors import ApiError
+from webclient.errors import ApplicationError, Kind
 from webclient.models import Bot
 from webclient.sts import identity_hash, token_issue, token_verify
 
@@ -106,9 +106,9 @@ def test_it_rejects_tokens_with_bad_claims(
     demo: Bot, changes: dict[str, object], claims: ClaimsFactory
 ) -> None:
     token = jwt.encode(claims(demo, **changes), demo.client_secret, algorithm="HS256")
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(ApplicationError) as caught:
         token_verify(token)
-    assert caught.value.status == 401
+    assert caught.value.kind is Kind.UNAUTHENTICATED
 
 
 def test_it_rejects_a_token_signed_with_another_bots_secret(
@@ -116,16 +116,16 @@ def test_it_rejects_a_token_signed_with_another_bots_secret(
 ) -> None:
     other = Bot.objects.get(slug="demo-v1-sync")
     token = jwt.encode(claims(demo), other.client_secret, algorithm="HS256")
-    with pytest.raises(ApiError):
+    with pytest.raises(ApplicationError):
         token_verify(token)
 
 
 def test_it_rejects_an_unsigned_token(demo: Bot, claims: ClaimsFactory) -> None:
     token = jwt.encode(claims(demo), "", algorithm="none")
-    with pytest.raises(ApiError):
+    with pytest.raises(ApplicationError):
         token_verify(token)
 
 
 def test_it_rejects_garbage() -> None:
-    with pytest.raises(ApiError):
+    with pytest.raises(ApplicationError):
         token_verify("not.a.token")

@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from webclient import services
 from webclient.kore.client import Failure, KoreClient, KoreError, retry_delay
-from webclient.kore.upstream import UpstreamNotAllowed, check_upstream
 from webclient.models import Bot, Conversation, Message
+from webclient.security.upstream import UpstreamNotAllowed, check_upstream
 
 KORE = ["bots.kore.ai", "platform.kore.ai", "*.kore-eu.example"]
 

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from pytest_django.fixtures import Settings as SettingsWrapper
 from rest_framework.test import APIClient
 
-from webclient.api.errors import ApiError
 from webclient.api.longpoll import poll_params
+from webclient.errors import ApplicationError, Kind
 from webclient.models import Bot
 from webclient.sts import token_issue
 
@@ -160,8 +160,8 @@ def test_generated_poll_query_strings_never_fail_the_server(
 def test_the_long_poll_parameters_are_either_valid_or_a_400(query: dict[str, str]) -> None:
     try:
         after, wait = poll_params(query)
-    except ApiError as exc:
-        assert exc.status == 400
+    except ApplicationError as exc:
+        assert exc.kind is Kind.INVALID
         return
     assert 0 <= after < 2**63
     assert 0 <= wait <= 45

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
-from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -14,8 +11,8 @@ from django.test import Client
 from pytest_django.fixtures import Settings as SettingsWrapper
 from rest_framework.test import APIClient
 
-from kore_chat.asgi import application
 from tests.admin_forms import bot_form
+from tests.asgi_client import asgi_get
 from webclient.models import Bot
 from webclient.sts import token_issue
 
@@ -161,34 +158,6 @@ def test_cors_is_not_offered_outside_the_api(demo: Bot) -> None:
 
 
 # CORS on the bare ASGI long-poll path
-
-
-def asgi_get(path: str, query: str, headers: dict[str, str]) -> tuple[int, dict[str, str], Any]:
-    scope = {
-        "type": "http",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "query_string": query.encode(),
-        "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
-    }
-    sent: list[Mapping[str, Any]] = []
-    requested: list[bool] = []
-
-    async def receive() -> dict[str, Any]:
-        if not requested:
-            requested.append(True)
-            return {"type": "http.request", "body": b"", "more_body": False}
-        # The client stays connected until the answer is sent.
-        await asyncio.Event().wait()
-        return {"type": "http.disconnect"}
-
-    async def send(event: Mapping[str, Any]) -> None:
-        sent.append(event)
-
-    asyncio.run(application(scope, receive, send))
-    response_headers = {k.decode(): v.decode() for k, v in sent[0]["headers"]}
-    return sent[0]["status"], response_headers, json.loads(sent[1]["body"])
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)

@@ -11,18 +11,17 @@ from rest_framework.authentication import BaseAuthentication, SessionAuthenticat
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from webclient.api.errors import ApiError
+from webclient.errors import ApplicationError, Kind
 from webclient.sts import Principal, token_verify
 
 
 def bearer_token(authorization: str | None) -> str:
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise ApiError(
-            401,
+        raise ApplicationError(
             "invalid_token",
             "Send the token from /api/v1/sts as 'Authorization: Bearer <jwt>'.",
-            headers={"WWW-Authenticate": "Bearer"},
+            Kind.UNAUTHENTICATED,
         )
     return token.strip()
 
@@ -67,9 +66,9 @@ def session_user_pk(request: Request) -> Any:
     try:
         SessionAuthentication().enforce_csrf(request)
     except exceptions.PermissionDenied:
-        raise ApiError(
-            403,
+        raise ApplicationError(
             "csrf_failed",
             "A token for the logged-in user needs the CSRF token in the X-CSRFToken header.",
+            Kind.FORBIDDEN,
         ) from None
     return user.pk

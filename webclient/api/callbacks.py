@@ -21,7 +21,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from webclient import selectors
-from webclient.api.errors import ApiError, error_response
+from webclient.api.errors import error_response
+from webclient.errors import ApplicationError, Kind
 from webclient.kore import callbacks
 from webclient.security import ratelimit
 from webclient.security.limits import json_loads
@@ -39,12 +40,14 @@ def kore_callback(request: HttpRequest, slug: str, secret: str) -> JsonResponse:
         bot = selectors.bot_by_callback(slug=slug)
         if bot is None or not _secret_matches(bot.callback_secret, secret):
             ratelimit.count_callback_refusal(request)
-            raise ApiError(404, "not_found", "Not found.")
+            raise ApplicationError("not_found", "Not found.", Kind.NOT_FOUND)
         body: Any = json_loads(request.body)
-    except ApiError as exc:
+    except ApplicationError as exc:
         return error_response(exc)
     if not isinstance(body, dict):
-        return error_response(ApiError(400, "invalid_request", "The body must be a JSON object."))
+        return error_response(
+            ApplicationError("invalid_request", "The body must be a JSON object.")
+        )
     received = callbacks.receive(bot, body)
     # Unknown users are answered 200 too: the platform must not retry what can never
     # succeed, and nothing is stored for them.

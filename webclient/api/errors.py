@@ -1,87 +1,105 @@
-"""The one error format of the API: {"error": {"code": "<slug>", "message": "<human text>"}}."""
+"""The one error format of the API: {"error": {"code": "<slug>", "message": "<human text>"}}.
+
+The domain raises `ApplicationError` (webclient/errors.py) with a kind; here, and only here,
+a kind becomes a status code. `error_answer` builds status, body and headers for every path
+that answers an error: DRF views (`exception_handler`), plain Django views and middleware
+(`error_response`) and the bare ASGI long-poll handler.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import page_not_found
 from django.views.defaults import server_error as default_server_error
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.response import Response
 
+from webclient.errors import ApplicationError, Kind
+from webclient.security import ratelimit
 
-class ApiError(Exception):
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        *,
-        headers: dict[str, str] | None = None,
-        extra: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = headers or {}
-        self.extra = extra or {}
+STATUS: dict[Kind, int] = {
+    Kind.INVALID: 400,
+    Kind.UNAUTHENTICATED: 401,
+    Kind.FORBIDDEN: 403,
+    Kind.NOT_FOUND: 404,
+    Kind.METHOD_NOT_ALLOWED: 405,
+    Kind.NOT_ACCEPTABLE: 406,
+    Kind.CONFLICT: 409,
+    Kind.TOO_LARGE: 413,
+    Kind.UNSUPPORTED_MEDIA_TYPE: 415,
+    Kind.RATE_LIMITED: 429,
+    Kind.INTERNAL: 500,
+    Kind.UPSTREAM_FAILED: 502,
+    Kind.UNAVAILABLE: 503,
+    Kind.UPSTREAM_TIMEOUT: 504,
+}
+_KIND_OF_STATUS = {status: kind for kind, status in STATUS.items()}
 
 
-def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, **extra}}
+@dataclass(frozen=True)
+class ErrorAnswer:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str]
 
 
-def error_response(exc: ApiError) -> JsonResponse:
+def error_answer(exc: ApplicationError) -> ErrorAnswer:
+    """Status, body and headers for a domain error: the one place they are decided."""
+    headers: dict[str, str] = {}
+    if exc.kind is Kind.UNAUTHENTICATED:
+        headers["WWW-Authenticate"] = "Bearer"
+    if exc.retry_after is not None:
+        headers["Retry-After"] = str(exc.retry_after)
+    body = {"error": {"code": exc.code, "message": exc.message, **exc.extra}}
+    return ErrorAnswer(STATUS[exc.kind], body, headers)
+
+
+def error_response(exc: ApplicationError) -> JsonResponse:
     """The error as a plain Django response, for code that runs outside DRF views."""
-    response = JsonResponse(error_body(exc.code, exc.message, **exc.extra), status=exc.status)
-    for name, value in exc.headers.items():
+    answer = error_answer(exc)
+    response = JsonResponse(answer.body, status=answer.status)
+    for name, value in answer.headers.items():
         response[name] = value
     return response
 
 
-def _from_django(exc: SuspiciousOperation) -> ApiError:
+def _from_django(exc: SuspiciousOperation) -> ApplicationError:
     # Django refuses some bodies while parsing them (too many form fields, too large a
     # body); those are bad input and leave as 4xx in the API format, never as a 500.
     if isinstance(exc, RequestDataTooBig):
-        return ApiError(
-            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "body_too_large", "The body is too large."
-        )
-    return ApiError(status.HTTP_400_BAD_REQUEST, "invalid_request", "The request is malformed.")
+        return ApplicationError("body_too_large", "The body is too large.", Kind.TOO_LARGE)
+    return ApplicationError("invalid_request", "The request is malformed.")
 
 
-def _from_drf(exc: exceptions.APIException) -> ApiError:
+def _from_drf(exc: exceptions.APIException) -> ApplicationError:
     if isinstance(exc, exceptions.ValidationError):
-        return ApiError(
-            status.HTTP_400_BAD_REQUEST,
+        return ApplicationError(
             "invalid_request",
             _first_message(exc.detail),
             extra={"fields": exc.detail} if isinstance(exc.detail, dict) else None,
         )
     if isinstance(exc, exceptions.ParseError):
-        return ApiError(
-            status.HTTP_400_BAD_REQUEST, "malformed_body", "The body is not valid JSON."
-        )
+        return ApplicationError("malformed_body", "The body is not valid JSON.")
     if isinstance(exc, exceptions.UnsupportedMediaType):
-        return ApiError(
-            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+        return ApplicationError(
             "unsupported_media_type",
             "Send the body as application/json.",
+            Kind.UNSUPPORTED_MEDIA_TYPE,
         )
     if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
-        return ApiError(
-            status.HTTP_401_UNAUTHORIZED,
-            "invalid_token",
-            str(exc.detail),
-            headers={"WWW-Authenticate": getattr(exc, "auth_header", None) or "Bearer"},
-        )
+        return ApplicationError("invalid_token", str(exc.detail), Kind.UNAUTHENTICATED)
     if isinstance(exc, exceptions.MethodNotAllowed):
-        return ApiError(exc.status_code, "method_not_allowed", str(exc.detail))
+        return ApplicationError("method_not_allowed", str(exc.detail), Kind.METHOD_NOT_ALLOWED)
     if isinstance(exc, exceptions.Throttled):
-        return ApiError(exc.status_code, "rate_limited", str(exc.detail))
-    return ApiError(exc.status_code, exc.default_code, str(exc.detail))
+        return ratelimit.rate_limited(int(getattr(exc, "wait", None) or 1))
+    # Permission classes name their refusal (e.g. origin_not_allowed) in the detail's code.
+    code = getattr(exc.detail, "code", None) or exc.default_code
+    kind = _KIND_OF_STATUS.get(exc.status_code, Kind.INTERNAL)
+    return ApplicationError(str(code), str(exc.detail), kind)
 
 
 def _first_message(detail: Any) -> str:
@@ -97,16 +115,15 @@ def _first_message(detail: Any) -> str:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's exception handler: every known failure leaves in the one format."""
     if isinstance(exc, Http404):
-        exc = ApiError(status.HTTP_404_NOT_FOUND, "not_found", "Not found.")
+        exc = ApplicationError("not_found", "Not found.", Kind.NOT_FOUND)
     elif isinstance(exc, exceptions.APIException):
         exc = _from_drf(exc)
     elif isinstance(exc, SuspiciousOperation):
         exc = _from_django(exc)
-    if not isinstance(exc, ApiError):
+    if not isinstance(exc, ApplicationError):
         return None
-    return Response(
-        error_body(exc.code, exc.message, **exc.extra), status=exc.status, headers=exc.headers
-    )
+    answer = error_answer(exc)
+    return Response(answer.body, status=answer.status, headers=answer.headers)
 
 
 API_PREFIXES = ("/api/", "/hooks/")
@@ -115,12 +132,14 @@ API_PREFIXES = ("/api/", "/hooks/")
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """Django's 404 handler: API paths answer in the API's format, pages as pages."""
     if request.path.startswith(API_PREFIXES):
-        return error_response(ApiError(404, "not_found", "Not found."))
+        return error_response(ApplicationError("not_found", "Not found.", Kind.NOT_FOUND))
     return page_not_found(request, exception)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     """Django's 500 handler: never a stack trace, and the API's format on API paths."""
     if request.path.startswith(API_PREFIXES):
-        return error_response(ApiError(500, "server_error", "Something went wrong on our side."))
+        return error_response(
+            ApplicationError("server_error", "Something went wrong on our side.", Kind.INTERNAL)
+        )
     return default_server_error(request)

@@ -7,9 +7,10 @@ event; its few short queries run on a small shared pool of threads (LONGPOLL_DB_
 which bounds the database connections long-polls use. The DRF view serves the same answer
 through `poll_answer` for the WSGI development server.
 
-Bypassing Django also bypasses its middleware, so this handler adds the CORS headers itself,
-by the same rules as webclient/security/cors.py (the preflight OPTIONS still goes through
-Django: only GET comes here).
+Bypassing Django also bypasses its middleware and DRF's permissions, so this handler calls
+the same decisions itself: `cors.response_cors_headers` for the CORS headers and
+`cors.origin_allowed` for the bot's origins (the preflight OPTIONS still goes through
+Django: only GET comes here). Its errors are built by the API's one builder, `error_answer`.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from django.conf import settings
 
 from webclient import delivery, selectors
 from webclient.api.auth import bearer_token
-from webclient.api.errors import ApiError, error_body
+from webclient.api.errors import error_answer
 from webclient.api.serializers import PollInputSerializer, messages_output
 from webclient.dbthreads import DbThreads
+from webclient.errors import ApplicationError
 from webclient.security import cors
 from webclient.sts import Principal, token_verify
 
@@ -44,7 +46,7 @@ def poll_params(query: dict[str, str]) -> tuple[int, int]:
     serializer = PollInputSerializer(data=query)
     if not serializer.is_valid():
         field, errors = next(iter(serializer.errors.items()))
-        raise ApiError(400, "invalid_request", f"{field}: {errors[0]}")
+        raise ApplicationError("invalid_request", f"{field}: {errors[0]}")
     default = min(settings.LONGPOLL_DEFAULT_WAIT, settings.LONGPOLL_MAX_WAIT)
     wait = serializer.validated_data.get("wait", default)
     return serializer.validated_data["after"], wait
@@ -115,30 +117,23 @@ async def _send_json(
     await send({"type": "http.response.body", "body": raw})
 
 
-async def _cors_headers(origin: str | None, own: set[str]) -> dict[str, str]:
-    """The headers django-cors-headers would add: none for same-origin or unknown origins."""
-    if not origin or cors.normalise(origin) in own:
-        return {}
-    if await run_db(cors.any_bot_allows, origin):
-        return cors.cors_headers(origin)
-    return {"Vary": "Origin"}
-
-
 async def longpoll_app(scope: Scope, receive: Receive, send: Send) -> None:
     headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
     origin = headers.get("origin")
     own = cors.own_origins(scope.get("scheme", "http"), headers.get("host"))
-    cross_origin = await _cors_headers(origin, own)
+    # Browsers send no Origin on a same-origin GET: only cross-origin polls need the database.
+    cross_origin = await run_db(cors.response_cors_headers, origin, own) if origin else {}
     try:
         token = bearer_token(headers.get("authorization"))
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
         after, wait = poll_params(query)
         principal = await run_db(token_verify, token)
-        cors.origin_check(origin, own, principal.bot)
+        if not cors.origin_allowed(origin, own, principal.bot):
+            raise cors.origin_not_allowed()
         answer = await _answer_unless_disconnected(receive, poll_answer(principal, after, wait))
-    except ApiError as exc:
-        error_headers = {**exc.headers, **cross_origin}
-        await _send_json(send, exc.status, error_body(exc.code, exc.message), error_headers)
+    except ApplicationError as exc:
+        error = error_answer(exc)
+        await _send_json(send, error.status, error.body, {**error.headers, **cross_origin})
         return
     if answer is not None:
         await _send_json(send, 200, answer, cross_origin)

@@ -20,12 +20,13 @@ from rest_framework.views import APIView
 
 from webclient import selectors, services, sts
 from webclient.api.auth import HasChatToken, SessionUser, session_user_pk
-from webclient.api.errors import error_body
 from webclient.api.longpoll import poll_answer, poll_params
+from webclient.api.permissions import OriginAllowed
 from webclient.api.serializers import MessageOutputSerializer
-from webclient.kore.upstream import UpstreamNotAllowed, check_upstream
+from webclient.api.throttles import SendPerIdentity, SendPerIp, StsPerIp
+from webclient.errors import ApplicationError, Kind
 from webclient.models import Bot
-from webclient.security import cors, ratelimit
+from webclient.security.upstream import UpstreamNotAllowed, check_upstream
 from webclient.sts import Principal
 
 MAX_TEXT_LENGTH = 4000
@@ -35,6 +36,8 @@ class StsView(APIView):
     """Issue a token; compatible with Kore SDKApp's /api/users/sts."""
 
     authentication_classes = [SessionUser]
+    permission_classes = [OriginAllowed]
+    throttle_classes = [StsPerIp]
 
     class InputSerializer(serializers.Serializer):
         bot = serializers.SlugField(required=False)
@@ -54,11 +57,10 @@ class StsView(APIView):
         expiresAt = serializers.DateTimeField(source="expires_at")
 
     def post(self, request: Request) -> Response:
-        ratelimit.check_sts(request._request)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         bot = selectors.bot_get(slug=data.validated_data.get("bot"))
-        cors.request_origin_check(request._request, bot)
+        self.check_object_permissions(request, bot)
         identity_hash = data.validated_data.get("identityHash")
         # The session path is the only one that reads cookies, hence the CSRF check inside.
         session_pk = (
@@ -95,12 +97,11 @@ class StsRefreshView(APIView):
     is how a widget keeps its conversation past STS_TOKEN_LIFETIME.
     """
 
-    permission_classes = [HasChatToken]
+    permission_classes = [HasChatToken, OriginAllowed]
+    throttle_classes = [StsPerIp]
 
     def post(self, request: Request) -> Response:
-        ratelimit.check_sts(request._request)
         principal = cast(Principal, request.user)
-        cors.request_origin_check(request._request, principal.bot)
         return Response(token_output(principal.bot, sts.token_refresh(principal)))
 
 
@@ -122,7 +123,12 @@ class FormDataSerializer(serializers.Serializer):
 class MessagesView(APIView):
     """POST sends a user message; GET is the long-poll (also served by longpoll.py)."""
 
-    permission_classes = [HasChatToken]
+    permission_classes = [HasChatToken, OriginAllowed]
+    throttle_classes = [SendPerIdentity, SendPerIp]
+
+    def get_throttles(self) -> list[Any]:
+        # Only sending is limited: a long-poll is answered from this server's own data.
+        return super().get_throttles() if self.request.method == "POST" else []
 
     class SendInputSerializer(serializers.Serializer):
         clientMessageId = serializers.CharField(max_length=64)
@@ -145,8 +151,6 @@ class MessagesView(APIView):
 
     def post(self, request: Request) -> Response:
         principal = cast(Principal, request.user)
-        cors.request_origin_check(request._request, principal.bot)
-        ratelimit.check_send(request._request, bot_id=principal.bot.pk, identity=principal.identity)
         data = self.SendInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         body = {k: v for k, v in data.validated_data.items() if k != "clientMessageId"}
@@ -163,7 +167,6 @@ class MessagesView(APIView):
 
     def get(self, request: Request) -> Response:
         principal = cast(Principal, request.user)
-        cors.request_origin_check(request._request, principal.bot)
         after, wait = poll_params(request.query_params.dict())
         answer = async_to_sync(poll_answer)(principal, after, wait)
         return Response(answer, headers={"Cache-Control": "no-store"})
@@ -185,10 +188,7 @@ class ReadyView(APIView):
         connection.ensure_connection()
         bots = list(Bot.objects.filter(enabled=True))
         if not bots:
-            return Response(
-                error_body("no_bots", "No enabled bot is configured."),
-                status=status.HTTP_503_SERVICE_UNAVAILABLE,
-            )
+            raise ApplicationError("no_bots", "No enabled bot is configured.", Kind.UNAVAILABLE)
         refused = []
         for bot in bots:
             try:
@@ -196,12 +196,10 @@ class ReadyView(APIView):
             except UpstreamNotAllowed:
                 refused.append(bot.slug)
         if refused:
-            return Response(
-                error_body(
-                    "upstream_not_allowed",
-                    "Some bots' upstream URLs are not allowed by the server's settings.",
-                    bots=refused,
-                ),
-                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            raise ApplicationError(
+                "upstream_not_allowed",
+                "Some bots' upstream URLs are not allowed by the server's settings.",
+                Kind.UNAVAILABLE,
+                extra={"bots": refused},
             )
         return Response({"status": "ready", "bots": len(bots)})

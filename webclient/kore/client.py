@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 from django.conf import settings
 
-from webclient.kore.upstream import UpstreamNotAllowed, check_upstream
 from webclient.models import Bot
+from webclient.security.upstream import UpstreamNotAllowed, check_upstream
 
 log = logging.getLogger(__name__)
 

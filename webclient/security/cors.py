@@ -1,11 +1,12 @@
 """Cross-origin access to the widget API, allowed per bot (Bot.allowed_origins).
 
 Two layers. django-cors-headers answers preflights and adds the CORS headers when the
-Origin is allowed by some enabled bot: a preflight carries neither token nor body, so it
-cannot name the bot. Then each view, once it knows the bot (from the STS body or the
-token), refuses with 403 an Origin that this bot does not allow. Same-origin requests (the
-widget in its iframe) are always allowed. The bare ASGI long-poll path applies the same
-rules itself (webclient/api/longpoll.py).
+Origin is allowed by some enabled bot (`cross_origin_allowed`): a preflight carries neither
+token nor body, so it cannot name the bot. Then each view, once it knows the bot (from the
+STS body or the token), refuses with 403 an Origin that this bot does not allow
+(`origin_allowed`, applied by the DRF permission webclient/api/permissions.py). Same-origin
+requests (the widget in its iframe) are always allowed. The bare ASGI long-poll path, which
+bypasses the middleware, calls the same two functions (webclient/api/longpoll.py).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 
-from webclient.api.errors import ApiError
+from webclient.errors import ApplicationError, Kind
 from webclient.models import Bot
 
 # scheme://host[:port] and nothing else: the value also goes into a CSP header, where a
@@ -73,15 +74,26 @@ def any_bot_allows(origin: str) -> bool:
     return False
 
 
-def origin_check(origin: str | None, own: set[str], bot: Bot) -> None:
-    """Raise 403 when a cross-origin caller is not among this bot's allowed origins."""
-    if not origin or normalise(origin) in own or bot_allows(bot, origin):
-        return
-    raise ApiError(403, "origin_not_allowed", "This bot does not accept requests from this origin.")
+def origin_allowed(origin: str | None, own: set[str], bot: Bot) -> bool:
+    """Whether this bot answers the caller: same-origin, or among the bot's allowed origins."""
+    return not origin or normalise(origin) in own or bot_allows(bot, origin)
 
 
-def request_origin_check(request: HttpRequest, bot: Bot) -> None:
-    origin_check(request.headers.get("origin"), request_own_origins(request), bot)
+def request_origin_allowed(request: HttpRequest, bot: Bot) -> bool:
+    return origin_allowed(request.headers.get("origin"), request_own_origins(request), bot)
+
+
+def origin_not_allowed() -> ApplicationError:
+    return ApplicationError(
+        "origin_not_allowed", "This bot does not accept requests from this origin.", Kind.FORBIDDEN
+    )
+
+
+def cross_origin_allowed(origin: str | None, own: set[str]) -> bool:
+    """Whether a cross-origin caller gets the CORS headers: some enabled bot allows it."""
+    if not origin or normalise(origin) in own:
+        return False
+    return any_bot_allows(origin)
 
 
 def cors_headers(origin: str) -> dict[str, str]:
@@ -92,14 +104,21 @@ def cors_headers(origin: str) -> dict[str, str]:
     return headers
 
 
+def response_cors_headers(origin: str | None, own: set[str]) -> dict[str, str]:
+    """The headers django-cors-headers would add, for a path that bypasses it: none for
+    same-origin callers, `Vary: Origin` for an origin no bot allows."""
+    if not origin or normalise(origin) in own:
+        return {}
+    if cross_origin_allowed(origin, own):
+        return cors_headers(origin)
+    return {"Vary": "Origin"}
+
+
 def _cross_origin_allowed(request: HttpRequest) -> bool:
     """Whether some enabled bot allows this request's Origin on a CORS-enabled path."""
-    origin = request.headers.get("origin")
-    if not origin or not request.path_info.startswith("/api/"):
+    if not request.path_info.startswith("/api/"):
         return False
-    if normalise(origin) in request_own_origins(request):
-        return False
-    return any_bot_allows(origin)
+    return cross_origin_allowed(request.headers.get("origin"), request_own_origins(request))
 
 
 class BotCorsMiddleware(CorsMiddleware):

@@ -1,9 +1,9 @@
 """Caps on what a request may carry: body size (413) and JSON nesting depth (400).
 
 Body caps (API_MAX_BODY_BYTES on /api/, KORE_CALLBACK_MAX_BYTES on /hooks/) are checked
-before any view reads the body. Nesting is checked before parsing: Python's json module
-recurses once per level, and a body of 64 KB of "[" would otherwise end in RecursionError,
-a 500.
+before any view reads the body (webclient/api/middleware.py applies `too_large`). Nesting
+is checked before parsing: Python's json module recurses once per level, and a body of 64 KB
+of "[" would otherwise end in RecursionError, a 500.
 """
 
 from __future__ import annotations
@@ -12,19 +12,16 @@ import codecs
 import io
 import json
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest
-from django.http.response import HttpResponseBase
-from django.utils.decorators import sync_and_async_middleware
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
-from webclient.api.errors import ApiError, error_response
+from webclient.errors import ApplicationError, Kind
 
 # A JSON string, quotes and escapes included (the "unrolled loop" form: linear, no
 # backtracking), and any one bracket.
@@ -61,37 +58,13 @@ def body_size(request: HttpRequest) -> int:
     return declared
 
 
-def too_large(request: HttpRequest) -> ApiError | None:
+def too_large(request: HttpRequest) -> ApplicationError | None:
     cap = body_cap(request.path)
     if cap is None or body_size(request) <= cap:
         return None
-    return ApiError(413, "body_too_large", f"The body is larger than {cap} bytes.")
-
-
-Handler = Callable[[HttpRequest], Any]
-
-
-@sync_and_async_middleware
-def body_limit_middleware(get_response: Handler) -> Handler:
-    if iscoroutinefunction(get_response):
-
-        async def async_middleware(request: HttpRequest) -> HttpResponseBase:
-            refused = too_large(request)
-            if refused is not None:
-                return error_response(refused)
-            response: Awaitable[HttpResponseBase] = get_response(request)
-            return await response
-
-        return async_middleware
-
-    def middleware(request: HttpRequest) -> HttpResponseBase:
-        refused = too_large(request)
-        if refused is not None:
-            return error_response(refused)
-        response: HttpResponseBase = get_response(request)
-        return response
-
-    return middleware
+    return ApplicationError(
+        "body_too_large", f"The body is larger than {cap} bytes.", Kind.TOO_LARGE
+    )
 
 
 def json_depth_exceeds(text: str, limit: int) -> bool:
@@ -107,21 +80,21 @@ def json_depth_exceeds(text: str, limit: int) -> bool:
 
 
 def json_loads(raw: bytes | str, encoding: str = "utf-8") -> Any:
-    """Parse a JSON body with the depth cap; ApiError(400) for anything that is not JSON.
+    """Parse a JSON body with the depth cap; an INVALID ApplicationError for non-JSON.
 
     For views outside DRF (the Kore callback): they get the same rules as the API.
     """
     try:
         text = raw if isinstance(raw, str) else codecs.decode(raw, encoding)
     except (LookupError, UnicodeDecodeError):
-        raise ApiError(400, "malformed_body", "The body is not valid JSON.") from None
+        raise ApplicationError("malformed_body", "The body is not valid JSON.") from None
     limit = int(settings.JSON_MAX_DEPTH)
     if json_depth_exceeds(text, limit):
-        raise ApiError(400, "too_deeply_nested", f"The JSON nests deeper than {limit} levels.")
+        raise ApplicationError("too_deeply_nested", f"The JSON nests deeper than {limit} levels.")
     try:
         return json.loads(text, parse_constant=_reject_constant)
     except ValueError:
-        raise ApiError(400, "malformed_body", "The body is not valid JSON.") from None
+        raise ApplicationError("malformed_body", "The body is not valid JSON.") from None
 
 
 def _reject_constant(name: str) -> Any:
@@ -141,7 +114,7 @@ class JSONParser(parsers.JSONParser):
         encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
         try:
             return json_loads(stream.read(), encoding)
-        except ApiError as exc:
+        except ApplicationError as exc:
             if exc.code == "too_deeply_nested":
                 raise
             raise ParseError(exc.message) from None

@@ -1,5 +1,8 @@
 """Fixed-window rate limits kept in Django's cache, answering 429 with `Retry-After`.
 
+The rules and their counting live here; the API applies them as DRF throttles
+(webclient/api/throttles.py), the Kore callback (a plain view) through `hit`.
+
 The default cache is per process (locmem): a deployment with several processes needs a
 shared cache (Redis, Memcached, the database cache) or each process counts on its own.
 Limits are per minute-long window by default and come from the environment
@@ -17,18 +20,16 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 
-from webclient.api.errors import ApiError
+from webclient.errors import ApplicationError, Kind
 
 
-class RateLimited(ApiError):
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(
-            429,
-            "rate_limited",
-            f"Too many requests; try again in {retry_after} s.",
-            headers={"Retry-After": str(retry_after)},
-        )
-        self.retry_after = retry_after
+def rate_limited(retry_after: int) -> ApplicationError:
+    return ApplicationError(
+        "rate_limited",
+        f"Too many requests; try again in {retry_after} s.",
+        Kind.RATE_LIMITED,
+        retry_after=retry_after,
+    )
 
 
 @dataclass(frozen=True)
@@ -71,46 +72,48 @@ def _active(rule: Rule) -> bool:
     return bool(settings.RATELIMIT_ENABLED) and rule.limit > 0
 
 
-def _refuse(start: int, now: float) -> RateLimited:
-    return RateLimited(max(1, math.ceil(start + settings.RATELIMIT_WINDOW - now)))
+def _seconds_left(start: int, now: float) -> int:
+    return max(1, math.ceil(start + settings.RATELIMIT_WINDOW - now))
 
 
-def hit(rule: Rule, key: str) -> None:
-    """Count one request against `rule` for `key`; raise RateLimited when over the limit."""
+def count(rule: Rule, key: str) -> int | None:
+    """Count one request against `rule` for `key`.
+
+    None while within the limit; over it, the seconds until the window ends (Retry-After).
+    """
     if not _active(rule):
-        return
+        return None
     start, now = _window()
     cache_key = _cache_key(rule, key, start)
     timeout = settings.RATELIMIT_WINDOW + 1
     if cache.add(cache_key, 1, timeout=timeout):
-        count = 1
+        used = 1
     else:
         try:
-            count = cache.incr(cache_key)
+            used = cache.incr(cache_key)
         except ValueError:
             # The entry expired between add() and incr(): this request opens a new window.
             cache.set(cache_key, 1, timeout=timeout)
-            count = 1
-    if count > rule.limit:
-        raise _refuse(start, now)
+            used = 1
+    if used > rule.limit:
+        return _seconds_left(start, now)
+    return None
+
+
+def hit(rule: Rule, key: str) -> None:
+    """Count one request against `rule` for `key`; raise rate_limited when over the limit."""
+    retry_after = count(rule, key)
+    if retry_after is not None:
+        raise rate_limited(retry_after)
 
 
 def check_not_exhausted(rule: Rule, key: str) -> None:
-    """Raise RateLimited when `key` already used up `rule` in this window, counting nothing."""
+    """Raise rate_limited when `key` already used up `rule` in this window, counting nothing."""
     if not _active(rule):
         return
     start, now = _window()
     if int(cache.get(_cache_key(rule, key, start), 0)) >= rule.limit:
-        raise _refuse(start, now)
-
-
-def check_sts(request: HttpRequest) -> None:
-    hit(STS_PER_IP, client_ip(request))
-
-
-def check_send(request: HttpRequest, *, bot_id: int, identity: str) -> None:
-    hit(SEND_PER_IDENTITY, f"{bot_id}:{identity}")
-    hit(SEND_PER_IP, client_ip(request))
+        raise rate_limited(_seconds_left(start, now))
 
 
 def check_callback_allowed(request: HttpRequest) -> None:

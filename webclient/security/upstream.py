@@ -13,9 +13,14 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
+from webclient.errors import ApplicationError, Kind
 
-class UpstreamNotAllowed(Exception):
+
+class UpstreamNotAllowed(ApplicationError):
     """The bot's upstream URL is refused; the message says why, for an administrator."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("upstream_not_allowed", message, Kind.UNAVAILABLE)
 
 
 def loopback_allowed() -> bool:
