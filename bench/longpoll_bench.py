@@ -29,7 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import (  # noqa: E402
+from bench.harness import (
     ROOT,
     Connection,
     Response,
@@ -217,7 +217,9 @@ async def held_polls(srv: Server, tokens: dict[str, str], probes: int, out: Path
         "burst_sent_s": sent_s,
         "all_held_s": all_held_s,
         "busy_after_all_held_s": busy_after_s,
-        "healthz_burst": [(at - burst_start, latency, status) for at, latency, status in during_burst],
+        "healthz_burst": [
+            (at - burst_start, latency, status) for at, latency, status in during_burst
+        ],
         "healthz_burst_max_ms": max(latency for _, latency, _ in during_burst) * 1000,
         "healthz_probes_max_ms": max((s[1] for s in during_probes), default=0) * 1000,
         "healthz_failed": sum(1 for *_, status in during_burst + during_probes if status != 200),
@@ -284,9 +286,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             report_idle(results["idle"])
         if "latency" in only:
             with server(fresh("latency")) as srv:
-                results["latency"] = await delivery(
-                    srv, mint_tokens(["lp", "ws"]), args.exchanges
-                )
+                results["latency"] = await delivery(srv, mint_tokens(["lp", "ws"]), args.exchanges)
             report_latency(results["latency"])
         if "held" in only:
             tokens = mint_tokens([f"hold-{n}" for n in range(args.polls)])

@@ -20,30 +20,24 @@ import asyncio
 import json
 import os
 import threading
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
 os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
 
-from kore_chat.asgi import application as product  # noqa: E402  (sets Django up)
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.layers import get_channel_layer
+from channels.routing import URLRouter
+from django.db import transaction
+from django.db.backends.signals import connection_created
+from django.db.models.signals import post_save
+from django.urls import path
 
-from channels.generic.websocket import AsyncJsonWebsocketConsumer  # noqa: E402
-from channels.layers import get_channel_layer  # noqa: E402
-from channels.routing import URLRouter  # noqa: E402
-from django.db import transaction  # noqa: E402
-from django.db.backends.signals import connection_created  # noqa: E402
-from django.db.models.signals import post_save  # noqa: E402
-from django.urls import path  # noqa: E402
-
-from webclient import delivery, services  # noqa: E402
-from webclient.api.longpoll import run_db  # noqa: E402
-from webclient.api.serializers import MessageOutputSerializer  # noqa: E402
-from webclient.models import Conversation, Message  # noqa: E402
-
-Scope = dict[str, Any]
-Receive = Callable[[], Any]
-Send = Callable[[dict[str, Any]], Any]
+from kore_chat.asgi import application as product
+from webclient import delivery, services
+from webclient.api.longpoll import Receive, Scope, Send, run_db
+from webclient.api.serializers import messages_output
+from webclient.models import Conversation, Message
 
 
 class QueryCounter:
@@ -77,7 +71,7 @@ def group_name(bot_id: int | str, identity: str) -> str:
     return f"chat.{bot_id}.{identity}"
 
 
-class PushedMessages(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+class PushedMessages(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         kwargs = self.scope["url_route"]["kwargs"]
         self.group = group_name(kwargs["bot"], kwargs["identity"])
@@ -104,7 +98,7 @@ def _push_stored(sender: Any, instance: Message, created: bool, **kwargs: Any) -
     group = group_name(conversation.bot_id, conversation.identity)
     if group not in getattr(layer, "groups", {}):
         return  # nobody listens: cost the long-poll runs nothing
-    event = {"type": "chat.message", "message": dict(MessageOutputSerializer(instance).data)}
+    event = {"type": "chat.message", "message": messages_output([instance])[0]}
     loop = _loop
     transaction.on_commit(
         lambda: asyncio.run_coroutine_threadsafe(layer.group_send(group, event), loop)
@@ -117,9 +111,7 @@ post_save.connect(_push_stored, sender=Message)
 def _store(channel: str, text: str) -> int:
     bot_id, _, identity = channel.partition(":")
     conversation, _ = Conversation.objects.get_or_create(bot_id=int(bot_id), identity=identity)
-    stored = services.bot_messages_store(
-        conversation=conversation, items=[services.BotItem(text)]
-    )
+    stored = services.bot_messages_store(conversation=conversation, items=[services.BotItem(text)])
     return stored[0].pk
 
 

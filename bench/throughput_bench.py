@@ -28,11 +28,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import httpx  # noqa: E402
+import httpx
 
-from bench.harness import (  # noqa: E402
+from bench.harness import (
     ROOT,
-    SERVER_ENV,
     Connection,
     Server,
     bearer,
@@ -84,7 +83,10 @@ def audit(relay: str, emulator: str, token: str, identity: str, label: str, coun
     ).json()["messages"]
     texts = [m["text"] for m in history]
     for n in range(count):
-        check(texts.count(f"ping {label}-{n}") == 1, f"{label}-{n} stored {texts.count(f'ping {label}-{n}')} times")
+        check(
+            texts.count(f"ping {label}-{n}") == 1,
+            f"{label}-{n} stored {texts.count(f'ping {label}-{n}')} times",
+        )
         replies = texts.count(f"You said: ping {label}-{n}")
         check(replies == 1, f"{label}-{n} answered {replies} times")
     record = httpx.get(f"{emulator}/emulator/_control/received", params={"user": identity}).json()
@@ -171,7 +173,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 results = [await level(relay, emulator.url, 1, args.single)]
                 for conversations in levels:
                     if conversations > 1:
-                        results.append(await level(relay, emulator.url, conversations, args.messages))
+                        results.append(
+                            await level(relay, emulator.url, conversations, args.messages)
+                        )
             finally:
                 relay.stop()
         finally:
@@ -213,7 +217,10 @@ def report(found: dict[str, Any]) -> None:
             f"round trip p50 {trip['p50']:.1f} ms p99 {trip['p99']:.1f} ms "
             f"({row['messages']} messages, none lost or repeated)"
         )
-    print(f"  relay overhead at one conversation, p50: {found['overhead_p50_ms']:.1f} ms (target <= 3)")
+    print(
+        f"  relay overhead at one conversation, p50: {found['overhead_p50_ms']:.1f} ms "
+        "(target <= 3)"
+    )
 
 
 if __name__ == "__main__":
@@ -229,7 +236,9 @@ if __name__ == "__main__":
     arguments.label = arguments.label or (
         f"{'postgresql' if arguments.database_url else 'sqlite'}-{arguments.workers}"
     )
-    output = Path(arguments.out or ROOT / "bench" / "results" / f"throughput-{arguments.label}.json")
+    output = Path(
+        arguments.out or ROOT / "bench" / "results" / f"throughput-{arguments.label}.json"
+    )
     output.parent.mkdir(parents=True, exist_ok=True)
     found = asyncio.run(main(arguments))
     output.write_text(json.dumps(found, indent=1))

@@ -24,8 +24,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import ROOT, check, server  # noqa: E402
-from tests.browser import CHROMIUM_ARGS, chromium_path  # noqa: E402
+from bench.harness import ROOT, check, server
+from tests.browser import CHROMIUM_ARGS, chromium_path
 
 SDK_DIR = ROOT / "tests" / "sdk"
 SDK_BUNDLE = SDK_DIR / "node_modules" / "kore-web-sdk" / "dist" / "umd"
@@ -90,9 +90,9 @@ def idle_requests(browser: Any, url: str, tabs: int, seconds: float) -> dict[str
         page = context.new_page()
         page.on(
             "request",
-            lambda request: polls.append((time.monotonic(), request.url))
-            if "/api/v1/" in request.url
-            else None,
+            lambda request: (
+                polls.append((time.monotonic(), request.url)) if "/api/v1/" in request.url else None
+            ),
         )
         page.goto(url)
         page.wait_for_selector("[data-kc-log] li", timeout=30_000)  # the welcome: settled
@@ -120,13 +120,16 @@ def main(seconds: float, tab_counts: list[int]) -> dict[str, Any]:
     check(SDK_BUNDLE.is_dir(), "kore-web-sdk is missing: npm ci --prefix tests/sdk")
     from playwright.sync_api import sync_playwright
 
-    with tempfile.TemporaryDirectory() as tmp, server(Path(tmp) / "widget.sqlite3") as srv:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-            widget = page_weight(browser, f"{srv.url}/?bot=demo")
-            sdk = page_weight(browser, f"{srv.url}/sdk/index.html", sdk_route(srv.url))
-            idle = [idle_requests(browser, f"{srv.url}/?bot=demo", n, seconds) for n in tab_counts]
-            browser.close()
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        server(Path(tmp) / "widget.sqlite3") as srv,
+        sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        widget = page_weight(browser, f"{srv.url}/?bot=demo")
+        sdk = page_weight(browser, f"{srv.url}/sdk/index.html", sdk_route(srv.url))
+        idle = [idle_requests(browser, f"{srv.url}/?bot=demo", n, seconds) for n in tab_counts]
+        browser.close()
     return {"page_weight": {"widget": widget, "kore_web_sdk": sdk}, "idle": idle}
 
 
@@ -136,7 +139,8 @@ def report(found: dict[str, Any]) -> None:
     for row in found["idle"]:
         print(
             f"  {row['tabs']} tab(s): {row['per_minute_per_widget']:.2f} per minute per widget "
-            f"({row['requests']} requests in {row['seconds']:.0f} s; x{60 / max(row['per_minute_per_widget'], 0.01):.0f} fewer than 1 s polling)"
+            f"({row['requests']} requests in {row['seconds']:.0f} s; "
+            f"x{60 / max(row['per_minute_per_widget'], 0.01):.0f} fewer than 1 s polling)"
         )
     print("Goal 6: page weight, gzipped JS + CSS")
     print(f"  widget:        {widget['gzip'] / 1024:7.1f} KB ({widget['bytes'] / 1024:.1f} KB raw)")

@@ -166,6 +166,10 @@ STS_TOKEN_LIFETIME = envint("STS_TOKEN_LIFETIME", 3600)
 # common proxies and load balancers.
 LONGPOLL_DEFAULT_WAIT = envint("LONGPOLL_DEFAULT_WAIT", 25)
 LONGPOLL_MAX_WAIT = envint("LONGPOLL_MAX_WAIT", 45)
+# Seconds a process trusts the bots it cached (webclient/botcache.py) when it cannot hear of
+# a change: changes made in the same process, or in any process sharing CACHE_BACKEND,
+# apply at once.
+BOT_CACHE_SECONDS = envint("BOT_CACHE_SECONDS", 30)
 # Threads (and so database connections) that long-polls share for their short queries.
 LONGPOLL_DB_THREADS = envint("LONGPOLL_DB_THREADS", 4)
 

@@ -31,7 +31,7 @@ from webclient.api.serializers import PollInputSerializer, messages_output
 from webclient.dbthreads import DbThreads
 from webclient.errors import ApplicationError
 from webclient.security import cors
-from webclient.sts import Principal, token_verify
+from webclient.sts import Principal, token_verify, token_verify_cached
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -127,7 +127,10 @@ async def longpoll_app(scope: Scope, receive: Receive, send: Send) -> None:
         token = bearer_token(headers.get("authorization"))
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
         after, wait = poll_params(query)
-        principal = await run_db(token_verify, token)
+        # Bots are cached in memory: verifying needs a thread only on a miss.
+        principal = token_verify_cached(token)
+        if principal is None:
+            principal = await run_db(token_verify, token)
         if not cors.origin_allowed(origin, own, principal.bot):
             raise cors.origin_not_allowed()
         answer = await _answer_unless_disconnected(receive, poll_answer(principal, after, wait))
