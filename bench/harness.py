@@ -123,6 +123,9 @@ class Server:
         answer.raise_for_status()
         return dict(answer.json())
 
+    def log_tail(self, size: int = 3000) -> str:
+        return self.live.log_path.read_text(errors="replace")[-size:]
+
     def stop(self) -> None:
         # Held polls make a graceful shutdown wait for them: a benchmark is done with them.
         self.live.stop(kill=True)
@@ -158,6 +161,7 @@ class Response:
 
 @dataclass
 class Connection:
+    port: int
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
     headers: dict[str, str] = field(default_factory=dict)
@@ -165,7 +169,7 @@ class Connection:
     @classmethod
     async def open(cls, port: int, headers: dict[str, str] | None = None) -> Connection:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        return cls(reader, writer, headers or {})
+        return cls(port, reader, writer, headers or {})
 
     def send(self, method: str, target: str, body: Any = None) -> None:
         lines = [f"{method} {target} HTTP/1.1", "Host: 127.0.0.1"]
@@ -188,6 +192,17 @@ class Connection:
         return Response(status, body, time.time())
 
     async def request(self, method: str, target: str, body: Any = None) -> Response:
+        """One request; sent again on a fresh connection if the server had closed this one
+        (its keep-alive timeout) before answering anything. Only idempotent requests here:
+        polls, and sends carrying a clientMessageId."""
+        self.send(method, target, body)
+        try:
+            return await self.answer()
+        except (asyncio.IncompleteReadError, ConnectionResetError) as exc:
+            if isinstance(exc, asyncio.IncompleteReadError) and exc.partial:
+                raise
+        self.close()
+        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
         self.send(method, target, body)
         return await self.answer()
 

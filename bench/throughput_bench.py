@@ -44,6 +44,7 @@ from bench.harness import (
     summary_ms,
 )
 
+EMULATOR_RECORD = 1000  # webclient/emulator/state.py's MAX_LOG_ENTRIES
 EMULATOR_ENV = {"DEBUG": "true", "KORE_DISPATCHER": "false"}  # its control API is DEBUG-only
 
 
@@ -121,22 +122,29 @@ async def direct(emulator: str, token: str, identity: str, bot_id: str, count: i
     return trips
 
 
-async def level(relay: Server, emulator: str, conversations: int, count: int) -> dict[str, Any]:
+async def level(relay: Server, emulator: Server, conversations: int, count: int) -> dict[str, Any]:
     labels = [f"c{conversations}x{n}" for n in range(conversations)]
     tokens = mint_tokens(labels)
+    # The emulator's record keeps its last EMULATOR_RECORD requests: one level at a time.
+    check(conversations * count <= EMULATOR_RECORD, "too many messages for the emulator's record")
+    httpx.post(f"{emulator.url}/emulator/_control/reset").raise_for_status()
+    cpu = relay.cpu(), emulator.cpu()
     start = time.monotonic()
     trips = await asyncio.gather(
         *(conversation(relay.port, tokens[label], label, count) for label in labels)
     )
     elapsed = time.monotonic() - start
+    relay_cpu, emulator_cpu = relay.cpu() - cpu[0], emulator.cpu() - cpu[1]
     for label in labels:
-        audit(relay.url, emulator, tokens[label], label, label, count)
+        audit(relay.url, emulator.url, tokens[label], label, label, count)
     samples = [t for per in trips for t in per]
     return {
         "conversations": conversations,
         "messages": len(samples),
         "seconds": elapsed,
         "per_second": len(samples) / elapsed,
+        "relay_cpu_ms_each": relay_cpu / len(samples) * 1000,
+        "emulator_cpu_ms_each": emulator_cpu / len(samples) * 1000,
         "round_trip": summary_ms(samples),
         "samples": samples,
     }
@@ -170,12 +178,13 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 tokens = mint_tokens(["direct"])
                 await direct(emulator.url, tokens["direct"], "direct", bot.bot_id, 10)  # warm up
                 baseline = await direct(emulator.url, tokens["direct"], "direct", bot.bot_id, 100)
-                results = [await level(relay, emulator.url, 1, args.single)]
+                results = [await level(relay, emulator, 1, args.single)]
                 for conversations in levels:
                     if conversations > 1:
-                        results.append(
-                            await level(relay, emulator.url, conversations, args.messages)
-                        )
+                        results.append(await level(relay, emulator, conversations, args.messages))
+            except Exception:
+                print(f"relay server log:\n{relay.log_tail()}", file=sys.stderr)
+                raise
             finally:
                 relay.stop()
         finally:
@@ -214,7 +223,8 @@ def report(found: dict[str, Any]) -> None:
         trip = row["round_trip"]
         print(
             f"  {row['conversations']:4} conversations: {row['per_second']:7.1f} messages/s, "
-            f"round trip p50 {trip['p50']:.1f} ms p99 {trip['p99']:.1f} ms "
+            f"round trip p50 {trip['p50']:.1f} ms p99 {trip['p99']:.1f} ms, CPU each: relay "
+            f"{row['relay_cpu_ms_each']:.1f} ms, emulator {row['emulator_cpu_ms_each']:.1f} ms "
             f"({row['messages']} messages, none lost or repeated)"
         )
     print(

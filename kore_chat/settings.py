@@ -105,7 +105,8 @@ DB_PATH = Path(os.getenv("DB_PATH", str(BASE_DIR / "var" / "db.sqlite3")))
 DB_PATH.parent.mkdir(parents=True, exist_ok=True)
 DATABASES = {
     "default": {
-        "ENGINE": "django.db.backends.sqlite3",
+        # Django's SQLite backend, with in-process writers taking turns (kore_chat/db/sqlite3).
+        "ENGINE": "kore_chat.db.sqlite3",
         "NAME": DB_PATH,
         "OPTIONS": {
             # WAL lets long-poll reads run while the relay writes; IMMEDIATE takes the

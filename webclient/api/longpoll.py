@@ -27,7 +27,7 @@ from django.conf import settings
 from webclient import delivery, selectors
 from webclient.api.auth import bearer_token
 from webclient.api.errors import error_answer
-from webclient.api.serializers import PollInputSerializer, messages_output
+from webclient.api.serializers import MAX_CURSOR, PollInputSerializer, messages_output
 from webclient.dbthreads import DbThreads
 from webclient.errors import ApplicationError
 from webclient.security import cors
@@ -42,12 +42,27 @@ _db = DbThreads("longpoll-db", settings.LONGPOLL_DB_THREADS)
 run_db = _db.run
 
 
+def _plain_int(value: str | None, default: int) -> int | None:
+    """`value` as an int when it is plain ASCII digits within range; None when the
+    serializer must decide (and word the error)."""
+    if value is None:
+        return default
+    if value.isascii() and value.isdigit() and len(value) <= 19:
+        number = int(value)
+        return number if number <= MAX_CURSOR else None
+    return None
+
+
 def poll_params(query: dict[str, str]) -> tuple[int, int]:
+    default = min(settings.LONGPOLL_DEFAULT_WAIT, settings.LONGPOLL_MAX_WAIT)
+    # Every poll parses these: plain digits skip DRF's serializer (a tenth of a millisecond).
+    after, wait = _plain_int(query.get("after"), 0), _plain_int(query.get("wait"), default)
+    if after is not None and wait is not None:
+        return after, min(wait, settings.LONGPOLL_MAX_WAIT)
     serializer = PollInputSerializer(data=query)
     if not serializer.is_valid():
         field, errors = next(iter(serializer.errors.items()))
         raise ApplicationError("invalid_request", f"{field}: {errors[0]}")
-    default = min(settings.LONGPOLL_DEFAULT_WAIT, settings.LONGPOLL_MAX_WAIT)
     wait = serializer.validated_data.get("wait", default)
     return serializer.validated_data["after"], wait
 
