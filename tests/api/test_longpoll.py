@@ -198,3 +198,20 @@ def test_the_quick_parameter_path_agrees_with_the_serializer(
     default = min(settings.LONGPOLL_DEFAULT_WAIT, settings.LONGPOLL_MAX_WAIT)
     expected_wait = serializer.validated_data.get("wait", default)
     assert poll_params(query) == (serializer.validated_data["after"], expected_wait)
+
+
+def test_an_idle_poll_asks_the_database_one_small_question(user: Any) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from webclient.api.longpoll import Snapshot, _snapshot
+
+    _, conversation = user
+    store(conversation, "seen")
+    cursor = conversation.messages.get().pk
+    services.conversation_update(conversation=conversation, pending=True)
+    with CaptureQueriesContext(connection) as queries:
+        idle = _snapshot(conversation.bot_id, "poller", cursor)
+    assert (idle.messages, idle.pending, len(queries)) == ([], True, 1)
+    assert _snapshot(conversation.bot_id, "nobody", 0) == Snapshot([], pending=False)
+    assert [m["text"] for m in _snapshot(conversation.bot_id, "poller", 0).messages] == ["seen"]

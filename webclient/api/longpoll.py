@@ -79,9 +79,11 @@ class Snapshot:
 
 
 def _snapshot(bot_id: int, identity: str, after: int) -> Snapshot:
+    state = selectors.poll_state(bot_id=bot_id, identity=identity, after=after)
+    if not state.newer:
+        return Snapshot([], state.pending)
     messages = selectors.messages_after(bot_id=bot_id, identity=identity, after=after)
-    pending = selectors.conversation_pending(bot_id=bot_id, identity=identity)
-    return Snapshot(messages_output(messages), pending)
+    return Snapshot(messages_output(messages), state.pending)
 
 
 async def poll_answer(principal: Principal, after: int, wait: int) -> dict[str, Any]:
