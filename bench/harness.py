@@ -13,7 +13,7 @@ import resource
 import sqlite3
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,6 +40,11 @@ SERVER_ENV = {
     "RATELIMIT_ENABLED": "false",
     "LOG_LEVEL": "ERROR",
 }
+
+
+# As docs/deployment.md runs it: a listen backlog that holds a reconnect storm (the kernel
+# caps it at net.core.somaxconn).
+SERVER_OPTIONS = ("--backlog", "4096")
 
 
 class BenchFailed(AssertionError):
@@ -86,8 +91,11 @@ class Server:
         app: str = BENCH_APP,
         workers: int = 1,
         migrate: bool = True,
+        options: Sequence[str] = SERVER_OPTIONS,
     ) -> None:
-        self.live = LiveServer(db_path, {**SERVER_ENV, **(env or {})}, app=app, workers=workers)
+        self.live = LiveServer(
+            db_path, {**SERVER_ENV, **(env or {})}, app=app, workers=workers, options=options
+        )
         if migrate:
             self.live.migrate()
         self.live.start()

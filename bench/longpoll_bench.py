@@ -167,7 +167,7 @@ async def held_polls(srv: Server, tokens: dict[str, str], probes: int, out: Path
         connection.send("GET", f"/api/v1/messages?after=0&wait={HELD_WAIT}")
         return connection, asyncio.ensure_future(connection.answer())
 
-    burst_start = time.time()
+    burst_start, cpu_start = time.time(), srv.cpu()
     opened = await asyncio.gather(*(open_poll(i) for i in identities))
     sent_s = time.time() - burst_start
     waiting = 0
@@ -176,6 +176,7 @@ async def held_polls(srv: Server, tokens: dict[str, str], probes: int, out: Path
         await asyncio.sleep(0.1)
     all_held_s = time.time() - burst_start
     busy_after_s = await settle_cpu(srv)
+    burst_cpu = srv.cpu() - cpu_start
     burst_end = time.time()
     rss1, threads1, connected = srv.rss(), srv.threads(), srv.connections()
     answered_early = [t for _, t in opened if t.done()]
@@ -217,6 +218,7 @@ async def held_polls(srv: Server, tokens: dict[str, str], probes: int, out: Path
         "burst_sent_s": sent_s,
         "all_held_s": all_held_s,
         "busy_after_all_held_s": busy_after_s,
+        "burst_cpu_ms_each": burst_cpu / count * 1000,
         "healthz_burst": [
             (at - burst_start, latency, status) for at, latency, status in during_burst
         ],
@@ -329,7 +331,8 @@ def report_held(held: dict[str, Any]) -> None:
     )
     print(
         f"  burst: sent in {held['burst_sent_s']:.1f} s, all held at {held['all_held_s']:.1f} s, "
-        f"server busy {held['busy_after_all_held_s']:.1f} s more"
+        f"server busy {held['busy_after_all_held_s']:.1f} s more, "
+        f"{held['burst_cpu_ms_each']:.2f} ms of server CPU per poll"
     )
     print(
         f"  /healthz during the burst: max {held['healthz_burst_max_ms']:.0f} ms "

@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -34,10 +34,12 @@ class LiveServer:
         devserver: bool = False,
         app: str = "kore_chat.asgi:application",
         workers: int = 1,
+        options: Sequence[str] = (),
     ) -> None:
         self.devserver = devserver
         self.app = app
         self.workers = workers
+        self.options = list(options)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.db_path = db_path
@@ -70,6 +72,7 @@ class LiveServer:
             command += ["--host", "127.0.0.1", "--port", str(self.port)]
             if self.workers > 1:
                 command += ["--workers", str(self.workers)]
+            command += self.options
         self.process = subprocess.Popen(
             [sys.executable, *command],
             cwd=ROOT,
