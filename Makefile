@@ -33,6 +33,7 @@ $(SDK)/node_modules/.package-lock.json: $(SDK)/package-lock.json
 
 setup: $(VENV)/.run-deps
 	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py seed_demo
 
 run: setup
 	SITE_ROOT=$${SITE_ROOT:-http://$(HOST):$(PORT)} $(BIN)/uvicorn kore_chat.asgi:application --host $(HOST) --port $(PORT)

@@ -25,8 +25,8 @@ django.setup()
 
 from django.utils.html import escape, linebreaks  # noqa: E402
 
-from webclient.emulator.examples import DEMO_FORM, TEMPLATE_EXAMPLES  # noqa: E402
-from webclient.rendering import render_bot_item  # noqa: E402
+from webclient.examples import demo_form, template_examples  # noqa: E402
+from webclient.render import render_bot_item  # noqa: E402
 
 BUDGET_US = 1000.0
 FORMATTED_TEXT = (
@@ -50,14 +50,15 @@ def measure(work: Callable[[], Any], iterations: int) -> list[float]:
 
 def main() -> int:
     iterations = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
+    examples, form = template_examples(), demo_form()
     cases: list[tuple[str, Callable[[], Any]]] = [
         ("baseline: linebreaks(escape())", lambda: linebreaks(escape(FORMATTED_TEXT))),
         ("3-line formatted text", lambda: render_bot_item(FORMATTED_TEXT)),
-        ("button template", lambda: render_bot_item(TEMPLATE_EXAMPLES["button"])),
-        ("quick_replies template", lambda: render_bot_item(TEMPLATE_EXAMPLES["quick_replies"])),
-        ("carousel template", lambda: render_bot_item(TEMPLATE_EXAMPLES["carousel"])),
-        ("barchart template", lambda: render_bot_item(TEMPLATE_EXAMPLES["barchart"])),
-        ("demo Digital Form", lambda: render_bot_item({"form": DEMO_FORM})),
+        ("button template", lambda: render_bot_item(examples["button"])),
+        ("quick_replies template", lambda: render_bot_item(examples["quick_replies"])),
+        ("carousel template", lambda: render_bot_item(examples["carousel"])),
+        ("barchart template", lambda: render_bot_item(examples["barchart"])),
+        ("demo Digital Form", lambda: render_bot_item({"form": form})),
     ]
     baseline = 0.0
     over_budget = []

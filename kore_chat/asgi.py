@@ -3,7 +3,8 @@
 Long-polls (`GET /api/v1/messages`) are served by a bare ASGI handler that holds no thread
 while it waits (webclient/api/longpoll.py); everything else goes through Django. On startup
 the outbox dispatcher starts, so messages accepted before a restart are forwarded; in DEBUG,
-pending migrations are applied first, so a fresh checkout serves the demo with no setup.
+pending migrations are applied first and, with the emulator on, the demo bots seeded
+(`seed_demo`), so a fresh checkout serves the demo with no setup.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ def _migrate_for_demo() -> None:
     executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
     if executor.migration_plan(executor.loader.graph.leaf_nodes()):
         call_command("migrate", interactive=False, verbosity=1)
+    if settings.KORE_EMULATOR:
+        call_command("seed_demo", verbosity=0)
     connections.close_all()
 
 

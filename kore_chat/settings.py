@@ -65,8 +65,12 @@ INSTALLED_APPS = [
     "rest_framework",
     "corsheaders",
     "webclient",
-    "webclient.emulator",
 ]
+# The embedded Kore emulator (webclient/emulator/, docs/emulator.md), a stand-in for the
+# platform with demo bots: installed and mounted at /emulator/ only when on.
+KORE_EMULATOR = envbool("KORE_EMULATOR", DEBUG)
+if KORE_EMULATOR:
+    INSTALLED_APPS.append("webclient.emulator")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 
 handler404 = "webclient.api.errors.not_found"
 handler500 = "webclient.api.errors.server_error"
 
-urlpatterns = [
-    path("admin/", admin.site.urls),
-    path("emulator/", include("webclient.emulator.urls")),
-    path("", include("webclient.urls")),
-]
+urlpatterns: list[URLPattern | URLResolver] = [path("admin/", admin.site.urls)]
+if settings.KORE_EMULATOR:
+    urlpatterns.append(path("emulator/", include("webclient.emulator.urls")))
+urlpatterns.append(path("", include("webclient.urls")))

@@ -1,4 +1,5 @@
-"""Test-wide setup: only loopback is ever a network target."""
+"""Test-wide setup: only loopback is ever a network target; the test database holds the
+demo bots, as a `make run` database does."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.core.management import call_command
+from django.db.models.signals import post_migrate
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
@@ -37,6 +40,16 @@ def _guarded_connect(self: socket.socket, address: Any) -> None:
 def _guarded_connect_ex(self: socket.socket, address: Any) -> int:
     _check_loopback(address)
     return _real_connect_ex(self, address)
+
+
+def _seed_demo_bots(sender: Any, **kwargs: Any) -> None:
+    """Seeds the test database once it is migrated (and again after a flush), so that it is
+    in the serialized state that `serialized_rollback` tests return to."""
+    if sender.label == "emulator":
+        call_command("seed_demo", verbosity=0)
+
+
+post_migrate.connect(_seed_demo_bots, dispatch_uid="tests-seed-demo-bots")
 
 
 @pytest.fixture(autouse=True, scope="session")

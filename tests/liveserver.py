@@ -56,12 +56,14 @@ class LiveServer:
         self.log_path = db_path.with_suffix(".log")
 
     def migrate(self) -> None:
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--no-input", "-v0"],
-            cwd=ROOT,
-            env=self.env,
-            check=True,
-        )
+        """Migrate this server's database and seed the demo bots, as `make run` does."""
+        for command in (["migrate", "--no-input"], ["seed_demo"]):
+            subprocess.run(
+                [sys.executable, "manage.py", *command, "-v0"],
+                cwd=ROOT,
+                env=self.env,
+                check=True,
+            )
 
     def start(self) -> LiveServer:
         log = self.log_path.open("ab")

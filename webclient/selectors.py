@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import connection
 
+from webclient import forms
 from webclient.errors import ApplicationError, Kind
 from webclient.models import Bot, Conversation, Message
-from webclient.rendering import forms
 
 # Most messages one answer carries; a client with more to read asks again at once.
 PAGE_SIZE = 200
@@ -63,27 +63,9 @@ def poll_state(*, bot_id: int, identity: str, after: int) -> PollState:
     return PollState(newer=bool(row[1]), pending=bool(row[0]))
 
 
-def outbox_conversations() -> list[int]:
-    """Conversations with a user message waiting to be forwarded."""
-    return list(
-        Message.objects.filter(status=Message.Status.ACCEPTED, forward_started_at__isnull=True)
-        .values_list("conversation_id", flat=True)
-        .distinct()
-    )
-
-
 def bot_by_callback(*, slug: str) -> Bot | None:
     """The enabled bot a callback URL names, or None."""
     return Bot.objects.filter(slug=slug, enabled=True).first()
-
-
-def latest_forwarded_user_message(*, conversation: Conversation) -> Message | None:
-    """The newest user message whose forward started: what a bot's callback answers."""
-    return (
-        conversation.messages.filter(role=Message.Role.USER, forward_started_at__isnull=False)
-        .order_by("-id")
-        .first()
-    )
 
 
 def form_message_find(*, conversation: Conversation, form_id: str) -> Message | None:

@@ -2,29 +2,55 @@
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NotRequired, Protocol, TypedDict
 
-from django.conf import settings
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.html import escape
 
-from webclient import selectors
+from webclient import forms, selectors
 from webclient.delivery import notifier
 from webclient.errors import ApplicationError, Kind
 from webclient.models import Bot, Conversation, Message
-from webclient.rendering import Rendered, forms, render_bot_item, render_user_input
+from webclient.render import Rendered, render_bot_item, render_user_input
 
 
-@dataclass(frozen=True)
-class BotItem:
-    """One bot message as the relay normalised it from any upstream answer."""
+class Postback(TypedDict):
+    payload: str
+    title: NotRequired[str]
 
-    item: Any
-    platform_message_id: str | None = None
+
+class UserBody(TypedDict, total=False):
+    """What a user sends (exactly one key): stored as the message's `data`, forwarded as is."""
+
+    text: str
+    postback: Postback
+    formData: forms.FormData
+    event: str
+
+
+class BotMessageItem(Protocol):
+    """One bot message to store: what the bot sent, and the platform's id for it if any.
+
+    The relay's `kore.payloads.BotItem` has this shape; services does not know the wire.
+    """
+
+    @property
+    def item(self) -> Any: ...
+
+    @property
+    def platform_message_id(self) -> str | None: ...
+
+
+# Run after every transaction that accepted a user message (the relay wakes its dispatcher).
+_accepted_hooks: list[Callable[[], None]] = []
+
+
+def on_message_accepted(hook: Callable[[], None]) -> None:
+    """Register `hook` to run on commit of each accepted user message; once per hook."""
+    if hook not in _accepted_hooks:
+        _accepted_hooks.append(hook)
 
 
 def conversation_get_or_create(*, bot: Bot, identity: str) -> Conversation:
@@ -79,7 +105,7 @@ def system_message_add(
 
 
 def user_message_accept(
-    *, bot: Bot, identity: str, body: dict[str, Any], client_message_id: str
+    *, bot: Bot, identity: str, body: Mapping[str, Any], client_message_id: str
 ) -> tuple[Message, bool]:
     """Store a user message in the outbox; the same client_message_id is accepted once.
 
@@ -93,7 +119,9 @@ def user_message_accept(
                 return existing, False
             if "formData" in body:
                 message = _form_submission_accept(
-                    conversation=conversation, body=body, client_message_id=client_message_id
+                    conversation=conversation,
+                    submitted=body["formData"],
+                    client_message_id=client_message_id,
                 )
             else:
                 message = message_create(
@@ -107,10 +135,8 @@ def user_message_accept(
             Conversation.objects.filter(pk=conversation.pk).update(
                 pending=True, last_activity_at=timezone.now()
             )
-            if settings.KORE_DISPATCHER:
-                from webclient.kore.dispatcher import dispatcher
-
-                transaction.on_commit(dispatcher.kick)
+            for hook in _accepted_hooks:
+                transaction.on_commit(hook)
     except IntegrityError:
         # A concurrent request with the same id won the race: answer with its message.
         return conversation.messages.get(client_message_id=client_message_id), False
@@ -118,7 +144,7 @@ def user_message_accept(
 
 
 def _form_submission_accept(
-    *, conversation: Conversation, body: dict[str, Any], client_message_id: str
+    *, conversation: Conversation, submitted: forms.FormData, client_message_id: str
 ) -> Message:
     """Validate a Digital Form submission against the form the bot sent, then store it.
 
@@ -126,7 +152,6 @@ def _form_submission_accept(
     disabled ones with their prefill, the button entry); the user sees a read-only summary,
     and a system entry closes the form so that it stays closed after a reload.
     """
-    submitted = body["formData"]
     form_message = selectors.form_message_find(
         conversation=conversation, form_id=submitted["formId"]
     )
@@ -138,26 +163,21 @@ def _form_submission_accept(
         raise ApplicationError(
             "form_closed", "This form was already submitted or cancelled.", Kind.CONFLICT
         )
-    form: dict[str, Any] = form_message.data or {}
-    entries = submitted["data"]
     try:
-        forms.form_validate(form, entries)
+        submission = forms.submission_prepare(form_message.data, submitted["data"])
     except forms.FormErrors as exc:
         raise ApplicationError("invalid_form", str(exc), extra={"fields": exc.fields}) from None
-    cancelled = forms.form_is_cancel(form, entries)
     message = message_create(
         conversation=conversation,
         role=Message.Role.USER,
-        rendered=Rendered(
-            kind=Message.Kind.FORM,
-            text="Form cancelled" if cancelled else "Form submitted",
-            html=forms.form_submitted_html(form, entries),
-        ),
-        data={"formData": forms.form_data_body(form, entries, api_version=2)["val"]},
+        rendered=Rendered(kind=Message.Kind.FORM, text=submission.text, html=submission.html),
+        data={"formData": submission.form_data, "secretFields": submission.secret_ids}
+        if submission.secret_ids
+        else {"formData": submission.form_data},
         client_message_id=client_message_id,
         status=Message.Status.ACCEPTED,
     )
-    state = "cancelled" if cancelled else "submitted"
+    state = "cancelled" if submission.cancelled else "submitted"
     system_message_add(
         conversation=conversation,
         refers_to=form_message,
@@ -169,7 +189,9 @@ def _form_submission_accept(
     return message
 
 
-def bot_messages_store(*, conversation: Conversation, items: list[BotItem]) -> list[Message]:
+def bot_messages_store(
+    *, conversation: Conversation, items: Sequence[BotMessageItem]
+) -> list[Message]:
     """Store bot messages in order, each platform message id at most once."""
     stored = []
     with transaction.atomic():
@@ -190,21 +212,6 @@ def bot_messages_store(*, conversation: Conversation, items: list[BotItem]) -> l
     return stored
 
 
-def user_message_mark_failed(*, message: Message, reason: str) -> Message:
-    """Fail a user message and tell the user: a new system message refers to it."""
-    with transaction.atomic():
-        Message.objects.filter(pk=message.pk).update(
-            status=Message.Status.FAILED, failure_reason=reason
-        )
-        return system_message_add(
-            conversation=message.conversation,
-            refers_to=message,
-            kind=Message.Kind.ERROR,
-            text=reason,
-            data={"status": Message.Status.FAILED, "reason": reason},
-        )
-
-
 def conversation_update(
     *,
     conversation: Conversation,
@@ -223,150 +230,3 @@ def conversation_update(
         Conversation.objects.filter(pk=conversation.pk).update(**changes)
         for field, value in changes.items():
             setattr(conversation, field, value)
-
-
-# Relay (webclient/kore/): the outbox, conversation state, and what the platform confirms.
-# A user message is its own outbox entry: `accepted` until forwarded (`sent`) or `failed`.
-
-
-def outbox_claim(*, conversation_id: int, lease: timedelta) -> Message | None:
-    """Claim the conversation's oldest accepted message, unless one is already in flight.
-
-    The check and the claim share one transaction, so each message is forwarded at most
-    once, by one process. The claim lasts `lease` unless renewed (`outbox_renew`).
-    """
-    with transaction.atomic():
-        conversation = (
-            Conversation.objects.select_for_update().select_related("bot").get(pk=conversation_id)
-        )
-        head = conversation.messages.filter(status=Message.Status.ACCEPTED).order_by("id").first()
-        if head is None or head.forward_started_at is not None:
-            return None
-        now = timezone.now()
-        head.forward_started_at = now
-        head.forward_lease_until = now + lease
-        head.save(update_fields=["forward_started_at", "forward_lease_until"])
-        head.conversation = conversation
-        return head
-
-
-def outbox_renew(*, message_ids: list[int], lease: timedelta) -> None:
-    """Extend the claims of messages this process is still forwarding."""
-    if message_ids:
-        Message.objects.filter(pk__in=message_ids, status=Message.Status.ACCEPTED).update(
-            forward_lease_until=timezone.now() + lease
-        )
-
-
-def outbox_fail(*, message: Message, reason: str) -> bool:
-    """Fail a message still in the outbox, tell the user, settle the conversation.
-
-    False when it already left the outbox (sent, or failed by someone else): a forward and
-    the expiry of its lease never both decide its fate.
-    """
-    with transaction.atomic():
-        still_accepted = (
-            Message.objects.select_for_update()
-            .filter(pk=message.pk, status=Message.Status.ACCEPTED)
-            .exists()
-        )
-        if not still_accepted:
-            return False
-        user_message_mark_failed(message=message, reason=reason)
-        conversation_settle(conversation=message.conversation)
-    return True
-
-
-def outbox_fail_interrupted(*, reason: str) -> int:
-    """Fail every claimed message whose lease lapsed: its process died mid-call.
-
-    Whether the platform got it is unknown, so it is never sent again; the user is told.
-    A claim without a lease predates leases and counts as lapsed.
-    """
-    lapsed = Message.objects.filter(
-        status=Message.Status.ACCEPTED, forward_started_at__isnull=False
-    ).filter(models.Q(forward_lease_until__lt=timezone.now()) | models.Q(forward_lease_until=None))
-    return sum(
-        outbox_fail(message=message, reason=reason)
-        for message in lapsed.select_related("conversation")
-    )
-
-
-def user_message_mark_forwarded(*, message: Message) -> bool:
-    """The platform took the message: `sent`, and the session counts as started.
-
-    False when its lease had lapsed and it was already failed (the user was told).
-    """
-    with transaction.atomic():
-        changed = Message.objects.filter(pk=message.pk, status=Message.Status.ACCEPTED).update(
-            status=Message.Status.SENT
-        )
-        if changed:
-            conversation_update(conversation=message.conversation, session_started=True)
-    return bool(changed)
-
-
-def conversation_settle(*, conversation: Conversation) -> None:
-    """`pending` stays true only while a user message still waits to be forwarded."""
-    waiting = conversation.messages.filter(
-        status=Message.Status.ACCEPTED, forward_started_at__isnull=True
-    ).exists()
-    conversation_update(conversation=conversation, pending=waiting)
-
-
-def conversation_session_closed(
-    *, conversation: Conversation, message: Message, ignored: bool
-) -> Message:
-    """The platform confirmed SESSION_CLOSURE: say so, and start afresh next time."""
-    text = (
-        "There was no open chat session to end."
-        if ignored
-        else "The chat session has ended. Send a message to start a new one."
-    )
-    with transaction.atomic():
-        notice = system_message_add(
-            conversation=conversation,
-            refers_to=message,
-            kind=Message.Kind.EVENT,
-            text=text,
-            data={"event": "SESSION_CLOSURE", "status": "ignored" if ignored else "closed"},
-        )
-        conversation_update(conversation=conversation, session_started=False, task_state={})
-    return notice
-
-
-def bot_delivery_store_once(
-    *,
-    conversation: Conversation,
-    items: list[BotItem],
-    delivery_key: str,
-    window: timedelta,
-) -> list[Message]:
-    """Store a delivery without platform ids (V1 callbacks) unless stored within `window`.
-
-    Each stored item's platform id is `<delivery_key>:<stamp>:<n>`, so a later, legitimate
-    repeat of the same words outside the window is stored again.
-    """
-    with transaction.atomic():
-        seen = conversation.messages.filter(
-            platform_message_id__startswith=f"{delivery_key}:",
-            created_at__gte=timezone.now() - window,
-        ).exists()
-        if seen:
-            return []
-        stamp = time.time_ns()
-        keyed = [
-            BotItem(bot_item.item, f"{delivery_key}:{stamp}:{n}")
-            for n, bot_item in enumerate(items)
-        ]
-        return bot_messages_store(conversation=conversation, items=keyed)
-
-
-def conversations_settle_stale(*, idle: timedelta) -> None:
-    """Clear `pending` where nothing happened for `idle` (an async bot that never answered).
-
-    The typing indicator must not spin for ever; a late answer is still stored and shown.
-    """
-    cutoff = timezone.now() - idle
-    for conversation in Conversation.objects.filter(pending=True, last_activity_at__lt=cutoff):
-        conversation_settle(conversation=conversation)

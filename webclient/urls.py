@@ -5,7 +5,7 @@ from django.urls import path
 from webclient import views
 from webclient.api import callbacks
 from webclient.api import views as api
-from webclient.rendering.gallery import gallery
+from webclient.gallery import gallery
 
 urlpatterns = [
     path("", views.chat_page, name="chat"),

@@ -26,6 +26,7 @@
  *       button ([data-kc-form-cancel]) sends only its own entry with input "Cancel".
  *       A rejection {fields: {componentId: message}} fills [data-kc-error-for=id] and sets
  *       aria-invalid; other errors fill [data-kc-error-for=""]. Success makes it read-only.
+ *   input[type=range]#id: on input, output#<id>-value shows its value.
  */
 (function () {
   "use strict";
@@ -311,6 +312,16 @@
       }
     );
   }
+
+  /* ---- a range slider shows its value in the <output id="<its id>-value"> ---- */
+
+  document.addEventListener("input", function (event) {
+    var input = event.target;
+    var output = input.type === "range" && document.getElementById(input.id + "-value");
+    if (output) {
+      output.textContent = input.value;
+    }
+  });
 
   document.addEventListener("submit", function (event) {
     var form = event.target;

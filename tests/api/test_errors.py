@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import json
 from pathlib import Path
 
@@ -10,11 +9,9 @@ import pytest
 from rest_framework.test import APIClient
 
 from tests.asgi_client import asgi_get
+from tests.code_imports import WEBCLIENT, imported_modules
 from webclient.api.errors import STATUS, error_answer, error_response, exception_handler
 from webclient.errors import ApplicationError, Kind
-
-WEBCLIENT = Path(__file__).resolve().parents[2] / "webclient"
-
 
 # The statuses /work/shared/API.md promises, with the kind the domain raises for each.
 CONTRACT = {
@@ -100,17 +97,6 @@ def test_the_drf_view_and_the_bare_long_poll_answer_a_bad_token_alike() -> None:
     assert headers["www-authenticate"] == drf["WWW-Authenticate"] == "Bearer"
 
 
-def _imports(path: Path) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
-        elif isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-    return names
-
-
 def test_no_module_below_the_api_imports_from_it() -> None:
     # urls.py is above the API: it routes requests to its views.
     above = {Path("urls.py")}
@@ -119,6 +105,6 @@ def test_no_module_below_the_api_imports_from_it() -> None:
         for path in WEBCLIENT.rglob("*.py")
         if path.relative_to(WEBCLIENT).parts[0] != "api"
         and path.relative_to(WEBCLIENT) not in above
-        and any(name.startswith("webclient.api") for name in _imports(path))
+        and any(name.startswith("webclient.api") for name in imported_modules(path))
     }
     assert upward == set()

@@ -14,6 +14,7 @@ import pytest
 from kore_chat.asgi import application
 from webclient import services
 from webclient.delivery import notifier
+from webclient.kore.payloads import BotItem
 from webclient.models import Bot, Conversation
 from webclient.sts import token_issue
 
@@ -62,7 +63,7 @@ def user() -> tuple[str, Conversation]:
 
 
 def store(conversation: Conversation, text: str) -> None:
-    services.bot_messages_store(conversation=conversation, items=[services.BotItem(text)])
+    services.bot_messages_store(conversation=conversation, items=[BotItem(text)])
 
 
 def test_a_waiting_poll_answers_as_soon_as_a_message_is_stored(user: Any) -> None:

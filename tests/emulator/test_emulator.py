@@ -14,10 +14,11 @@ import jwt
 import pytest
 from django.test import Client
 
-from webclient.emulator import examples
+from webclient.emulator import demo_bot
 from webclient.emulator.faults import injector
 from webclient.emulator.models import EmulatedWebhook
 from webclient.emulator.state import state
+from webclient.examples import template_example, template_names
 
 pytestmark = pytest.mark.django_db
 TRACE = re.compile(r"RTM-TRACE-[A-Z0-9]{9}$")
@@ -283,14 +284,25 @@ def test_v1_session_closure_answers_a_text() -> None:
 def test_show_sends_the_template_as_an_escaped_json_string_in_v1_and_an_object_in_v2() -> None:
     v1_text = say(channel(1), "show button").json()["text"]
     assert "&quot;" in v1_text
-    assert json.loads(html.unescape(v1_text)) == examples.TEMPLATE_EXAMPLES["button"]
-    assert texts(say(channel(2), "show button").json()) == [examples.TEMPLATE_EXAMPLES["button"]]
+    assert json.loads(html.unescape(v1_text)) == template_example("button")
+    assert texts(say(channel(2), "show button").json()) == [template_example("button")]
 
 
 def test_show_all_lists_the_template_types() -> None:
     [listing] = texts(say(channel(2), "show all").json())
-    for template_type in examples.TEMPLATE_EXAMPLES:
+    for template_type in template_names():
         assert template_type in listing
+
+
+def test_the_demo_bots_own_help_texts_name_no_placeholder_in_angle_brackets() -> None:
+    webhook = channel(2)
+    replies = [
+        reply
+        for command in ("show all", "show nothing_like_it", "slow x", "fail x")
+        for reply in texts(say(webhook, command).json())
+    ]
+    assert "show carousel" in replies[0]
+    assert replies and not any("<" in reply or ">" in reply for reply in replies)
 
 
 def test_show_of_an_unknown_type_says_so() -> None:
@@ -299,7 +311,7 @@ def test_show_of_an_unknown_type_says_so() -> None:
 
 
 def test_form_travels_top_level_in_v1_and_inside_the_data_item_in_v2(monkeypatch: Any) -> None:
-    monkeypatch.setattr(examples, "DEMO_FORM", FORM)
+    monkeypatch.setattr(demo_bot, "demo_form", lambda: FORM)
     v1_answer = say(channel(1), "form").json()
     assert v1_answer["form"] == FORM
     assert v1_answer["endOfTask"] is False
@@ -308,7 +320,7 @@ def test_form_travels_top_level_in_v1_and_inside_the_data_item_in_v2(monkeypatch
 
 
 def test_a_form_submission_is_thanked_with_a_summary(monkeypatch: Any) -> None:
-    monkeypatch.setattr(examples, "DEMO_FORM", FORM)
+    monkeypatch.setattr(demo_bot, "demo_form", lambda: FORM)
     webhook = channel(2)
     data = [
         {"componentId": "fct-name", "input": "Ada"},
@@ -325,7 +337,7 @@ def test_a_form_submission_is_thanked_with_a_summary(monkeypatch: Any) -> None:
 
 
 def test_the_cancel_button_cancels_the_form(monkeypatch: Any) -> None:
-    monkeypatch.setattr(examples, "DEMO_FORM", FORM)
+    monkeypatch.setattr(demo_bot, "demo_form", lambda: FORM)
     data = [{"componentId": "fct-cancel", "input": "Cancel"}]
     payload = {
         "message": {"type": "formData", "val": {"formId": "frm-1", "data": data}},
@@ -434,6 +446,46 @@ def test_control_endpoints_do_not_exist_without_debug(settings: Any) -> None:
     settings.DEBUG = False
     assert Client().get("/emulator/_control/received").status_code == 404
     assert Client().post("/emulator/_control/reset").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("remote_addr", "forwarded"),
+    [
+        ("192.168.1.20", {}),
+        ("10.0.0.7", {}),
+        ("2001:db8::5", {}),
+        ("::ffff:192.168.1.20", {}),
+        ("127.0.0.1", {"X-Forwarded-For": "203.0.113.9"}),
+        ("::1", {"Forwarded": "for=203.0.113.9"}),
+    ],
+)
+def test_control_endpoints_answer_only_loopback_clients_even_in_debug(
+    settings: Any, remote_addr: str, forwarded: dict[str, str]
+) -> None:
+    settings.DEBUG = True
+    webhook = channel(2)
+    say(webhook, "my account number is 12345")
+    client = Client(headers=forwarded, REMOTE_ADDR=remote_addr)
+    report = client.get(f"/emulator/_control/received?bot={webhook.bot_id}&user={USER}")
+    assert report.status_code == 403
+    assert b"12345" not in report.content
+    refused = client.post(
+        "/emulator/_control/fail-next",
+        {"bot": webhook.bot_id, "status": 503},
+        content_type="application/json",
+    )
+    assert refused.status_code == 403
+    assert client.post("/emulator/_control/reset").status_code == 403
+    assert say(webhook, "still here").status_code == 200
+    assert len(state.requests(webhook.bot_id, USER)) == 2
+
+
+@pytest.mark.parametrize("remote_addr", ["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"])
+def test_control_endpoints_answer_loopback_clients_in_debug(
+    settings: Any, remote_addr: str
+) -> None:
+    settings.DEBUG = True
+    assert Client(REMOTE_ADDR=remote_addr).get("/emulator/_control/received").status_code == 200
 
 
 # The Kore Web SDK, unchanged

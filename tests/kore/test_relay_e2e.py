@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.client import ChatUser
+from tests.forms.test_forms import FULL_NAME, data, valid
 from tests.relay_helpers import (
     Messages,
     add_unreachable_bots,
@@ -28,7 +29,6 @@ from tests.relay_helpers import (
     texts,
     utterance,
 )
-from tests.rendering.test_rendering_forms import FULL_NAME, data, valid
 
 MODES = ["demo", "demo-v1-sync", "demo-v1-async", "demo-v2-async"]
 ASYNC = {"demo-v1-async", "demo-v2-async"}

@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.test import Client
 from django.utils import timezone
 
-from webclient import services
+from webclient.kore import outbox
 from webclient.kore.client import Failure, KoreClient, KoreError, retry_delay
 from webclient.models import Bot, Conversation, Message
 from webclient.security.upstream import UpstreamNotAllowed, check_upstream
@@ -291,7 +291,7 @@ def test_pending_stays_on_while_another_message_waits_to_be_forwarded(
     post(hook(v1_bot), {"to": "alice", "text": "first answer"})
     conversation.refresh_from_db()
     assert conversation.pending is True
-    services.conversation_settle(conversation=conversation)
+    outbox.conversation_settle(conversation=conversation)
     assert conversation.pending is True
 
 

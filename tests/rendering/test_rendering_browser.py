@@ -2,7 +2,8 @@
 
 The page holds rendered messages the way the widget inserts them, and a stand-in for
 window.KoreChat whose send() validates Digital Forms with the real server-side
-form_validate, so the whole round trip of a rejected then accepted form is exercised.
+validation (submission_prepare), so the whole round trip of a rejected then accepted form
+is exercised.
 """
 
 from __future__ import annotations
@@ -14,14 +15,18 @@ from typing import Any
 
 import pytest
 
-from tests.rendering.test_rendering_forms import BIRTH, EMAIL, EMPLOYMENT, PIN, SUBMIT
-from webclient.emulator.examples import DEMO_FORM, TEMPLATE_EXAMPLES
-from webclient.rendering import render_bot_item
-from webclient.rendering.forms import FormErrors, form_validate
+from tests.forms.test_forms import BIRTH, EMAIL, EMPLOYMENT, PIN, SUBMIT, TERM
+from webclient.examples import demo_form, template_examples
+from webclient.forms import FormErrors, submission_prepare
+from webclient.render import render_bot_item
+
+TEMPLATE_EXAMPLES = template_examples()
+DEMO_FORM = demo_form()
 
 pytestmark = pytest.mark.browser
 
-SCRIPT = Path(__file__).resolve().parents[2] / "static" / "webclient" / "interactive.js"
+STATIC = Path(__file__).resolve().parents[2] / "static" / "webclient"
+SCRIPT = STATIC / "interactive.js"
 KORE_CHAT_STAND_IN = """
 window.sent = [];
 window.KoreChat = {
@@ -42,7 +47,7 @@ def check_with_server(body_json: str) -> str:
     if "formData" not in body:
         return "null"
     try:
-        form_validate(DEMO_FORM, body["formData"]["data"])
+        submission_prepare(DEMO_FORM, body["formData"]["data"])
     except FormErrors as errors:
         return json.dumps({"code": "invalid_form", "message": str(errors), "fields": errors.fields})
     return "null"
@@ -153,3 +158,25 @@ def test_the_cancel_button_sends_only_its_own_entry(browser: Any, pages: list[An
     [body] = sent(page)
     cancel_id = "fct-5a0cf4f1-2b8e-4d55-9d3c-000000000025"
     assert body["formData"]["data"] == [{"componentId": cancel_id, "input": "Cancel"}]
+
+
+def test_a_slider_shows_its_value_as_it_moves(browser: Any, pages: list[Any]) -> None:
+    page = page_with(browser, {"form": DEMO_FORM})
+    pages.append(page)
+    slider = page.locator(f"input[name='{TERM}']")
+    output = page.locator(f"output[for='{slider.get_attribute('id')}']")
+    assert output.inner_text() == "24"
+    slider.fill("48")
+    assert output.inner_text() == "48"
+    slider.press("ArrowRight")
+    assert output.inner_text() == "54"
+
+
+def test_submit_and_cancel_sit_on_one_row(browser: Any, pages: list[Any]) -> None:
+    page = page_with(browser, {"form": DEMO_FORM})
+    pages.append(page)
+    page.add_style_tag(path=str(STATIC / "render.css"))
+    submit = page.get_by_role("button", name="Submit application").bounding_box()
+    cancel = page.get_by_role("button", name="Cancel").bounding_box()
+    assert submit["y"] == cancel["y"]
+    assert cancel["x"] >= submit["x"] + submit["width"]

@@ -1,5 +1,5 @@
 """Every Kore template_type, media kind and error, rendered from the realistic examples
-(webclient/emulator/examples.py) and from malformed payloads."""
+(webclient/examples/) and from malformed payloads."""
 
 from __future__ import annotations
 
@@ -9,14 +9,22 @@ from html.parser import HTMLParser
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
+from django.contrib.staticfiles import finders
 from django.http import Http404
 from django.test import RequestFactory
 
 from tests.rendering.test_rendering_hostile import assert_inert
-from webclient.emulator.examples import TEMPLATE_EXAMPLES
-from webclient.rendering import Rendered, render_bot_item, render_user_input, templates
-from webclient.rendering.gallery import gallery
+from webclient.examples import demo_form, template_examples
+from webclient.gallery import gallery
+from webclient.render import Rendered, render_bot_item, render_user_input
+from webclient.rendering import templates
+
+TEMPLATE_EXAMPLES = template_examples()
+DEMO_FORM = demo_form()
+# Where the examples' media are served: this server's own static files.
+DEMO_MEDIA = f"{settings.SITE_ROOT}{settings.STATIC_URL}webclient/demo"
 
 PROTOCOL_TEMPLATE_TYPES = [
     "button", "quick_replies", "list", "carousel", "table", "mini_table", "piechart",
@@ -56,6 +64,20 @@ def test_the_examples_cover_every_template_type_of_the_protocol() -> None:
     for template_type in PROTOCOL_TEMPLATE_TYPES:
         assert TEMPLATE_EXAMPLES[template_type]["payload"]["template_type"] == template_type
         assert template_type in templates.BUILDERS or template_type in templates.SILENT_TYPES
+
+
+def test_every_image_video_and_audio_of_the_examples_is_a_static_file_of_this_server() -> None:
+    sources = [
+        attrs["src"]
+        for key in TEMPLATE_EXAMPLES
+        for element in ("img", "video", "audio")
+        for attrs in tags(render(key).html, element, src=None)
+    ]
+    sources += [a["src"] for a in tags(render_bot_item({"form": DEMO_FORM}).html, "img", src=None)]
+    assert len(sources) >= 20
+    for source in sources:
+        assert source and source.startswith(f"{DEMO_MEDIA}/"), source
+        assert finders.find(source.removeprefix(f"{settings.SITE_ROOT}{settings.STATIC_URL}"))
 
 
 @pytest.mark.parametrize("key", sorted(TEMPLATE_EXAMPLES))
@@ -105,7 +127,7 @@ def test_quick_replies_sit_in_a_container_that_disappears_once_used() -> None:
         "ACCOUNT_SAVINGS",
         "ACCOUNT_CARD",
     ]
-    assert tags(html, "img", src="https://images.example-bank.com/demo/card-icon.png", alt="")
+    assert tags(html, "img", src=f"{DEMO_MEDIA}/card-icon.svg", alt="")
 
 
 def test_a_list_links_each_row_to_its_default_action_and_keeps_the_list_buttons() -> None:
@@ -347,8 +369,8 @@ def test_an_attachment_template_links_its_files() -> None:
     ("key", "tag", "text"),
     [
         ("image", "img", "Our new branch"),
-        ("video", "video", "[video] https://images.example-bank.com/demo/how-to-deposit.mp4"),
-        ("audio", "audio", "[audio] https://images.example-bank.com/demo/welcome.mp3"),
+        ("video", "video", f"[video] {DEMO_MEDIA}/how-to-deposit.webm"),
+        ("audio", "audio", f"[audio] {DEMO_MEDIA}/welcome.wav"),
         ("link", "a", "Fee schedule"),
         ("message_video", "video", "How to deposit a cheque"),
     ],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from webclient.rendering import render_bot_item, render_user_input
+from webclient.render import render_bot_item, render_user_input
 from webclient.rendering.text import format_kore_text, plain_text
 
 

@@ -13,7 +13,8 @@ from cryptography.fernet import Fernet
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def check_deploy(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def production_env(tmp_path: Path, **env: str) -> dict[str, str]:
+    """The environment of a production install (DEBUG off), with `env` on top."""
     production = {
         **os.environ,
         "DEBUG": "false",
@@ -27,10 +28,14 @@ def check_deploy(tmp_path: Path, *args: str, **env: str) -> subprocess.Completed
         **env,
     }
     production.pop("DJANGO_SETTINGS_MODULE", None)
+    return production
+
+
+def check_deploy(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", *args],
         cwd=ROOT,
-        env=production,
+        env=production_env(tmp_path, **env),
         capture_output=True,
         text=True,
         timeout=60,

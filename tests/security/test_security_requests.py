@@ -15,7 +15,8 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 from rest_framework.test import APIClient
 
 from webclient import services
-from webclient.models import Bot, Message
+from webclient.kore.payloads import BotItem
+from webclient.models import Bot, Conversation, Message
 from webclient.sts import token_issue
 
 
@@ -57,9 +58,7 @@ isolated = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def bobs_secret_message() -> Message:
     bot = Bot.objects.get(slug="demo")
     conversation = services.conversation_get_or_create(bot=bot, identity="bob")
-    stored = services.bot_messages_store(
-        conversation=conversation, items=[services.BotItem("bob's secret")]
-    )
+    stored = services.bot_messages_store(conversation=conversation, items=[BotItem("bob's secret")])
     return stored[0]
 
 
@@ -260,12 +259,36 @@ def test_an_address_that_guesses_callback_secrets_is_refused_but_the_platform_is
         )
 
     assert [post("guess", "127.0.0.9").status_code for _ in range(2)] == [404, 404]
-    refused = post(bot.callback_secret, "127.0.0.9")
+    refused = post("another-guess", "127.0.0.9")
     assert refused.status_code == 429
     assert json.loads(refused.content)["error"]["code"] == "rate_limited"
     assert refused["Retry-After"]
     # The platform's own address is unaffected, however much it delivers.
     assert all(post(bot.callback_secret, "127.0.0.1").status_code == 200 for _ in range(5))
+
+
+@pytest.mark.django_db
+def test_failed_guesses_from_the_platforms_address_never_throttle_its_real_deliveries(
+    settings: SettingsWrapper,
+) -> None:
+    settings.RATELIMIT_CALLBACK_REFUSALS_PER_IP = 3
+    bot = Bot.objects.get(slug="demo-v1-async")
+    alice = Conversation.objects.create(bot=bot, identity="alice")
+    client = Client()
+
+    def post(secret: str, text: str) -> HttpResponse:
+        return client.post(  # type: ignore[return-value]
+            f"/hooks/kore/{bot.slug}/{secret}/",
+            json.dumps({"to": "alice", "from": bot.bot_id, "text": text}),
+            content_type="application/json",
+            REMOTE_ADDR="127.0.0.7",
+        )
+
+    guesses = [post(f"guess-{n}", "forged").status_code for n in range(10)]
+    assert guesses == [404] * 3 + [429] * 7
+    delivered = [post(bot.callback_secret, f"reply {n}").status_code for n in range(3)]
+    assert delivered == [200, 200, 200]
+    assert list(alice.messages.values_list("text", flat=True)) == ["reply 0", "reply 1", "reply 2"]
 
 
 # Callbacks and upstreams

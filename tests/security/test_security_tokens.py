@@ -14,6 +14,7 @@ from tests.conftest import ClaimsFactory
 from webclient import selectors, services
 from webclient.emulator.auth import authenticate
 from webclient.emulator.channels import Channel
+from webclient.kore.payloads import BotItem
 from webclient.models import Bot
 from webclient.sts import identity_hash, token_issue, token_verify
 
@@ -209,7 +210,7 @@ def test_a_valid_token_is_refreshed_for_the_same_identity_and_bot(demo: Bot) -> 
 def test_an_anonymous_conversation_continues_with_the_refreshed_token(demo: Bot) -> None:
     first = sts()
     conversation = services.conversation_get_or_create(bot=demo, identity=first["identity"])
-    services.bot_messages_store(conversation=conversation, items=[services.BotItem("kept")])
+    services.bot_messages_store(conversation=conversation, items=[BotItem("kept")])
     principal = token_verify(refresh(first["jwt"]).json()["jwt"])
     history = selectors.messages_after(
         bot_id=principal.bot.pk, identity=principal.identity, after=0

@@ -7,8 +7,9 @@ constant time. Unknown bot and wrong secret get the same 404, so the route revea
 
 The body cap (KORE_CALLBACK_MAX_BYTES, 413) is enforced before any view runs, by
 webclient.security.limits. Only refused attempts are rate-limited, per calling address
-(webclient.security.ratelimit): that stops secret guessing without ever throttling the
-platform's real deliveries.
+(webclient.security.ratelimit), and a delivery with the right secret is never refused by
+that limit: it stops a noisy guesser without ever throttling the platform's real deliveries,
+whoever shares its address. Guessing itself is hopeless: the secret has at least 96 bits.
 """
 
 from __future__ import annotations
@@ -36,9 +37,11 @@ def _secret_matches(expected: str, given: str) -> bool:
 @require_POST
 def kore_callback(request: HttpRequest, slug: str, secret: str) -> JsonResponse:
     try:
-        ratelimit.check_callback_allowed(request)
         bot = selectors.bot_by_callback(slug=slug)
         if bot is None or not _secret_matches(bot.callback_secret, secret):
+            # Answered 429 once this address refused too often, 404 before; a delivery with
+            # the right secret is never counted nor throttled, whoever else fails from the
+            # same address (the platform's egress may be shared).
             ratelimit.count_callback_refusal(request)
             raise ApplicationError("not_found", "Not found.", Kind.NOT_FOUND)
         body: Any = json_loads(request.body)

@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
+from webclient import forms
 from webclient.models import Message
 
 
@@ -16,10 +17,13 @@ class MessageOutputSerializer(serializers.Serializer):
     kind = serializers.CharField()
     text = serializers.CharField()
     html = serializers.CharField()
-    data = serializers.JSONField()  # type: ignore[assignment]
+    data = serializers.SerializerMethodField()  # type: ignore[assignment]
     clientMessageId = serializers.CharField(source="client_message_id", allow_null=True)
     status = serializers.CharField(allow_null=True)
     createdAt = serializers.DateTimeField(source="created_at")
+
+    def get_data(self, message: Message) -> Any:
+        return forms.shown_data(message.data)
 
 
 def messages_output(messages: list[Message]) -> list[dict[str, Any]]:

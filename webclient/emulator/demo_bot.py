@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from webclient.emulator import examples
 from webclient.emulator.inbound import Inbound
 from webclient.emulator.wire import BotMessage, TaskEnd
+from webclient.examples import demo_form, template_example, template_names
 
 WELCOME = "Hi! I'm the demo bot. Type `hello`, `show all`, `form`, `slow 3`, or `fail 500`."
 MAX_SLOW_SECONDS = 60
@@ -87,11 +87,13 @@ def _utterance(text: str) -> Turn:
 
 def _show(template_type: str) -> Turn:
     if template_type.lower() == "all":
-        names = ", ".join(examples.TEMPLATE_EXAMPLES)
+        names = ", ".join(template_names())
         return say(
-            f"Templates I can show: {names}. Type `show <name>`.", task=fulfilled("Show all")
+            f"Templates I can show: {names}. Type `show` and one of these names, "
+            "e.g. `show carousel`.",
+            task=fulfilled("Show all"),
         )
-    template = examples.TEMPLATE_EXAMPLES.get(template_type)
+    template = template_example(template_type)
     if template is None:
         return say(
             f"I have no `{template_type}` template. Type `show all` to list them.",
@@ -101,7 +103,7 @@ def _show(template_type: str) -> Turn:
 
 
 def _form() -> Turn:
-    form = examples.DEMO_FORM
+    form = demo_form()
     if not form.get("formDef"):
         return say("The demo form is not available yet.", task=fulfilled("Form"))
     message = BotMessage("Please fill in the demo form.", form=form)
@@ -110,7 +112,7 @@ def _form() -> Turn:
 
 
 def _form_submission(form_data: dict[str, Any]) -> Turn:
-    components = {c.get("_id"): c for c in _components(examples.DEMO_FORM.get("formDef", {}))}
+    components = {c.get("_id"): c for c in _components(demo_form().get("formDef", {}))}
     answers: list[str] = []
     for entry in form_data.get("data", []):
         component = components.get(entry.get("componentId"), {})

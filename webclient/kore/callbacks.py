@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db import transaction
 
 from webclient import selectors, services
+from webclient.kore import outbox
 from webclient.kore.payloads import Answer, callback_user, parse_answer
 from webclient.models import Bot, Conversation
 
@@ -62,7 +63,7 @@ def receive(bot: Bot, body: dict[str, Any]) -> Received:
         stored = _store(conversation, body, answer)
         if answer.task_state:
             services.conversation_update(conversation=conversation, task_state=answer.task_state)
-        services.conversation_settle(conversation=conversation)
+        outbox.conversation_settle(conversation=conversation)
     if answer.items and not stored:
         return Received("duplicate")
     return Received("stored", stored=stored)
@@ -73,9 +74,9 @@ def _store(conversation: Conversation, body: dict[str, Any], answer: Answer) -> 
         return 0
     if all(item.platform_message_id for item in answer.items):
         return len(services.bot_messages_store(conversation=conversation, items=answer.items))
-    anchor = selectors.latest_forwarded_user_message(conversation=conversation)
+    anchor = outbox.latest_forwarded_user_message(conversation=conversation)
     return len(
-        services.bot_delivery_store_once(
+        outbox.bot_delivery_store_once(
             conversation=conversation,
             items=answer.items,
             delivery_key=delivery_key(body, anchor.pk if anchor else 0),

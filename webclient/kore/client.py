@@ -15,6 +15,7 @@ import asyncio
 import enum
 import logging
 import random
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -123,14 +124,14 @@ class KoreClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def send(self, bot: Bot, body: dict[str, Any], token: str) -> dict[str, Any]:
+    async def send(self, bot: Bot, body: Mapping[str, Any], token: str) -> dict[str, Any]:
         return await self._with_retries(bot, "POST", hook_url(bot), token, body)
 
     async def poll(self, bot: Bot, poll_id: str, token: str) -> dict[str, Any]:
         return await self._with_retries(bot, "GET", poll_url(bot, poll_id), token, None)
 
     async def _with_retries(
-        self, bot: Bot, method: str, url: str, token: str, body: dict[str, Any] | None
+        self, bot: Bot, method: str, url: str, token: str, body: Mapping[str, Any] | None
     ) -> dict[str, Any]:
         attempt = 0
         while True:
@@ -157,7 +158,7 @@ class KoreClient:
                 await asyncio.sleep(delay)
 
     async def _call(
-        self, bot: Bot, method: str, url: str, token: str, body: dict[str, Any] | None
+        self, bot: Bot, method: str, url: str, token: str, body: Mapping[str, Any] | None
     ) -> dict[str, Any]:
         try:
             check_upstream(bot.upstream_url)

@@ -6,7 +6,7 @@ coroutine serves a conversation at a time (the platform answers a user's message
 waiting on the platform, or following a V2 pollId chain, costs that coroutine, not a thread,
 whatever the number of conversations or of browsers waiting on them.
 
-Exactly once: a message is claimed (services.outbox_claim) before its call, and the claim is
+Exactly once: a message is claimed (outbox.outbox_claim) before its call, and the claim is
 a lease this process renews while the call is in flight. A message never claimed is forwarded
 by whichever process claims it first, also after a restart; a claim whose lease lapsed means
 its process died mid-call, and the message is failed with a visible reason, never re-sent
@@ -24,8 +24,9 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 
-from webclient import selectors, services, sts
+from webclient import services, sts
 from webclient.dbthreads import DbThreads
+from webclient.kore import outbox
 from webclient.kore.client import Failure, KoreClient, KoreError
 from webclient.kore.payloads import Answer, parse_answer, request_body
 from webclient.models import Bot, Message
@@ -136,7 +137,7 @@ class Dispatcher:
     async def _scan(self, client: KoreClient) -> None:
         try:
             await self._db.run(_expire)
-            waiting = await self._db.run(selectors.outbox_conversations)
+            waiting = await self._db.run(outbox.outbox_conversations)
         except Exception:
             log.exception("outbox scan failed")
             return
@@ -171,22 +172,22 @@ class Dispatcher:
 
 
 def _claim(conversation_id: int) -> Message | None:
-    return services.outbox_claim(conversation_id=conversation_id, lease=lease())
+    return outbox.outbox_claim(conversation_id=conversation_id, lease=lease())
 
 
 def _renew(message_ids: list[int]) -> None:
-    services.outbox_renew(message_ids=message_ids, lease=lease())
+    outbox.outbox_renew(message_ids=message_ids, lease=lease())
 
 
 def _fail(message: Message, reason: str) -> bool:
-    return services.outbox_fail(message=message, reason=reason)
+    return outbox.outbox_fail(message=message, reason=reason)
 
 
 def _expire() -> None:
-    failed = services.outbox_fail_interrupted(reason=INTERRUPTED)
+    failed = outbox.outbox_fail_interrupted(reason=INTERRUPTED)
     if failed:
         log.warning("%d message(s) interrupted mid-forward were failed", failed)
-    services.conversations_settle_stale(idle=timedelta(seconds=settings.KORE_POLL_DEADLINE))
+    outbox.conversations_settle_stale(idle=timedelta(seconds=settings.KORE_POLL_DEADLINE))
 
 
 class Exchange:
@@ -281,7 +282,7 @@ class Exchange:
     # so a long-poll woken by the messages already reads the new `pending`.
 
     def _forwarded(self) -> bool:
-        return services.user_message_mark_forwarded(message=self.message)
+        return outbox.user_message_mark_forwarded(message=self.message)
 
     def _store(self, answer: Answer) -> None:
         with transaction.atomic():
@@ -294,7 +295,7 @@ class Exchange:
                 services.conversation_update(conversation=self.conversation, pending=True)
                 return
             self._closed(answer)
-            services.conversation_settle(conversation=self.conversation)
+            outbox.conversation_settle(conversation=self.conversation)
 
     def _store_ack(self, answer: Answer) -> None:
         with transaction.atomic():
@@ -304,7 +305,7 @@ class Exchange:
     def _closed(self, answer: Answer) -> None:
         """A SESSION_CLOSURE the platform took: tell the user the session ended."""
         if self.is_closure:
-            services.conversation_session_closed(
+            outbox.conversation_session_closed(
                 conversation=self.conversation,
                 message=self.message,
                 ignored="SESSION_CLOSURE_IGNORED" in answer.events,
@@ -319,10 +320,19 @@ class Exchange:
                 text=text,
                 data={"status": status, "reason": text},
             )
-            services.conversation_settle(conversation=self.conversation)
+            outbox.conversation_settle(conversation=self.conversation)
 
     def _settle(self) -> None:
-        services.conversation_settle(conversation=self.conversation)
+        outbox.conversation_settle(conversation=self.conversation)
 
 
 dispatcher = Dispatcher()
+
+
+def wake() -> None:
+    """What `services.on_message_accepted` runs on commit (registered in apps.py).
+
+    The setting is read again here: it can be switched off while the process runs (tests).
+    """
+    if settings.KORE_DISPATCHER:
+        dispatcher.kick()

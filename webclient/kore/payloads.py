@@ -13,12 +13,65 @@ from __future__ import annotations
 import html
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NotRequired, TypedDict, cast
 
+from webclient.forms import FormData
 from webclient.models import Bot, Conversation, Message
-from webclient.services import BotItem
+from webclient.services import UserBody
 
 TASK_FIELDS = ("endOfTask", "endReason", "completedTaskId", "completedTaskName")
+
+
+@dataclass(frozen=True)
+class BotItem:
+    """One bot message as the relay normalised it from any upstream answer."""
+
+    item: Any
+    platform_message_id: str | None = None
+
+
+class UpstreamFormData(FormData):
+    meta: dict[str, Any]
+
+
+class V1Message(TypedDict, total=False):
+    text: str
+    formData: UpstreamFormData
+    type: str  # "event", with `val`: what Kore's Web SDK sends to V1 URLs
+    val: str
+
+
+class V2Message(TypedDict):
+    type: str  # "text", "formData" or "event"
+    val: str | UpstreamFormData
+
+
+class Party(TypedDict):
+    id: str
+
+
+class Sender(Party):
+    userInfo: dict[str, Any]
+
+
+class Session(TypedDict):
+    new: bool
+
+
+# "from" is a keyword, hence the functional form.
+RequestBody = TypedDict(
+    "RequestBody",
+    {
+        "session": Session,
+        "from": Sender,
+        "to": Party,
+        "preferredChannelForResponse": str,
+        "message": V1Message | V2Message,
+        "customData": NotRequired[dict[str, Any]],
+        "metaTags": NotRequired[dict[str, Any]],
+        "mergeIdentity": NotRequired[bool],
+    },
+)
 
 
 @dataclass
@@ -30,18 +83,15 @@ class Answer:
     in_progress: bool = False
 
 
-def request_body(bot: Bot, conversation: Conversation, message: Message) -> dict[str, Any]:
-    sent: dict[str, Any] = message.data or {}
-    body: dict[str, Any] = {
+def request_body(bot: Bot, conversation: Conversation, message: Message) -> RequestBody:
+    sent = cast(UserBody, message.data or {})
+    body: RequestBody = {
         "session": {"new": not conversation.session_started},
         "from": {"id": conversation.identity, "userInfo": {}},
         "to": {"id": bot.bot_id},
         "preferredChannelForResponse": "rtm",
+        "message": _v1_message(sent) if bot.api_version == Bot.ApiVersion.V1 else _v2_message(sent),
     }
-    if bot.api_version == Bot.ApiVersion.V1:
-        body["message"] = _v1_message(sent)
-    else:
-        body["message"] = _v2_message(sent)
     if bot.custom_data:
         body["customData"] = bot.custom_data
     if bot.meta_tags:
@@ -51,7 +101,7 @@ def request_body(bot: Bot, conversation: Conversation, message: Message) -> dict
     return body
 
 
-def _v1_message(sent: dict[str, Any]) -> dict[str, Any]:
+def _v1_message(sent: UserBody) -> V1Message:
     if "postback" in sent:
         return {"text": sent["postback"]["payload"]}
     if "formData" in sent:
@@ -62,7 +112,7 @@ def _v1_message(sent: dict[str, Any]) -> dict[str, Any]:
     return {"text": sent["text"]}
 
 
-def _v2_message(sent: dict[str, Any]) -> dict[str, Any]:
+def _v2_message(sent: UserBody) -> V2Message:
     if "postback" in sent:
         return {"type": "text", "val": sent["postback"]["payload"]}
     if "formData" in sent:

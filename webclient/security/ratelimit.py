@@ -107,19 +107,6 @@ def hit(rule: Rule, key: str) -> None:
         raise rate_limited(retry_after)
 
 
-def check_not_exhausted(rule: Rule, key: str) -> None:
-    """Raise rate_limited when `key` already used up `rule` in this window, counting nothing."""
-    if not _active(rule):
-        return
-    start, now = _window()
-    if int(cache.get(_cache_key(rule, key, start), 0)) >= rule.limit:
-        raise rate_limited(_seconds_left(start, now))
-
-
-def check_callback_allowed(request: HttpRequest) -> None:
-    """Before a callback is looked at: refuse addresses that guessed secrets too often."""
-    check_not_exhausted(CALLBACK_REFUSALS_PER_IP, client_ip(request))
-
-
 def count_callback_refusal(request: HttpRequest) -> None:
+    """Count a refused callback; past the limit the refusal is a 429 instead of a 404."""
     hit(CALLBACK_REFUSALS_PER_IP, client_ip(request))

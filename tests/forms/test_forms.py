@@ -1,5 +1,5 @@
 """Digital Forms: rendering, server-side validation, the formData sent upstream and the
-read-only summary (webclient.rendering.forms), on the demo form of the emulator."""
+read-only summary (webclient.forms), on the demo form (webclient/examples/)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ import pytest
 
 from tests.rendering.test_rendering_hostile import assert_inert
 from tests.rendering.test_rendering_templates import tags
-from webclient.emulator.examples import DEMO_FORM
-from webclient.rendering import render_bot_item
-from webclient.rendering.forms import FormErrors, form_data_body, form_submitted_html, form_validate
+from webclient.examples import demo_form
+from webclient.forms import FormEntry, FormErrors, submission_prepare
+from webclient.render import render_bot_item
+
+DEMO_FORM = demo_form()
 
 FORM_ID = DEMO_FORM["formDef"]["_id"]
 
@@ -50,10 +52,8 @@ def valid() -> dict[str, Any]:
     }
 
 
-def data(
-    values: dict[str, Any], *, button: str = SUBMIT, label: str = "Submit"
-) -> list[dict[str, Any]]:
-    return [{"componentId": k, "input": v} for k, v in values.items()] + [
+def data(values: dict[str, Any], *, button: str = SUBMIT, label: str = "Submit") -> list[FormEntry]:
+    return [FormEntry(componentId=k, input=v) for k, v in values.items()] + [
         {"componentId": button, "input": label}
     ]
 
@@ -62,7 +62,7 @@ def errors_for(**changes: Any) -> dict[str, str]:
     values = valid()
     values.update({globals()[k.upper()]: v for k, v in changes.items()})
     with pytest.raises(FormErrors) as caught:
-        form_validate(DEMO_FORM, data(values))
+        submission_prepare(DEMO_FORM, data(values))
     return caught.value.fields
 
 
@@ -194,15 +194,70 @@ def test_a_form_without_submit_button_gets_one() -> None:
     assert tags(html, "button", data_kc_form_submit=None, data_kc_component_id="")
 
 
+def one_component_form(component_type: str, **meta: Any) -> dict[str, Any]:
+    return {
+        "formDef": {
+            "_id": "frm-1",
+            "components": [
+                {
+                    "_id": "fct-1",
+                    "type": component_type,
+                    "metaData": {"displayName": "The field", **meta},
+                },
+                {"_id": "fct-ok", "type": "button", "metaData": {"buttonAction": "submit"}},
+            ],
+        }
+    }
+
+
+def test_a_slider_shows_its_value_in_an_output_tied_to_it(form_html: str) -> None:
+    [slider] = tags(form_html, "input", type="range", name=TERM)
+    [output] = tags(form_html, "output", **{"for": slider["id"]})
+    assert output["id"] == f"{slider['id']}-value"
+    assert f"data-kc-range-output>{slider['value']}</output>" in form_html
+    assert slider["value"] == "24"
+
+
+def test_a_slider_without_a_value_starts_in_the_middle_on_a_step() -> None:
+    form = one_component_form("rangeSlider", minValue=0, maxValue=10, step=3)
+    html = render_bot_item({"form": form}).html
+    [slider] = tags(html, "input", type="range", name="fct-1")
+    assert slider["value"] == "6"
+    assert "data-kc-range-output>6</output>" in html
+
+
+def test_submit_and_cancel_sit_in_one_actions_row(form_html: str) -> None:
+    rows = re.findall(r'<div class="kc-form-actions">(.*?)</div>', form_html, re.DOTALL)
+    assert len(rows) == 1
+    assert f'data-kc-component-id="{SUBMIT}"' in rows[0]
+    assert f'data-kc-component-id="{CANCEL}"' in rows[0]
+
+
+@pytest.mark.parametrize(
+    ("component_type", "meta"),
+    [("password", {}), ("pin", {}), ("textField", {"isMasked": True})],
+)
+def test_a_secret_field_is_a_password_input_and_masked_in_the_summary(
+    component_type: str, meta: dict[str, Any]
+) -> None:
+    form = one_component_form(component_type, **meta)
+    assert tags(render_bot_item({"form": form}).html, "input", name="fct-1", type="password")
+    submission = submission_prepare(form, [FormEntry(componentId="fct-1", input="9876")])
+    assert "9876" not in submission.html
+    assert "9876" not in submission.text
+    assert "<dt>The field</dt><dd>••••••</dd>" in submission.html
+    assert submission.form_data["data"][0] == {"componentId": "fct-1", "input": "9876"}
+
+
 # ---- validation ------------------------------------------------------------------------
 
 
 def test_a_valid_submission_passes() -> None:
-    form_validate(DEMO_FORM, data(valid()))
+    submission_prepare(DEMO_FORM, data(valid()))
 
 
 def test_the_wrapped_form_shape_is_accepted_too() -> None:
-    form_validate({"form": DEMO_FORM}, data(valid()))
+    submission_prepare({"form": DEMO_FORM}, data(valid()))
 
 
 def test_missing_required_fields_are_reported_per_component() -> None:
@@ -210,7 +265,7 @@ def test_missing_required_fields_are_reported_per_component() -> None:
     for component in (FULL_NAME, EMAIL, BIRTH, AMOUNT, PURPOSE, EMPLOYMENT, PIN):
         values[component] = ""
     with pytest.raises(FormErrors) as caught:
-        form_validate(DEMO_FORM, data(values))
+        submission_prepare(DEMO_FORM, data(values))
     assert caught.value.fields == {
         component: "This field is required."
         for component in (FULL_NAME, EMAIL, BIRTH, AMOUNT, PURPOSE, EMPLOYMENT, PIN)
@@ -222,7 +277,7 @@ def test_an_absent_required_field_counts_as_missing() -> None:
     values = valid()
     del values[EMAIL]
     with pytest.raises(FormErrors) as caught:
-        form_validate(DEMO_FORM, data(values))
+        submission_prepare(DEMO_FORM, data(values))
     assert caught.value.fields == {EMAIL: "This field is required."}
 
 
@@ -261,7 +316,7 @@ def test_it_enforces_min_and_max_length() -> None:
 
 def test_it_enforces_a_regex_with_the_bot_message() -> None:
     assert errors_for(promo="abc-12") == {PROMO: "Promo codes look like ABC-1234."}
-    form_validate(DEMO_FORM, data({**valid(), PROMO: "ABC-1234"}))
+    submission_prepare(DEMO_FORM, data({**valid(), PROMO: "ABC-1234"}))
 
 
 @pytest.mark.parametrize(
@@ -269,7 +324,7 @@ def test_it_enforces_a_regex_with_the_bot_message() -> None:
 )
 def test_it_enforces_a_numeric_range(amount: str, ok: bool) -> None:
     if ok:
-        form_validate(DEMO_FORM, data({**valid(), AMOUNT: amount}))
+        submission_prepare(DEMO_FORM, data({**valid(), AMOUNT: amount}))
     else:
         assert errors_for(amount=amount) == {AMOUNT: "We lend between $1,000 and $50,000."}
 
@@ -279,7 +334,7 @@ def test_it_enforces_a_numeric_range(amount: str, ok: bool) -> None:
 )
 def test_it_enforces_a_date_range(birth: str, ok: bool) -> None:
     if ok:
-        form_validate(DEMO_FORM, data({**valid(), BIRTH: birth}))
+        submission_prepare(DEMO_FORM, data({**valid(), BIRTH: birth}))
     else:
         assert errors_for(birth=birth) == {BIRTH: "You must be at least 18 years old."}
 
@@ -318,25 +373,25 @@ def test_several_errors_are_reported_together() -> None:
 
 
 def test_disabled_and_hidden_components_are_not_validated() -> None:
-    form_validate(DEMO_FORM, data({**valid(), BRANCH: "<anything>", CAMPAIGN: "x" * 20_000}))
+    submission_prepare(DEMO_FORM, data({**valid(), BRANCH: "<anything>", CAMPAIGN: "x" * 20_000}))
 
 
 def test_unknown_component_ids_are_ignored() -> None:
-    form_validate(
+    submission_prepare(
         DEMO_FORM,
-        [*data(valid()), {"componentId": "fct-unknown", "input": "x"}, "junk", {"input": 1}],  # type: ignore[list-item]
+        [*data(valid()), {"componentId": "fct-unknown", "input": "x"}, "junk", {"input": 1}],  # type: ignore[list-item,typeddict-item]
     )
 
 
 def test_a_cancel_skips_validation() -> None:
-    form_validate(DEMO_FORM, [{"componentId": CANCEL, "input": "Cancel"}])
+    submission_prepare(DEMO_FORM, [{"componentId": CANCEL, "input": "Cancel"}])
 
 
 def test_a_bot_pattern_with_nested_quantifiers_is_not_evaluated() -> None:
     form = copy.deepcopy(DEMO_FORM)
     promo = form["formDef"]["components"][3]
     promo["metaData"]["validations"]["rules"][0]["value"] = "^(a+)+$"
-    form_validate(form, data({**valid(), PROMO: "a" * 5000 + "!"}))
+    submission_prepare(form, data({**valid(), PROMO: "a" * 5000 + "!"}))
 
 
 def test_a_javascript_style_delimited_pattern_is_understood() -> None:
@@ -344,7 +399,7 @@ def test_a_javascript_style_delimited_pattern_is_understood() -> None:
     form["formDef"]["components"][3]["metaData"]["validations"]["rules"][0]["value"] = (
         "/^abc-[0-9]{4}$/i"
     )
-    form_validate(form, data({**valid(), PROMO: "ABC-1234"}))
+    submission_prepare(form, data({**valid(), PROMO: "ABC-1234"}))
 
 
 def test_a_required_toggle_must_be_switched_on() -> None:
@@ -361,25 +416,22 @@ def test_a_required_toggle_must_be_switched_on() -> None:
         }
     }
     with pytest.raises(FormErrors) as caught:
-        form_validate(form, [{"componentId": "fct-t", "input": False}])
+        submission_prepare(form, [{"componentId": "fct-t", "input": False}])
     assert caught.value.fields == {"fct-t": "This field is required."}
-    form_validate(form, [{"componentId": "fct-t", "input": True}])
+    submission_prepare(form, [{"componentId": "fct-t", "input": True}])
 
 
 def test_validation_of_a_junk_form_accepts_an_empty_submission() -> None:
-    form_validate({"formDef": "junk"}, [])
-    form_validate({}, [{"componentId": None}])
+    submission_prepare({"formDef": "junk"}, [])
+    submission_prepare({}, [{"componentId": None}])  # type: ignore[typeddict-item]
 
 
 # ---- what goes upstream ----------------------------------------------------------------
 
 
-def test_the_v2_body_carries_form_order_prefills_and_the_submit_entry() -> None:
-    body = form_data_body(DEMO_FORM, data(valid()), api_version=2)
-    assert body["type"] == "formData"
-    val = body["val"]
+def test_the_forwarded_data_carries_form_order_prefills_and_the_submit_entry() -> None:
+    val = submission_prepare(DEMO_FORM, data(valid())).form_data
     assert val["formId"] == FORM_ID
-    assert val["meta"] == {}
     entries = {e["componentId"]: e["input"] for e in val["data"]}
     assert entries[FULL_NAME] == "Jane Doe"
     assert entries[CONTACT] == ["Email", "SMS"]
@@ -389,34 +441,31 @@ def test_the_v2_body_carries_form_order_prefills_and_the_submit_entry() -> None:
     assert [e["componentId"] for e in val["data"]].count(SUBMIT) == 1
 
 
-def test_the_v1_body_is_the_older_form_data_shape() -> None:
-    body = form_data_body(DEMO_FORM, data(valid()), api_version=1)
-    assert set(body) == {"formData"}
-    assert body["formData"]["formId"] == FORM_ID
-
-
 def test_the_submit_entry_is_added_when_the_browser_left_it_out() -> None:
-    body = form_data_body(DEMO_FORM, [{"componentId": FULL_NAME, "input": "Jane"}], api_version=2)
-    assert body["val"]["data"][-1] == {"componentId": SUBMIT, "input": "Submit application"}
+    entries = [FormEntry(componentId=k, input=v) for k, v in valid().items()]
+    val = submission_prepare(DEMO_FORM, entries).form_data
+    assert val["data"][-1] == {"componentId": SUBMIT, "input": "Submit application"}
 
 
 def test_unknown_components_are_not_forwarded() -> None:
-    body = form_data_body(
-        DEMO_FORM, [*data(valid()), {"componentId": "fct-evil", "input": "x"}], api_version=2
+    submission = submission_prepare(
+        DEMO_FORM, [*data(valid()), {"componentId": "fct-evil", "input": "x"}]
     )
-    assert "fct-evil" not in {e["componentId"] for e in body["val"]["data"]}
+    assert "fct-evil" not in {e["componentId"] for e in submission.form_data["data"]}
 
 
 def test_a_cancel_forwards_only_the_cancel_entry() -> None:
-    body = form_data_body(DEMO_FORM, [{"componentId": CANCEL, "input": "Cancel"}], api_version=2)
-    assert body["val"]["data"] == [{"componentId": CANCEL, "input": "Cancel"}]
+    submission = submission_prepare(DEMO_FORM, [{"componentId": CANCEL, "input": "Cancel"}])
+    assert submission.form_data["data"] == [{"componentId": CANCEL, "input": "Cancel"}]
+    assert submission.cancelled
+    assert submission.text == "Form cancelled"
 
 
 # ---- after submission ------------------------------------------------------------------
 
 
 def test_the_submitted_summary_shows_labels_and_values_but_masks_passwords() -> None:
-    html = form_submitted_html(DEMO_FORM, data(valid()))
+    html = submission_prepare(DEMO_FORM, data(valid())).html
     assert "Form submitted: Personal loan application" in html
     assert "<dt>Full name</dt><dd>Jane Doe</dd>" in html
     assert "<dt>Contact me by</dt><dd>Email, SMS</dd>" in html
@@ -427,14 +476,14 @@ def test_the_submitted_summary_shows_labels_and_values_but_masks_passwords() -> 
 
 
 def test_the_submitted_summary_of_a_cancel_says_so() -> None:
-    html = form_submitted_html(DEMO_FORM, [{"componentId": CANCEL, "input": "Cancel"}])
+    html = submission_prepare(DEMO_FORM, [{"componentId": CANCEL, "input": "Cancel"}]).html
     assert "Form cancelled: Personal loan application" in html
     assert "<dl>" not in html
 
 
 def test_the_submitted_summary_escapes_what_the_user_typed() -> None:
-    html = form_submitted_html(
+    html = submission_prepare(
         DEMO_FORM, data({**valid(), FULL_NAME: "<img src=x onerror=alert(1)>"})
-    )
+    ).html
     assert_inert(html)
     assert "&lt;img src=x onerror=alert(1)&gt;" in html

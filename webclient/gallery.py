@@ -13,11 +13,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.safestring import mark_safe
 
-from webclient.emulator.examples import DEMO_FORM, TEMPLATE_EXAMPLES
-from webclient.rendering import Rendered, render_bot_item, render_user_input
-from webclient.rendering.forms import form_submitted_html
+from webclient import forms
+from webclient.examples import demo_form, template_examples
+from webclient.render import Rendered, render_bot_item, render_user_input
 
-SAMPLE_SUBMISSION = [
+SAMPLE_SUBMISSION: list[forms.FormEntry] = [
     {"componentId": "fct-5a0cf4f1-2b8e-4d55-9d3c-000000000003", "input": "Jane Doe"},
     {"componentId": "fct-5a0cf4f1-2b8e-4d55-9d3c-000000000004", "input": "jane@example.com"},
     {"componentId": "fct-5a0cf4f1-2b8e-4d55-9d3c-000000000010", "input": "12000"},
@@ -35,12 +35,13 @@ def _entry(name: str, role: str, rendered: Rendered | None, html: str) -> dict[s
 def gallery(request: HttpRequest) -> HttpResponse:
     if not (settings.DEBUG or getattr(request.user, "is_staff", False)):
         raise Http404
-    samples: list[tuple[str, object]] = [*TEMPLATE_EXAMPLES.items(), ("form", {"form": DEMO_FORM})]
+    form = demo_form()
+    samples: list[tuple[str, object]] = [*template_examples().items(), ("form", {"form": form})]
     entries = []
     for name, payload in samples:
         rendered = render_bot_item(payload)
         entries.append(_entry(name, "bot", rendered, rendered.html))
-    summary = form_submitted_html(DEMO_FORM, SAMPLE_SUBMISSION)
+    summary = forms.summary_preview(form, SAMPLE_SUBMISSION)
     entries.append(_entry("form (submitted, system message)", "system", None, summary))
     user = render_user_input({"text": "I'd like a *loan* <b>please</b>"})
     entries.append(_entry("user text", "user", user, user.html))
