@@ -49,6 +49,13 @@ test: $(VENV)/.dev-deps lint
 	$(MAKE) --no-print-directory $(SDK)/node_modules/.package-lock.json
 	$(BIN)/pytest
 
+# Issue 13's goals, each against a baseline of the same run (docs/performance.md); minutes
+# long. Results in bench/results/, plots in docs/.
 bench: $(VENV)/.dev-deps
+	scripts/ensure-chromium
+	$(MAKE) --no-print-directory $(SDK)/node_modules/.package-lock.json
 	$(BIN)/python bench/longpoll_bench.py
+	$(BIN)/python bench/throughput_bench.py
+	$(BIN)/python bench/widget_bench.py
 	$(BIN)/python bench/render_bench.py
+	$(BIN)/python bench/plots.py

@@ -30,13 +30,15 @@ from tests.liveserver import LiveServer  # noqa: E402
 
 BENCH_APP = "bench.server:application"
 # Production-like: DEBUG off (Django then keeps no query log), rate limits off (one
-# benchmark identity sends far more than a person would), loopback upstreams allowed.
+# benchmark identity sends far more than a person would), loopback upstreams and the
+# emulator's demo bots allowed.
 SERVER_ENV = {
     "DEBUG": "false",
     "SECRET_KEY": "bench-only-secret-key-0123456789-0123456789-0123456789",
     "FIELD_ENCRYPTION_KEY": "c2VjcmV0LWtleS1mb3ItYmVuY2htYXJrcy1vbmx5ISE=",
     "ALLOWED_HOSTS": "127.0.0.1,localhost",
     "KORE_ALLOW_LOOPBACK_UPSTREAM": "true",
+    "KORE_EMULATOR": "true",  # the demo bots; measured paths never reach it
     "RATELIMIT_ENABLED": "false",
     "LOG_LEVEL": "ERROR",
 }

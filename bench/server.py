@@ -37,6 +37,7 @@ from kore_chat.asgi import application as product
 from webclient import delivery, services
 from webclient.api.longpoll import Receive, Scope, Send, run_db
 from webclient.api.serializers import messages_output
+from webclient.kore.payloads import BotItem
 from webclient.models import Conversation, Message
 
 
@@ -111,7 +112,7 @@ post_save.connect(_push_stored, sender=Message)
 def _store(channel: str, text: str) -> int:
     bot_id, _, identity = channel.partition(":")
     conversation, _ = Conversation.objects.get_or_create(bot_id=int(bot_id), identity=identity)
-    stored = services.bot_messages_store(conversation=conversation, items=[services.BotItem(text)])
+    stored = services.bot_messages_store(conversation=conversation, items=[BotItem(text)])
     return stored[0].pk
 
 
