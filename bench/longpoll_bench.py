@@ -52,10 +52,12 @@ HELD_WAIT = 110  # seconds each held poll waits: longer than the whole measureme
 HELD_ENV = {"LONGPOLL_MAX_WAIT": "120"}
 
 
-async def store(srv: Server, channel: str, text: str) -> int:
+async def store(srv: Server, identity: str, text: str) -> int:
+    """A bot message stored in the server, as the relay stores a reply (demo bot)."""
     connection = await Connection.open(srv.port)
     try:
-        answer = await connection.request("POST", f"/__bench__/store?channel={channel}&text={text}")
+        target = f"/__bench__/store?bot=demo&identity={identity}&text={text}"
+        answer = await connection.request("POST", target)
     finally:
         connection.close()
     check(answer.status == 200, f"storing a message failed: {answer.status} {answer.body!r}")
@@ -72,11 +74,12 @@ async def _cycles(
     return [a for per_connection in answers for a in per_connection]
 
 
-async def idle_cycle(srv: Server, tokens: dict[str, str], cycles: int) -> dict[str, Any]:
+async def idle_cycle(
+    srv: Server, tokens: dict[str, str], cycles: int, timeouts: int = 3
+) -> dict[str, Any]:
     """CPU and queries per idle poll cycle, against /healthz."""
-    pk = bot_pk()
     identities = list(tokens)
-    cursors = {i: await store(srv, f"{pk}:{i}", "hello") for i in identities}
+    cursors = {i: await store(srv, i, "hello") for i in identities}
     connections = [await Connection.open(srv.port, bearer(tokens[i])) for i in identities]
     current = [f"/api/v1/messages?after={cursors[i]}&wait=0" for i in identities]
     rounds = max(1, cycles // len(identities))
@@ -104,10 +107,10 @@ async def idle_cycle(srv: Server, tokens: dict[str, str], cycles: int) -> dict[s
         check(f"after={body['cursor']}&" in target, "an idle poll moved its cursor")
 
     waits = [t.replace("wait=0", "wait=1") for t in current]
-    timed_out = await measure(waits, 3, connections)
+    timed_out = await measure(waits, timeouts, connections)
     answers = timed_out.pop("answers")
     check(
-        timed_out["elapsed_s"] >= 3 * 0.95,
+        timed_out["elapsed_s"] >= timeouts * 0.95,
         "polls with wait=1 answered before their wait ran out: they were not held",
     )
     check(all(a.json()["messages"] == [] for _, a in answers), "a timed-out poll found messages")
@@ -149,11 +152,12 @@ async def idle_connections(srv: Server, count: int) -> dict[str, float]:
     return {"kb_each": (rss1 - rss0) / count / 1024}
 
 
-async def held_polls(srv: Server, tokens: dict[str, str], probes: int, out: Path) -> dict[str, Any]:
-    pk = bot_pk()
+async def held_polls(
+    srv: Server, tokens: dict[str, str], probes: int, out: Path, baseline: bool = True
+) -> dict[str, Any]:
     identities = list(tokens)
     count = len(identities)
-    baseline = await idle_connections(srv, count)
+    idle_kb = (await idle_connections(srv, count))["kb_each"] if baseline else None
     await settle_cpu(srv)
     rss0, threads0 = srv.rss(), srv.threads()
 
@@ -175,7 +179,8 @@ async def held_polls(srv: Server, tokens: dict[str, str], probes: int, out: Path
         waiting = srv.stats()["waiting"]
         await asyncio.sleep(0.1)
     all_held_s = time.time() - burst_start
-    busy_after_s = await settle_cpu(srv)
+    # Quiet: under 10% of a core; the health sampling alone costs the server about 5%.
+    busy_after_s = await settle_cpu(srv, quiet=0.1)
     burst_cpu = srv.cpu() - cpu_start
     burst_end = time.time()
     rss1, threads1, connected = srv.rss(), srv.threads(), srv.connections()
@@ -187,7 +192,7 @@ async def held_polls(srv: Server, tokens: dict[str, str], probes: int, out: Path
     for n in range(probes):
         identity = identities[n * (count // probes)]
         connection, answer = opened[identities.index(identity)]
-        await store(srv, f"{pk}:{identity}", f"probe-{n}")
+        await store(srv, identity, f"probe-{n}")
         response = await asyncio.wait_for(answer, 10)
         messages = response.json()["messages"]
         check(
@@ -210,7 +215,7 @@ async def held_polls(srv: Server, tokens: dict[str, str], probes: int, out: Path
     check(len(during_burst) >= 3, "too few /healthz samples during the burst")
     return {
         "polls": count,
-        "idle_connection_kb": baseline["kb_each"],
+        "idle_connection_kb": idle_kb,
         "poll_kb": (rss1 - rss0) / count / 1024,
         "threads_before": threads0,
         "threads_held": threads1,
@@ -235,7 +240,7 @@ async def delivery(srv: Server, tokens: dict[str, str], exchanges: int) -> dict[
 
     pk = bot_pk()
     poller, pushed = list(tokens)
-    cursor = await store(srv, f"{pk}:{poller}", "start")
+    cursor = await store(srv, poller, "start")
     connection = await Connection.open(srv.port, bearer(tokens[poller]))
     long_poll, websocket = [], []
     async with connect(f"ws://127.0.0.1:{srv.port}/__bench__/ws/{pk}/{pushed}") as ws:
@@ -245,7 +250,7 @@ async def delivery(srv: Server, tokens: dict[str, str], exchanges: int) -> dict[
             while srv.stats()["waiting"] < 1:
                 await asyncio.sleep(0.005)
             await asyncio.sleep(0.02)
-            await store(srv, f"{pk}:{poller}", f"lp-{n}")
+            await store(srv, poller, f"lp-{n}")
             response = await asyncio.wait_for(answer, 10)
             message = response.json()["messages"][-1]
             check(message["text"] == f"lp-{n}", f"the long-poll answered {message}")
@@ -253,7 +258,7 @@ async def delivery(srv: Server, tokens: dict[str, str], exchanges: int) -> dict[
             cursor = message["id"]
 
             await asyncio.sleep(0.02)
-            await store(srv, f"{pk}:{pushed}", f"ws-{n}")
+            await store(srv, pushed, f"ws-{n}")
             frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
             check(frame["text"] == f"ws-{n}", f"the WebSocket pushed {frame}")
             websocket.append(time.time() - created(frame))

@@ -7,7 +7,7 @@ kore_chat.asgi unchanged; this module only adds, under `/__bench__/`:
   connection, every thread: an execute wrapper on each connection as it opens) and the
   long-polls waiting right now (the notifier's count), so that a benchmark can check what it
   measured instead of trusting its own client.
-- `POST /__bench__/store?channel=<bot pk>:<identity>&text=`: stores one bot message into that
+- `POST /__bench__/store?bot=<slug>&identity=&text=`: stores one bot message into that
   conversation through the product's own service, as the relay does with a bot's reply.
 - `WS /__bench__/ws/<bot pk>/<identity>`: a Django Channels consumer (in-memory channel
   layer) that receives every message stored in that conversation, pushed at commit with its
@@ -38,7 +38,7 @@ from webclient import delivery, services
 from webclient.api.longpoll import Receive, Scope, Send, run_db
 from webclient.api.serializers import messages_output
 from webclient.kore.payloads import BotItem
-from webclient.models import Conversation, Message
+from webclient.models import Bot, Conversation, Message
 
 
 class QueryCounter:
@@ -109,9 +109,9 @@ def _push_stored(sender: Any, instance: Message, created: bool, **kwargs: Any) -
 post_save.connect(_push_stored, sender=Message)
 
 
-def _store(channel: str, text: str) -> int:
-    bot_id, _, identity = channel.partition(":")
-    conversation, _ = Conversation.objects.get_or_create(bot_id=int(bot_id), identity=identity)
+def _store(slug: str, identity: str, text: str) -> int:
+    bot = Bot.objects.get(slug=slug)
+    conversation, _ = Conversation.objects.get_or_create(bot=bot, identity=identity)
     stored = services.bot_messages_store(conversation=conversation, items=[BotItem(text)])
     return stored[0].pk
 
@@ -128,7 +128,7 @@ async def bench_app(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["path"] == "/__bench__/stats":
         await _json(send, {"queries": queries.count, "waiting": waiting_polls()})
     elif scope["path"] == "/__bench__/store":
-        message_id = await run_db(_store, query["channel"], query.get("text", "pong"))
+        message_id = await run_db(_store, query["bot"], query["identity"], query["text"])
         await _json(send, {"id": message_id})
     else:
         await send({"type": "http.response.start", "status": 404, "headers": []})
