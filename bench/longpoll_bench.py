@@ -298,7 +298,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         if "held" in only:
             tokens = mint_tokens([f"hold-{n}" for n in range(args.polls)])
             with server(fresh("held"), HELD_ENV) as srv:
-                results["held"] = await held_polls(srv, tokens, args.probes, Path(args.out))
+                results["held"] = await held_polls(srv, tokens, args.probes, Path(tmp) / "held")
             report_held(results["held"])
     return results
 

@@ -94,7 +94,7 @@ def main(results: Path, docs: Path) -> None:
         label: data["held"]
         for label, data in (
             ("before (issue 13)", load(results / "before" / "longpoll-held.json")),
-            ("after", load(results / "longpoll-held.json")),
+            ("after", load(results / "longpoll.json")),
         )
         if data and "held" in data
     }
