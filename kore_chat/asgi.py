@@ -24,6 +24,7 @@ from django.db.migrations.executor import MigrationExecutor  # noqa: E402
 
 from webclient.api.longpoll import Receive, Scope, Send, longpoll_app  # noqa: E402
 from webclient.kore.dispatcher import dispatcher  # noqa: E402
+from webclient.metrics import process_exited  # noqa: E402
 
 LONGPOLL_PATH = "/api/v1/messages"
 
@@ -48,6 +49,7 @@ async def _lifespan(receive: Receive, send: Send) -> None:
                 dispatcher.kick()
             await send({"type": "lifespan.startup.complete"})
         elif event["type"] == "lifespan.shutdown":
+            process_exited(os.getpid())
             await send({"type": "lifespan.shutdown.complete"})
             return
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from webclient.logs import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -73,6 +75,7 @@ if KORE_EMULATOR:
     INSTALLED_APPS.append("webclient.emulator")
 
 MIDDLEWARE = [
+    "webclient.logs.request_id_middleware",
     "django.middleware.security.SecurityMiddleware",
     "webclient.security.headers.security_headers_middleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -207,13 +210,15 @@ KORE_ALLOW_LOOPBACK_UPSTREAM = envbool("KORE_ALLOW_LOOPBACK_UPSTREAM", False)
 # The embedded emulator's synchronous cut-off (Kore's is 15 s); tests shorten it.
 KORE_EMULATOR_SYNC_TIMEOUT = envint("KORE_EMULATOR_SYNC_TIMEOUT", 15)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
-}
+# Operations (docs/operations.md). LOG_FORMAT: "plain" or "json" (one object per line).
+LOG_FORMAT = os.getenv("LOG_FORMAT", "plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, got {LOG_FORMAT!r}")
+LOGGING = logging_config(log_format=LOG_FORMAT, level=os.getenv("LOG_LEVEL", "INFO"))
+# /metrics answers `Authorization: Bearer <METRICS_TOKEN>`; unset, the route is off (404).
+METRICS_TOKEN = os.getenv("METRICS_TOKEN", "")
+# Conversations idle this many days are deleted by `manage.py purge_conversations`; 0: kept.
+RETENTION_DAYS = envint("RETENTION_DAYS", 0)
 
 # The bot a token request without `bot` talks to.
 DEFAULT_BOT = os.getenv("DEFAULT_BOT", "demo")

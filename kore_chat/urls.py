@@ -4,10 +4,15 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 
+from webclient.metrics import metrics_view
+
 handler404 = "webclient.api.errors.not_found"
 handler500 = "webclient.api.errors.server_error"
 
-urlpatterns: list[URLPattern | URLResolver] = [path("admin/", admin.site.urls)]
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("admin/", admin.site.urls),
+    path("metrics", metrics_view, name="metrics"),
+]
 if settings.KORE_EMULATOR:
     urlpatterns.append(path("emulator/", include("webclient.emulator.urls")))
 urlpatterns.append(path("", include("webclient.urls")))

@@ -32,11 +32,13 @@ class LiveServer:
         env: Mapping[str, str] | None = None,
         *,
         devserver: bool = False,
+        access_log: bool = False,
         app: str = "kore_chat.asgi:application",
         workers: int = 1,
         options: Sequence[str] = (),
     ) -> None:
         self.devserver = devserver
+        self.access_log = access_log
         self.app = app
         self.workers = workers
         self.options = list(options)
@@ -70,7 +72,8 @@ class LiveServer:
         if self.devserver:
             command = ["manage.py", "runserver", f"127.0.0.1:{self.port}", "--noreload"]
         else:
-            command = ["-m", "uvicorn", self.app, "--no-access-log"]
+            command = ["-m", "uvicorn", self.app]
+            command += [] if self.access_log else ["--no-access-log"]
             command += ["--host", "127.0.0.1", "--port", str(self.port)]
             if self.workers > 1:
                 command += ["--workers", str(self.workers)]

@@ -17,8 +17,12 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from webclient import sts
-from webclient.models import Bot, Conversation, Message
+from webclient import (
+    admin_conversations,  # noqa: F401  (conversations and messages)
+    sts,
+)
+from webclient.admin_bots import BotTools
+from webclient.models import Bot
 from webclient.security.cors import normalise
 
 audit = logging.getLogger("kore_chat.audit")
@@ -151,12 +155,12 @@ def _changed_fields(message: Any) -> list[str]:
 
 
 @admin.register(Bot)
-class BotAdmin(admin.ModelAdmin):
+class BotAdmin(BotTools):
     form = BotForm
     list_display = ("slug", "name", "api_version", "mode", "identity_security", "enabled")
     list_filter = ("enabled", "api_version", "mode", "identity_mode")
     search_fields = ("slug", "name", "bot_id")
-    actions = ["end_rotation_grace"]
+    actions = ["end_rotation_grace", "check_connection"]
 
     @admin.action(description="Stop accepting tokens signed with the previous client secret")
     def end_rotation_grace(self, request: HttpRequest, queryset: QuerySet[Bot]) -> None:
@@ -227,43 +231,3 @@ class BotAdmin(admin.ModelAdmin):
         entries = super().log_deletions(request, queryset)
         self._audit(request, "deleted", list(queryset), None)
         return entries
-
-
-class MessageInline(admin.TabularInline):
-    model = Message
-    fields = ("id", "created_at", "role", "kind", "text", "status", "failure_reason")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-@admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
-    list_display = ("identity", "bot", "created_at", "last_activity_at", "pending")
-    list_filter = ("bot",)
-    search_fields = ("identity",)
-    readonly_fields = (
-        "bot",
-        "identity",
-        "created_at",
-        "last_activity_at",
-        "session_started",
-        "pending",
-        "task_state",
-    )
-    inlines = [MessageInline]
-
-
-@admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
-    list_display = ("id", "conversation", "role", "kind", "text", "status", "created_at")
-    list_filter = ("role", "kind", "status")
-    search_fields = ("text", "client_message_id", "platform_message_id")
-    readonly_fields = [f.name for f in Message._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False

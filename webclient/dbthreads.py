@@ -8,6 +8,7 @@ query on a hot path does not pay for connecting.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -37,4 +38,8 @@ class DbThreads:
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         if self._executor is None:
             self._executor = ThreadPoolExecutor(self._size, thread_name_prefix=self._name)
-        return await asyncio.get_running_loop().run_in_executor(self._executor, _call, fn, *args)
+        # The caller's context variables (its request id) hold in the thread too.
+        context = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, context.run, _call, fn, *args
+        )

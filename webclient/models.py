@@ -147,6 +147,8 @@ class Message(models.Model):
     # Renewed by the forwarding process while the call is in flight; once it lapses that
     # process is gone and the message is failed rather than sent twice (webclient/kore/).
     forward_lease_until = models.DateTimeField(null=True, blank=True)
+    # The request that sent the user message this one is (or answers): logs follow it.
+    request_id = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

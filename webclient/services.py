@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.html import escape
 
-from webclient import forms, selectors
+from webclient import forms, logs, metrics, selectors
 from webclient.delivery import notifier
 from webclient.errors import ApplicationError, Kind
 from webclient.models import Bot, Conversation, Message
@@ -53,6 +53,12 @@ def on_message_accepted(hook: Callable[[], None]) -> None:
         _accepted_hooks.append(hook)
 
 
+def message_accepted_on_commit() -> None:
+    """A user message entered the outbox: run the hooks when the transaction commits."""
+    for hook in _accepted_hooks:
+        transaction.on_commit(hook)
+
+
 def conversation_get_or_create(*, bot: Bot, identity: str) -> Conversation:
     conversation, _ = Conversation.objects.get_or_create(bot=bot, identity=identity)
     return conversation
@@ -78,7 +84,9 @@ def message_create(
         client_message_id=client_message_id,
         platform_message_id=platform_message_id,
         status=status,
+        request_id=logs.current_request_id(),
     )
+    metrics.message_stored(bot_id=conversation.bot_id, role=role, kind=rendered.kind)
     channel = conversation.channel
     transaction.on_commit(lambda: notifier.publish(channel))
     return message
@@ -135,8 +143,7 @@ def user_message_accept(
             Conversation.objects.filter(pk=conversation.pk).update(
                 pending=True, last_activity_at=timezone.now()
             )
-            for hook in _accepted_hooks:
-                transaction.on_commit(hook)
+            message_accepted_on_commit()
     except IntegrityError:
         # A concurrent request with the same id won the race: answer with its message.
         return conversation.messages.get(client_message_id=client_message_id), False

@@ -15,18 +15,21 @@ whoever shares its address. Guessing itself is hopeless: the secret has at least
 from __future__ import annotations
 
 import hmac
+import logging
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from webclient import selectors
+from webclient import metrics, selectors
 from webclient.api.errors import error_response
 from webclient.errors import ApplicationError, Kind
 from webclient.kore import callbacks
 from webclient.security import ratelimit
 from webclient.security.limits import json_loads
+
+log = logging.getLogger(__name__)
 
 
 def _secret_matches(expected: str, given: str) -> bool:
@@ -43,6 +46,7 @@ def kore_callback(request: HttpRequest, slug: str, secret: str) -> JsonResponse:
             # the right secret is never counted nor throttled, whoever else fails from the
             # same address (the platform's egress may be shared).
             ratelimit.count_callback_refusal(request)
+            metrics.callback_received(bot.slug if bot else "-", "refused")
             raise ApplicationError("not_found", "Not found.", Kind.NOT_FOUND)
         body: Any = json_loads(request.body)
     except ApplicationError as exc:
@@ -52,6 +56,10 @@ def kore_callback(request: HttpRequest, slug: str, secret: str) -> JsonResponse:
             ApplicationError("invalid_request", "The body must be a JSON object.")
         )
     received = callbacks.receive(bot, body)
+    metrics.callback_received(bot.slug, received.status)
+    log.info(
+        "bot %s: callback %s, %d message(s) stored", bot.slug, received.status, received.stored
+    )
     # Unknown users are answered 200 too: the platform must not retry what can never
     # succeed, and nothing is stored for them.
     return JsonResponse(

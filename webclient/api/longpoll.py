@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl
 
 from django.conf import settings
 
-from webclient import delivery, selectors
+from webclient import delivery, logs, metrics, selectors
 from webclient.api.auth import bearer_token
 from webclient.api.errors import error_answer
 from webclient.api.serializers import MAX_CURSOR, PollInputSerializer, messages_output
@@ -73,6 +73,7 @@ class Snapshot:
 
     messages: list[dict[str, Any]]
     pending: bool
+    request_ids: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
         return bool(self.messages)
@@ -83,7 +84,7 @@ def _snapshot(bot_id: int, identity: str, after: int) -> Snapshot:
     if not state.newer:
         return Snapshot([], state.pending)
     messages = selectors.messages_after(bot_id=bot_id, identity=identity, after=after)
-    return Snapshot(messages_output(messages), state.pending)
+    return Snapshot(messages_output(messages), state.pending, tuple(m.request_id for m in messages))
 
 
 async def poll_answer(principal: Principal, after: int, wait: int) -> dict[str, Any]:
@@ -92,7 +93,9 @@ async def poll_answer(principal: Principal, after: int, wait: int) -> dict[str, 
     def fetch() -> Awaitable[Snapshot]:
         return run_db(_snapshot, bot_id, identity, after)
 
-    found = await delivery.wait_for(principal.channel, fetch, wait)
+    with metrics.LONGPOLLS_HELD.track_inprogress():
+        found = await delivery.wait_for(principal.channel, fetch, wait)
+    logs.delivered(found.messages, found.request_ids)
     cursor = found.messages[-1]["id"] if found.messages else after
     return {"messages": found.messages, "cursor": cursor, "pending": found.pending}
 

@@ -9,6 +9,7 @@ cookie, so it checks CSRF (webclient/api/auth.py).
 
 from __future__ import annotations
 
+import logging
 from typing import Any, cast
 
 from asgiref.sync import async_to_sync
@@ -18,7 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from webclient import selectors, services, sts
+from webclient import logs, selectors, services, sts
 from webclient.api.auth import HasChatToken, SessionUser, session_user_pk
 from webclient.api.longpoll import poll_answer, poll_params
 from webclient.api.permissions import OriginAllowed
@@ -28,6 +29,8 @@ from webclient.errors import ApplicationError, Kind
 from webclient.models import Bot
 from webclient.security.upstream import UpstreamNotAllowed, check_upstream
 from webclient.sts import Principal
+
+log = logging.getLogger(__name__)
 
 MAX_TEXT_LENGTH = 4000
 
@@ -160,6 +163,7 @@ class MessagesView(APIView):
             body=body,
             client_message_id=data.validated_data["clientMessageId"],
         )
+        log.info("message %s accepted (new: %s)", message.pk, created, extra=logs.about(message))
         return Response(
             {"message": MessageOutputSerializer(message).data, "cursor": message.pk},
             status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK,

@@ -23,7 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from webclient import selectors, services
+from webclient import logs, selectors, services
 from webclient.kore import outbox
 from webclient.kore.payloads import Answer, callback_user, parse_answer
 from webclient.models import Bot, Conversation
@@ -54,6 +54,7 @@ def receive(bot: Bot, body: dict[str, Any]) -> Received:
     if conversation is None:
         log.warning("bot %s: callback for an unknown user ignored", bot.slug)
         return Received("ignored", reason="unknown_user")
+    logs.adopt_request_id(outbox.latest_forwarded_user_message(conversation=conversation))
     answer = parse_answer(body)
     if answer.events:
         # SESSION_CLOSURE_* confirmations: the relay told the user when the platform

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 from django.conf import settings
 
+from webclient import metrics
 from webclient.models import Bot
 from webclient.security.upstream import UpstreamNotAllowed, check_upstream
 
@@ -130,6 +131,12 @@ class KoreClient:
     async def poll(self, bot: Bot, poll_id: str, token: str) -> dict[str, Any]:
         return await self._with_retries(bot, "GET", poll_url(bot, poll_id), token, None)
 
+    async def probe(
+        self, bot: Bot, method: str, url: str, token: str, body: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
+        """One call, no retries: the admin's and check_upstream's connection check."""
+        return await self._call(bot, method, url, token, body)
+
     async def _with_retries(
         self, bot: Bot, method: str, url: str, token: str, body: Mapping[str, Any] | None
     ) -> dict[str, Any]:
@@ -158,6 +165,16 @@ class KoreClient:
                 await asyncio.sleep(delay)
 
     async def _call(
+        self, bot: Bot, method: str, url: str, token: str, body: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
+        try:
+            with metrics.upstream_call(bot.slug, method):
+                return await self._call_once(bot, method, url, token, body)
+        except KoreError as exc:
+            metrics.upstream_failed(bot.slug, exc.status or exc.failure.value)
+            raise
+
+    async def _call_once(
         self, bot: Bot, method: str, url: str, token: str, body: Mapping[str, Any] | None
     ) -> dict[str, Any]:
         try:

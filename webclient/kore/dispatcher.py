@@ -24,7 +24,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 
-from webclient import services, sts
+from webclient import logs, services, sts
 from webclient.dbthreads import DbThreads
 from webclient.kore import outbox
 from webclient.kore.client import Failure, KoreClient, KoreError
@@ -155,6 +155,8 @@ class Dispatcher:
                 if message is None:
                     return
                 self._inflight.add(message.pk)
+                logs.adopt_request_id(message)
+                log.info("forwarding message %s", message.pk, extra={"message_ids": [message.pk]})
                 try:
                     await Exchange(client, self._db, message, self._inflight).run()
                 except Exception:

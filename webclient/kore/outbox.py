@@ -14,7 +14,9 @@ here too, next to the transitions whose state they read.
 
 from __future__ import annotations
 
+import logging
 import time
+import uuid
 from datetime import timedelta
 
 from django.db import models, transaction
@@ -23,6 +25,9 @@ from django.utils import timezone
 from webclient import services
 from webclient.kore.payloads import BotItem
 from webclient.models import Conversation, Message
+from webclient.render import Rendered
+
+log = logging.getLogger(__name__)
 
 # ---- reads -----------------------------------------------------------------------------
 
@@ -212,3 +217,50 @@ def bot_delivery_store_once(
             for n, bot_item in enumerate(items)
         ]
         return services.bot_messages_store(conversation=conversation, items=keyed)
+
+
+# ---- operators -------------------------------------------------------------------------
+
+RETRIED = "An operator sent this message to the bot again."
+
+
+class NotRetryable(Exception):
+    """Only a failed user message can be sent again."""
+
+
+def user_message_retry(*, message: Message, operator: str) -> Message:
+    """Forward a failed user message again, as a new attempt.
+
+    The attempt is a new outbox entry (a copy with its own clientMessageId, `accepted`), so
+    the relay's exactly-once bookkeeping applies to it unchanged. It has no HTML of its own:
+    the user sees a system entry about the original message, not the message twice.
+    """
+    with transaction.atomic():
+        original = (
+            Message.objects.select_for_update()
+            .select_related("conversation")
+            .filter(pk=message.pk, role=Message.Role.USER, status=Message.Status.FAILED)
+            .first()
+        )
+        if original is None:
+            raise NotRetryable(f"Message {message.pk} is not a failed user message.")
+        conversation = original.conversation
+        attempt = services.message_create(
+            conversation=conversation,
+            role=Message.Role.USER,
+            rendered=Rendered(kind=original.kind, text=original.text, html=""),
+            data=original.data,
+            client_message_id=f"retry-{uuid.uuid4().hex}",
+            status=Message.Status.ACCEPTED,
+        )
+        services.system_message_add(
+            conversation=conversation,
+            refers_to=original,
+            kind=Message.Kind.EVENT,
+            text=RETRIED,
+            data={"state": "retried", "by": attempt.pk},
+        )
+        services.conversation_update(conversation=conversation, pending=True)
+        services.message_accepted_on_commit()
+    log.info("operator %s retried message %s as message %s", operator, original.pk, attempt.pk)
+    return attempt

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 
+from webclient import metrics
 from webclient.errors import ApplicationError, Kind
 
 
@@ -96,6 +97,7 @@ def count(rule: Rule, key: str) -> int | None:
             cache.set(cache_key, 1, timeout=timeout)
             used = 1
     if used > rule.limit:
+        metrics.rate_limited(rule.name)
         return _seconds_left(start, now)
     return None
 

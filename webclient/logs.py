@@ -1,0 +1,193 @@
+"""Logging: plain or JSON lines (LOG_FORMAT), and the request id that follows a message.
+
+Request id: every request gets one (`X-Request-ID` when the caller sends a sane one, else a
+new one), answered in the `X-Request-ID` header and carried in a context variable. A user
+message stores the id of the request that sent it (`Message.request_id`); the dispatcher
+forwards it under that id, and a callback or a poll chain stores the bot's answer under it,
+so one id ties together the send, the forward, the callback and the delivery. With
+LOG_FORMAT=json each line is one JSON object with `request_id` (and `message_ids` where a
+line is about messages).
+
+Each 4xx is logged once: by the server's access line. Django's `django.request` logger
+would log it again ("Not Found: /x"), and in DEBUG once more through Django's own console
+handler; `logging_config` drops both (5xx are still logged, with their traceback).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
+from django.utils.decorators import sync_and_async_middleware
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# What we accept from a caller (a proxy's id): short and plain, so it cannot forge log lines.
+SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{8,64}")
+
+log = logging.getLogger(__name__)
+
+_request_id: ContextVar[str] = ContextVar("request_id", default="")
+
+
+def current_request_id() -> str:
+    return _request_id.get()
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def request_id_from(given: str | None) -> str:
+    return given if given and SANE_REQUEST_ID.fullmatch(given) else new_request_id()
+
+
+@contextmanager
+def request_id_bound(request_id: str) -> Iterator[None]:
+    """Log (and store messages) under `request_id` for the duration of the block."""
+    token = _request_id.set(request_id)
+    try:
+        yield
+    finally:
+        _request_id.reset(token)
+
+
+def adopt_request_id(message: Any) -> None:
+    """Go on under the request id of `message` (a user message being forwarded or
+    answered), so that the lines and the bot messages that follow carry it."""
+    if message is not None:
+        _request_id.set(message.request_id or new_request_id())
+
+
+Handler = Callable[[HttpRequest], Any]
+
+
+@sync_and_async_middleware
+def request_id_middleware(get_response: Handler) -> Handler:
+    if iscoroutinefunction(get_response):
+
+        async def async_middleware(request: HttpRequest) -> HttpResponseBase:
+            request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
+            with request_id_bound(request_id):
+                response: HttpResponseBase = await get_response(request)
+            response[REQUEST_ID_HEADER] = request_id
+            return response
+
+        return async_middleware
+
+    def middleware(request: HttpRequest) -> HttpResponseBase:
+        request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
+        with request_id_bound(request_id):
+            response: HttpResponseBase = get_response(request)
+        response[REQUEST_ID_HEADER] = request_id
+        return response
+
+    return middleware
+
+
+def about(message: Any) -> dict[str, Any]:
+    """`extra=` for a line about one message."""
+    return {"message_ids": [message.pk]}
+
+
+def delivered(messages: list[dict[str, Any]], request_ids: tuple[str, ...]) -> None:
+    """The line of a poll that answered messages: their ids and the requests they follow."""
+    if messages:
+        ids = [m["id"] for m in messages]
+        log.info(
+            "delivered message(s) %s",
+            ", ".join(map(str, ids)),
+            extra={
+                "message_ids": ids,
+                "followed_request_ids": sorted({r for r in request_ids if r}),
+            },
+        )
+
+
+class RequestIdFilter(logging.Filter):
+    """Puts the current request id on every record (`%(request_id)s` in plain format)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not getattr(record, "request_id", ""):
+            record.request_id = current_request_id() or "-"
+        return True
+
+
+class SkipClientErrors(logging.Filter):
+    """For `django.request`: a 4xx is already the access log's line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        status = getattr(record, "status_code", None)
+        return not (isinstance(status, int) and status < 500)
+
+
+# uvicorn's access record: args are (client, method, path, http version, status).
+ACCESS_FIELDS = ("client", "method", "path", "http_version", "status")
+EXTRA_FIELDS = ("message_ids", "followed_request_ids", "status_code")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, request id, and the fields
+    a line carries (uvicorn's access lines become method, path, status…)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", "-"),
+        }
+        if record.name == "uvicorn.access" and isinstance(record.args, tuple):
+            line.update(zip(ACCESS_FIELDS, record.args, strict=False))
+        for name in EXTRA_FIELDS:
+            if hasattr(record, name):
+                line[name] = getattr(record, name)
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str, ensure_ascii=False)
+
+
+PLAIN = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+
+
+def logging_config(*, log_format: str, level: str) -> dict[str, Any]:
+    """settings.LOGGING: one console handler everything goes through exactly once."""
+    formatter = (
+        {"()": "webclient.logs.JsonFormatter"} if log_format == "json" else {"format": PLAIN}
+    )
+    single = {"handlers": ["console"], "propagate": False}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {
+            "request_id": {"()": "webclient.logs.RequestIdFilter"},
+            "skip_client_errors": {"()": "webclient.logs.SkipClientErrors"},
+        },
+        "formatters": {"main": formatter},
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": "main",
+                "filters": ["request_id"],
+            }
+        },
+        "root": {"handlers": ["console"], "level": level},
+        "loggers": {
+            # Replaces Django's own DEBUG console handler: a record is written once, by root.
+            "django": {"handlers": [], "propagate": True},
+            "django.request": {"filters": ["skip_client_errors"]},
+            # uvicorn's lines in the same format (its own handlers are replaced).
+            "uvicorn": {**single, "level": level},
+            "uvicorn.access": {**single, "level": "INFO"},
+        },
+    }
