@@ -55,6 +55,7 @@ bench: $(VENV)/.dev-deps
 	scripts/ensure-chromium
 	$(MAKE) --no-print-directory $(SDK)/node_modules/.package-lock.json
 	$(BIN)/python bench/longpoll_bench.py
+	$(BIN)/python bench/memory_bench.py
 	$(BIN)/python bench/throughput_bench.py
 	$(BIN)/python bench/widget_bench.py
 	$(BIN)/python bench/render_bench.py

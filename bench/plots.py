@@ -86,6 +86,21 @@ def throughput(runs: list[dict[str, Any]], out: Path) -> None:
     plt.close(fig)
 
 
+def memory(found: dict[str, Any], out: Path) -> None:
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for name, label in (("polls", "held long-polls"), ("connections", "idle connections")):
+        rows = found[name]
+        ax.plot([r["held"] for r in rows], [r["rss_mb"] for r in rows], marker="o", label=label)
+    ax.set_xlabel("open at once, on one worker")
+    ax.set_ylabel("server memory, RSS (MB)")
+    ax.set_title("Memory against held polls")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
 def main(results: Path, docs: Path) -> None:
     latency = load(results / "longpoll.json")
     if latency and "latency" in latency:
@@ -100,7 +115,11 @@ def main(results: Path, docs: Path) -> None:
     }
     if held:
         healthz_during_burst(held, docs / "perf-healthz-burst.png")
+    found = load(results / "memory.json")
+    if found:
+        memory(found, docs / "perf-memory.png")
     runs = [load(p) for p in sorted(results.glob("throughput-*.json"))]
+    runs += [load(p) for p in sorted((results / "before").glob("throughput-*.json"))]
     if runs:
         throughput([r for r in runs if r], docs / "perf-throughput.png")
 
