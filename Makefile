@@ -36,7 +36,7 @@ setup: $(VENV)/.run-deps
 	$(BIN)/python manage.py seed_demo
 
 run: setup
-	SITE_ROOT=$${SITE_ROOT:-http://$(HOST):$(PORT)} $(BIN)/uvicorn kore_chat.asgi:application --host $(HOST) --port $(PORT)
+	SITE_ROOT=$${SITE_ROOT:-http://$(HOST):$(PORT)} $(BIN)/python -m kore_chat.serve --host $(HOST) --port $(PORT)
 
 lint: $(VENV)/.dev-deps
 	$(BIN)/ruff check .

@@ -13,7 +13,7 @@ import resource
 import sqlite3
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,7 +28,10 @@ sys.path.insert(0, str(ROOT))
 
 from tests.liveserver import LiveServer  # noqa: E402
 
-BENCH_APP = "bench.server:application"
+# The product's server (its uvicorn options: backlog, open-file limit, slow-client deadlines)
+# with the benchmark's routes added (bench/server.py).
+BENCH_SERVE = "bench.serve"
+PRODUCT_SERVE = "kore_chat.serve"
 # Production-like: DEBUG off (Django then keeps no query log), rate limits off (one
 # benchmark identity sends far more than a person would), loopback upstreams and the
 # emulator's demo bots allowed.
@@ -42,11 +45,6 @@ SERVER_ENV = {
     "RATELIMIT_ENABLED": "false",
     "LOG_LEVEL": "ERROR",
 }
-
-
-# As docs/deployment.md runs it: a listen backlog that holds a reconnect storm (the kernel
-# caps it at net.core.somaxconn).
-SERVER_OPTIONS = ("--backlog", "4096")
 
 
 class BenchFailed(AssertionError):
@@ -90,14 +88,12 @@ class Server:
         db_path: Path,
         env: Mapping[str, str] | None = None,
         *,
-        app: str = BENCH_APP,
+        serve: str = BENCH_SERVE,
         workers: int = 1,
         migrate: bool = True,
-        options: Sequence[str] = SERVER_OPTIONS,
     ) -> None:
-        self.live = LiveServer(
-            db_path, {**SERVER_ENV, **(env or {})}, app=app, workers=workers, options=options
-        )
+        options = ["--workers", str(workers)] if workers > 1 else []
+        self.live = LiveServer(db_path, {**SERVER_ENV, **(env or {})}, serve=serve, options=options)
         if migrate:
             self.live.migrate()
         self.live.start()

@@ -33,7 +33,8 @@ from bench.harness import (
     setup_django,
 )
 
-HELD_ENV = {"LONGPOLL_MAX_WAIT": "300"}
+# Long holds; idle connections (the baseline) must outlive the server's header deadline.
+HELD_ENV = {"LONGPOLL_MAX_WAIT": "300", "HTTP_HEADER_TIMEOUT": "300"}
 
 
 async def sweep(srv: Server, tokens: list[str], steps: int, polls: bool) -> list[dict[str, Any]]:

@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 
 from bench.harness import (
+    PRODUCT_SERVE,
     ROOT,
     Connection,
     Server,
@@ -158,7 +159,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         template, emulator_db = Path(tmp) / "relay.sqlite3", Path(tmp) / "emulator.sqlite3"
         migrate(template)
         copy_database(template, emulator_db)
-        emulator = Server(emulator_db, EMULATOR_ENV, app="kore_chat.asgi:application")
+        emulator = Server(emulator_db, EMULATOR_ENV, serve=PRODUCT_SERVE)
         try:
             setup_django(template, relay_env)
             if args.database_url:

@@ -1,10 +1,10 @@
-"""The production entry point: `uvicorn kore_chat.asgi:application`.
+"""The ASGI application; `python -m kore_chat.serve` runs it (kore_chat/serve.py).
 
-Long-polls (`GET /api/v1/messages`) are served by a bare ASGI handler that holds no thread
-while it waits (webclient/api/longpoll.py); everything else goes through Django. On startup
-the outbox dispatcher starts, so messages accepted before a restart are forwarded; in DEBUG,
-pending migrations are applied first and, with the emulator on, the demo bots seeded
-(`seed_demo`), so a fresh checkout serves the demo with no setup.
+Long-polls (`GET` and `HEAD /api/v1/messages`) are served by a bare ASGI handler that holds
+no thread while it waits (webclient/api/longpoll.py); everything else goes through Django.
+On startup the outbox dispatcher starts, so messages accepted before a restart are
+forwarded; in DEBUG, pending migrations are applied first and, with the emulator on, the
+demo bots seeded (`seed_demo`), so a fresh checkout serves the demo with no setup.
 """
 
 from __future__ import annotations
@@ -27,10 +27,13 @@ from webclient.kore.dispatcher import dispatcher  # noqa: E402
 from webclient.metrics import process_exited  # noqa: E402
 
 LONGPOLL_PATH = "/api/v1/messages"
+# HEAD too: through Django it would hold a thread for the whole wait (longpoll_app answers
+# it at once).
+LONGPOLL_METHODS = frozenset({"GET", "HEAD"})
 
 
 def _migrate_for_demo() -> None:
-    """In DEBUG, bare `uvicorn kore_chat.asgi:application` on a fresh checkout is a demo."""
+    """In DEBUG, serving a fresh checkout is a demo: no setup step."""
     executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
     if executor.migration_plan(executor.loader.graph.leaf_nodes()):
         call_command("migrate", interactive=False, verbosity=1)
@@ -57,7 +60,11 @@ async def _lifespan(receive: Receive, send: Send) -> None:
 async def application(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] == "lifespan":
         await _lifespan(receive, send)
-    elif scope["type"] == "http" and scope["method"] == "GET" and scope["path"] == LONGPOLL_PATH:
+    elif (
+        scope["type"] == "http"
+        and scope["method"] in LONGPOLL_METHODS
+        and scope["path"] == LONGPOLL_PATH
+    ):
         await longpoll_app(scope, receive, send)
     else:
         await django_application(scope, receive, send)

@@ -169,6 +169,9 @@ if not FIELD_ENCRYPTION_KEY and not DEBUG:
 
 # Lifetime of the tokens our STS issues, in seconds.
 STS_TOKEN_LIFETIME = envint("STS_TOKEN_LIFETIME", 3600)
+# Oldest a chain of refreshes may grow, in seconds from the STS call that started it; past
+# it, refresh is refused and the widget needs a new STS call with its identity proof.
+STS_MAX_SESSION_AGE = envint("STS_MAX_SESSION_AGE", 24 * 3600)
 
 # Long-poll: the default and the cap of ?wait=, kept well under the ~60 s idle cut-off of
 # common proxies and load balancers.
@@ -253,6 +256,11 @@ RATELIMIT_STS_PER_IP = envint("RATELIMIT_STS_PER_IP", 60)
 RATELIMIT_SEND_PER_IDENTITY = envint("RATELIMIT_SEND_PER_IDENTITY", 30)
 RATELIMIT_SEND_PER_IP = envint("RATELIMIT_SEND_PER_IP", 120)
 RATELIMIT_CALLBACK_REFUSALS_PER_IP = envint("RATELIMIT_CALLBACK_REFUSALS_PER_IP", 20)
+# Reverse proxies whose X-Forwarded-For is believed: addresses or networks (10.0.0.0/8).
+# Empty (the default): the peer is the client, whatever the headers say. Read both by
+# client_ip() (webclient/security/ratelimit.py) and by `python -m kore_chat.serve`, which
+# gives uvicorn the same list (--forwarded-allow-ips; proxy headers only when it is set).
+TRUSTED_PROXIES = envlist("TRUSTED_PROXIES", "")
 CACHES = {
     "default": {
         "BACKEND": os.getenv("CACHE_BACKEND", "django.core.cache.backends.locmem.LocMemCache"),
@@ -262,3 +270,13 @@ CACHES = {
 # Request caps: bytes of body on /api/ (callbacks: KORE_CALLBACK_MAX_BYTES) and JSON nesting.
 API_MAX_BODY_BYTES = envint("API_MAX_BODY_BYTES", 64 * 1024)
 JSON_MAX_DEPTH = envint("JSON_MAX_DEPTH", 64)
+# Slow clients (`python -m kore_chat.serve`, docs/deployment.md), in seconds: a request's
+# headers must arrive within HTTP_HEADER_TIMEOUT of the connection opening (or of the end
+# of the previous response), its body within HTTP_BODY_TIMEOUT of its headers; an idle
+# keep-alive connection is closed after HTTP_KEEPALIVE_TIMEOUT.
+HTTP_HEADER_TIMEOUT = envint("HTTP_HEADER_TIMEOUT", 10)
+HTTP_BODY_TIMEOUT = envint("HTTP_BODY_TIMEOUT", 30)
+HTTP_KEEPALIVE_TIMEOUT = envint("HTTP_KEEPALIVE_TIMEOUT", 5)
+# Connections the kernel queues before the server accepts them: enough for a reconnect storm
+# of open widgets (docs/performance.md); the kernel caps it at net.core.somaxconn.
+HTTP_BACKLOG = envint("HTTP_BACKLOG", 4096)

@@ -1,7 +1,7 @@
 """A real server for end-to-end tests: uvicorn in its own process, its own SQLite file.
 
-It is the same command production runs, reached over loopback HTTP; the relay inside it
-reaches its own emulator over loopback HTTP too.
+It is the same command production runs (`python -m kore_chat.serve`), reached over loopback
+HTTP; the relay inside it reaches its own emulator over loopback HTTP too.
 """
 
 from __future__ import annotations
@@ -33,14 +33,14 @@ class LiveServer:
         *,
         devserver: bool = False,
         access_log: bool = False,
-        app: str = "kore_chat.asgi:application",
-        workers: int = 1,
+        serve: str = "kore_chat.serve",
         options: Sequence[str] = (),
     ) -> None:
         self.devserver = devserver
         self.access_log = access_log
-        self.app = app
-        self.workers = workers
+        # The module that runs the server (`python -m`) and its extra options: the benchmark
+        # runs bench.serve, the product's server with its own routes added.
+        self.serve = serve
         self.options = list(options)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -72,11 +72,8 @@ class LiveServer:
         if self.devserver:
             command = ["manage.py", "runserver", f"127.0.0.1:{self.port}", "--noreload"]
         else:
-            command = ["-m", "uvicorn", self.app]
+            command = ["-m", self.serve, "--host", "127.0.0.1", "--port", str(self.port)]
             command += [] if self.access_log else ["--no-access-log"]
-            command += ["--host", "127.0.0.1", "--port", str(self.port)]
-            if self.workers > 1:
-                command += ["--workers", str(self.workers)]
             command += self.options
         self.process = subprocess.Popen(
             [sys.executable, *command],
@@ -95,6 +92,23 @@ class LiveServer:
             except httpx.HTTPError:
                 time.sleep(0.1)
         raise RuntimeError("server did not start in 30 s")
+
+    def shell(self, code: str) -> str:
+        """The last line `code` prints, run by `manage.py shell` against this server's data."""
+        output = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", code],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        return output.strip().splitlines()[-1]
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
 
     def stop(self, kill: bool = False) -> None:
         if self.process is None:

@@ -14,6 +14,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
@@ -123,7 +124,10 @@ class BotForm(forms.ModelForm):
         bot: Bot = super().save(commit=False)
         if self._stored_client_secret and bot.client_secret != self._stored_client_secret:
             # A rotation: tokens signed with the old secret stay valid for one lifetime, so
-            # conversations go on (webclient/sts.py).
+            # conversations go on (webclient/sts.py). Rotating again revokes the tokens
+            # refreshed from ones the secret before the current one signed.
+            if bot.client_secret_rotated_at is not None:
+                bot.tokens_valid_after = bot.client_secret_rotated_at
             bot.previous_client_secret = self._stored_client_secret
             bot.client_secret_rotated_at = timezone.now()
         if commit:
@@ -164,9 +168,13 @@ class BotAdmin(BotTools):
 
     @admin.action(description="Stop accepting tokens signed with the previous client secret")
     def end_rotation_grace(self, request: HttpRequest, queryset: QuerySet[Bot]) -> None:
-        # For a leaked secret: its tokens stop working now, not one token lifetime later.
+        # For a leaked secret: its tokens stop working now, not one token lifetime later,
+        # and so does every token refreshed from one (marked with the rotation's time;
+        # update() reads the old client_secret_rotated_at).
         ended = queryset.exclude(previous_client_secret="").update(
-            previous_client_secret="", client_secret_rotated_at=None
+            previous_client_secret="",
+            client_secret_rotated_at=None,
+            tokens_valid_after=Coalesce("client_secret_rotated_at", "tokens_valid_after"),
         )
         audit.info("user %s ended the secret rotation grace of %d bot(s)", request.user, ended)
         self.message_user(request, f"{ended} bot(s) now accept only their current client secret.")

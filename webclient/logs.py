@@ -161,15 +161,22 @@ PLAIN = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 
 
 def logging_config(*, log_format: str, level: str) -> dict[str, Any]:
-    """settings.LOGGING: one console handler everything goes through exactly once."""
+    """settings.LOGGING: one console handler everything goes through exactly once.
+
+    The `redact` filter (kore_chat/redact.py) rewrites callback secrets, bearer tokens and
+    JWTs in every record at every level: on the handler, so records of any logger pass
+    through it, and on the loggers that see URLs, in case something adds a handler of its
+    own. `python -m kore_chat.serve` hands this configuration to uvicorn too.
+    """
     formatter = (
         {"()": "webclient.logs.JsonFormatter"} if log_format == "json" else {"format": PLAIN}
     )
-    single = {"handlers": ["console"], "propagate": False}
+    single = {"handlers": ["console"], "propagate": False, "filters": ["redact"]}
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "filters": {
+            "redact": {"()": "kore_chat.redact.RedactSecrets"},
             "request_id": {"()": "webclient.logs.RequestIdFilter"},
             "skip_client_errors": {"()": "webclient.logs.SkipClientErrors"},
         },
@@ -178,16 +185,20 @@ def logging_config(*, log_format: str, level: str) -> dict[str, Any]:
             "console": {
                 "class": "logging.StreamHandler",
                 "formatter": "main",
-                "filters": ["request_id"],
+                "filters": ["redact", "request_id"],
             }
         },
-        "root": {"handlers": ["console"], "level": level},
+        "root": {"handlers": ["console"], "level": level, "filters": ["redact"]},
         "loggers": {
             # Replaces Django's own DEBUG console handler: a record is written once, by root.
-            "django": {"handlers": [], "propagate": True},
-            "django.request": {"filters": ["skip_client_errors"]},
+            "django": {"handlers": [], "propagate": True, "filters": ["redact"]},
+            "django.request": {"filters": ["redact", "skip_client_errors"]},
+            "django.server": {"filters": ["redact"]},
+            "httpx": {"filters": ["redact"]},
+            "httpcore": {"filters": ["redact"]},
             # uvicorn's lines in the same format (its own handlers are replaced).
             "uvicorn": {**single, "level": level},
+            "uvicorn.error": {"filters": ["redact"]},
             "uvicorn.access": {**single, "level": "INFO"},
         },
     }

@@ -42,6 +42,10 @@ class Bot(models.Model):
     # anonymous users' conversations) stay valid until refreshed under the new secret.
     previous_client_secret = EncryptedTextField(blank=True)
     client_secret_rotated_at = models.DateTimeField(null=True, blank=True)
+    # Ending a rotation's grace, or rotating again, moves this to that rotation's time:
+    # every token refreshed from one the previous secret signed (such tokens carry the
+    # rotation's time) is refused from then on (webclient/sts.py).
+    tokens_valid_after = models.DateTimeField(null=True, blank=True, editable=False)
     api_version = models.PositiveSmallIntegerField(
         choices=ApiVersion.choices, default=ApiVersion.V2
     )

@@ -2,9 +2,13 @@
 
 The same token is the browser's bearer for our API and the relay's bearer upstream, so it
 has Kore's claims (`appId`, `sub`, `userIdentity`, `iat`, `exp`) plus ours: `bot` (the bot
-slug) and `identityProof` (how the identity was established, so that a refresh can be
-refused once the bot stops accepting that proof). No `aud` is issued: Kore's platform has
-its own idea of the audience, and a token carrying one is refused here.
+slug), `identityProof` (how the identity was established, so that a refresh can be
+refused once the bot stops accepting that proof), `authTime` (when the STS call that
+started this chain of refreshes was made: a chain lives at most STS_MAX_SESSION_AGE) and,
+on a token refreshed from one the previous client secret signed, `rotation` (that
+rotation's time in milliseconds: ending its grace or rotating again revokes the chain).
+No `aud` is issued: Kore's platform has its own idea of the audience, and a token carrying
+one is refused here.
 
 Verification is strict: HS256 only (the header is checked before anything else), a key of
 at least 256 bits, `exp` required and no further than STS_TOKEN_LIFETIME after `iat`,
@@ -37,6 +41,12 @@ LEEWAY_SECONDS = 30
 MIN_KEY_BYTES = 32
 # Conversation.identity's length.
 MAX_IDENTITY_LENGTH = 255
+# Identities this server chooses begin with these; nobody else's identity may, so that an
+# identity vouched for by a site or a browser never names an anonymous or session user's
+# conversation (compared without case: "ANON-…" is refused too).
+ANONYMOUS_PREFIX = "anon-"
+SESSION_PREFIX = "session:"
+RESERVED_PREFIXES = (ANONYMOUS_PREFIX, SESSION_PREFIX)
 
 
 class Proof:
@@ -117,8 +127,16 @@ def signing_key(bot: Bot) -> bytes:
 
 
 def token_issue(
-    *, bot: Bot, identity: str, anonymous: bool, proof: str | None = None
+    *,
+    bot: Bot,
+    identity: str,
+    anonymous: bool,
+    proof: str | None = None,
+    auth_time: int | None = None,
+    rotation: int | None = None,
 ) -> IssuedToken:
+    """A token; when refreshing, `auth_time` is the chain's origin (default: now) and
+    `rotation` marks a chain that began under the previous client secret."""
     now = datetime.now(UTC).replace(microsecond=0)
     expires_at = now + timedelta(seconds=settings.STS_TOKEN_LIFETIME)
     claims: dict[str, Any] = {
@@ -129,24 +147,81 @@ def token_issue(
         "bot": bot.slug,
         "iat": int(now.timestamp()),
         "exp": int(expires_at.timestamp()),
+        "authTime": int(now.timestamp()) if auth_time is None else auth_time,
     }
     if proof is not None:
         claims["identityProof"] = proof
+    if rotation is not None:
+        claims[ROTATION_CLAIM] = rotation
     token = jwt.encode(claims, signing_key(bot), algorithm="HS256")
     return IssuedToken(jwt=token, identity=identity, expires_at=expires_at)
 
 
 def token_refresh(principal: Principal) -> IssuedToken:
-    """A fresh token for the same identity and bot, while the bot accepts its proof."""
+    """A fresh token for the same identity and bot, while the bot accepts its proof and
+    the chain is younger than STS_MAX_SESSION_AGE."""
     proof = principal.proof
     if proof not in ACCEPTED_PROOFS[Bot.IdentityMode(principal.bot.identity_mode)]:
         raise _invalid("This token cannot be refreshed; ask /api/v1/sts for a new one.")
+    origin = chain_origin(principal.claims)
+    if datetime.now(UTC).timestamp() - origin > settings.STS_MAX_SESSION_AGE:
+        raise _invalid("This session is too old to refresh; ask /api/v1/sts for a new token.")
     return token_issue(
         bot=principal.bot,
         identity=principal.identity,
         anonymous=proof == Proof.ANONYMOUS,
         proof=proof,
+        auth_time=origin,
+        rotation=principal.claims.get(ROTATION_CLAIM),
     )
+
+
+ROTATION_CLAIM = "rotation"
+
+
+def _milliseconds(moment: datetime) -> int:
+    # Two rotations may fall in the same second, not in the same millisecond.
+    return int(moment.timestamp() * 1000)
+
+
+def chain_origin(claims: dict[str, Any]) -> int:
+    """When the chain of refreshes this token ends began (tokens before `authTime`: iat)."""
+    origin = claims.get("authTime", claims["iat"])
+    return origin if type(origin) is int else int(claims["iat"])
+
+
+def _chain_refused(claims: dict[str, Any], bot: Bot) -> bool:
+    """A chain that claims to start after its token, that outlived every refresh it could
+    have had, or that crossed a rotation the bot has revoked since (tokens_valid_after:
+    moved to the rotation by ending its grace or rotating again)."""
+    origin = chain_origin(claims)
+    if "authTime" in claims and type(claims["authTime"]) is not int:
+        return True
+    if origin > int(claims["iat"]) + LEEWAY_SECONDS:
+        return True
+    oldest = settings.STS_MAX_SESSION_AGE + settings.STS_TOKEN_LIFETIME + LEEWAY_SECONDS
+    if datetime.now(UTC).timestamp() - origin > oldest:
+        return True
+    rotation = claims.get(ROTATION_CLAIM)
+    if rotation is None:
+        return False
+    if type(rotation) is not int:
+        return True
+    valid_after = bot.tokens_valid_after
+    return valid_after is not None and rotation <= _milliseconds(valid_after)
+
+
+def identity_reserved(identity: str) -> bool:
+    return identity.lower().startswith(RESERVED_PREFIXES)
+
+
+def _proof_mismatch(identity: str, proof: Any) -> bool:
+    """An identity spelled in another proof's namespace (only a forger can make one)."""
+    if proof == Proof.ANONYMOUS:
+        return not identity.startswith(ANONYMOUS_PREFIX)
+    if proof == Proof.SESSION:
+        return not identity.startswith(SESSION_PREFIX)
+    return proof in (Proof.HASH, Proof.BROWSER) and identity_reserved(identity)
 
 
 def _invalid(
@@ -227,6 +302,8 @@ def _verify(token: str, bot_for: _BotLookup) -> Principal:
         or len(identity) > MAX_IDENTITY_LENGTH
         or claims.get("userIdentity", identity) != identity
         or int(claims["exp"]) - int(claims["iat"]) > settings.STS_TOKEN_LIFETIME + LEEWAY_SECONDS
+        or _chain_refused(claims, bot)
+        or _proof_mismatch(identity, claims.get("identityProof"))
     ):
         raise _invalid()
     return Principal(bot=bot, identity=identity, claims=claims)
@@ -268,15 +345,17 @@ def _decode(token: str, bot: Bot) -> dict[str, Any]:
         rotated_at = cast(datetime, bot.client_secret_rotated_at)
         if int(claims["iat"]) > rotated_at.timestamp() + LEEWAY_SECONDS:
             raise
-        return claims
+        # Its refreshes carry the mark, the earliest rotation the chain crossed: they die
+        # when that grace is ended early or the secret rotated again.
+        return {ROTATION_CLAIM: _milliseconds(rotated_at), **claims}
 
 
 def anonymous_identity() -> str:
-    return f"anon-{uuid.uuid4()}"
+    return f"{ANONYMOUS_PREFIX}{uuid.uuid4()}"
 
 
 def session_identity(user_pk: Any) -> str:
-    return f"user-{user_pk}"
+    return f"{SESSION_PREFIX}{user_pk}"
 
 
 def identity_hash(bot: Bot, identity: str) -> str:
@@ -303,6 +382,13 @@ def identity_choose(
     server-chosen identity.
     """
     mode = bot.identity_mode
+    if mode != Bot.IdentityMode.ANONYMOUS and identity and identity_reserved(identity):
+        # 403 like an unverified identity: the widget then asks again without one.
+        raise ApplicationError(
+            "identity_reserved",
+            f"Identities starting with {' or '.join(RESERVED_PREFIXES)} are this server's own.",
+            Kind.FORBIDDEN,
+        )
     if mode == Bot.IdentityMode.VERIFIED:
         if identity and identity_hash_value:
             if not bot.identity_secret:

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -94,15 +92,7 @@ def demo_bot(server: LiveServer) -> dict[str, str]:
         "bot = Bot.objects.get(slug='demo')\n"
         "print(json.dumps({'bot_id': bot.bot_id, 'client_id': bot.client_id, 'name': bot.name}))"
     )
-    output = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", code],
-        cwd=ROOT,
-        env=server.env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    ids: dict[str, str] = json.loads(output.strip().splitlines()[-1])
+    ids: dict[str, str] = json.loads(server.shell(code))
     return ids
 
 

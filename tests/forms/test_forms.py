@@ -4,7 +4,10 @@ read-only summary (webclient.forms), on the demo form (webclient/examples/)."""
 from __future__ import annotations
 
 import copy
+import logging
+import multiprocessing
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -387,11 +390,59 @@ def test_a_cancel_skips_validation() -> None:
     submission_prepare(DEMO_FORM, [{"componentId": CANCEL, "input": "Cancel"}])
 
 
-def test_a_bot_pattern_with_nested_quantifiers_is_not_evaluated() -> None:
+def with_promo_pattern(pattern: str) -> dict[str, Any]:
     form = copy.deepcopy(DEMO_FORM)
-    promo = form["formDef"]["components"][3]
-    promo["metaData"]["validations"]["rules"][0]["value"] = "^(a+)+$"
-    submission_prepare(form, data({**valid(), PROMO: "a" * 5000 + "!"}))
+    form["formDef"]["components"][3]["metaData"]["validations"]["rules"][0]["value"] = pattern
+    return form
+
+
+def finishes_within(seconds: float, work: Callable[[], object]) -> bool:
+    """Whether `work` ends in time, run in a forked child: a backtracking regex cannot be
+    interrupted in-process."""
+    child = multiprocessing.get_context("fork").Process(target=work)
+    child.start()
+    child.join(seconds)
+    if child.is_alive():
+        child.kill()
+        child.join()
+        return False
+    return child.exitcode == 0
+
+
+CATASTROPHIC = ["(a|a)*", "^(a+)+$", "(.*a){20}", "^(\\w+\\s?)*$", "(a|aa)+b", "/^((ab)*|a)*c$/i"]
+
+
+@pytest.mark.parametrize("pattern", CATASTROPHIC)
+def test_a_catastrophic_bot_pattern_is_enforced_in_linear_time(pattern: str) -> None:
+    form = with_promo_pattern(pattern)
+    long_input = "a" * 900 + "!"
+
+    def validate() -> None:
+        with pytest.raises(FormErrors):
+            submission_prepare(form, data({**valid(), PROMO: long_input}))
+
+    assert finishes_within(1.0, validate)
+    with pytest.raises(FormErrors) as caught:
+        submission_prepare(form, data({**valid(), PROMO: long_input}))
+    assert caught.value.fields == {PROMO: "Promo codes look like ABC-1234."}
+
+
+def test_a_pattern_the_linear_engine_cannot_run_is_skipped_and_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    pattern = "^(ab+)\\1(?=x)$"
+    form = with_promo_pattern(pattern)
+    secret_input = "abbab-private-user-text"
+    plain = data({**valid(), PROMO: "x"})
+    with caplog.at_level(logging.WARNING, logger="webclient.security.patterns"):
+        for _ in range(3):
+            assert finishes_within(1.0, lambda: submission_prepare(form, plain))
+            submission_prepare(form, data({**valid(), PROMO: secret_input}))
+    reports = [r for r in caplog.records if r.name == "webclient.security.patterns"]
+    assert len(reports) == 1
+    assert FORM_ID in reports[0].getMessage()
+    assert repr(pattern) in reports[0].getMessage()
+    assert secret_input not in caplog.text
 
 
 def test_a_javascript_style_delimited_pattern_is_understood() -> None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, cast
 
 import jwt
 import pytest
@@ -48,15 +48,40 @@ def conversation() -> tuple[str, str]:
     return answer["jwt"], answer["identity"]
 
 
-def rotate(admin: Client) -> Bot:
+def rotate(admin: Client, secret: str = NEW_SECRET) -> Bot:
     demo = Bot.objects.get(slug="demo")
     answer = admin.post(
-        f"/admin/webclient/bot/{demo.pk}/change/", bot_form(demo, client_secret=NEW_SECRET)
+        f"/admin/webclient/bot/{demo.pk}/change/", bot_form(demo, client_secret=secret)
     )
     assert answer.status_code == 302
     demo.refresh_from_db()
-    assert demo.client_secret == NEW_SECRET
+    assert demo.client_secret == secret
     return demo
+
+
+def end_grace(admin: Client) -> None:
+    demo = Bot.objects.get(slug="demo")
+    answer = admin.post(
+        "/admin/webclient/bot/", {"action": "end_rotation_grace", "_selected_action": [demo.pk]}
+    )
+    assert answer.status_code == 302
+
+
+def refresh(token: str) -> str:
+    answer = bearer(token).post("/api/v1/sts/refresh")
+    assert answer.status_code == 200, answer.content
+    refreshed: str = answer.json()["jwt"]
+    return refreshed
+
+
+def forged_during_the_grace(old_token: str, old_secret: str, demo: Bot, **claims: Any) -> str:
+    """What a holder of the leaked previous secret can mint: any identity, dated before the
+    rotation so that the grace accepts it."""
+    rotated_at = int(cast(datetime, demo.client_secret_rotated_at).timestamp())
+    base = jwt.decode(old_token, options={"verify_signature": False})
+    iat = rotated_at - 5
+    forged = {**base, "iat": iat, "exp": iat + 3000, "authTime": iat, **claims}
+    return jwt.encode({k: v for k, v in forged.items() if v is not None}, old_secret, "HS256")
 
 
 def test_an_anonymous_conversation_survives_a_rotation_through_a_refresh(
@@ -111,3 +136,60 @@ def test_an_admin_can_stop_accepting_the_previous_secret_at_once(
     assert history(old_token).status_code == 401
     demo.refresh_from_db()
     assert demo.previous_client_secret == ""
+
+
+@pytest.mark.parametrize("auth_time", ["as iat", "absent", "far past"])
+def test_ending_the_grace_revokes_every_token_refreshed_from_a_forged_one(
+    superuser_client: Client, conversation: tuple[str, str], auth_time: str
+) -> None:
+    old_token, _ = conversation
+    old_secret = Bot.objects.get(slug="demo").client_secret
+    demo = rotate(superuser_client)
+    claims: dict[str, Any] = {"sub": "anon-victim", "userIdentity": "anon-victim"}
+    if auth_time == "absent":
+        claims["authTime"] = None
+    elif auth_time == "far past":
+        claims["authTime"] = int(time.time()) - 3600
+    forged = forged_during_the_grace(old_token, old_secret, demo, **claims)
+    descendant = refresh(refresh(forged))
+    assert history(descendant).status_code == 200
+
+    started_after = APIClient().post("/api/v1/sts", {"bot": "demo"}, format="json").json()["jwt"]
+    end_grace(superuser_client)
+    assert history(descendant).status_code == 401
+    assert bearer(descendant).post("/api/v1/sts/refresh").status_code == 401
+    # A conversation that began under the new secret is not touched.
+    assert history(started_after).status_code == 200
+    assert history(refresh(started_after)).status_code == 200
+
+
+def test_rotating_again_revokes_what_descends_from_the_first_old_secret(
+    superuser_client: Client, conversation: tuple[str, str]
+) -> None:
+    old_token, _ = conversation
+    old_secret = Bot.objects.get(slug="demo").client_secret
+    demo = rotate(superuser_client)
+    descendant = refresh(forged_during_the_grace(old_token, old_secret, demo))
+    between = APIClient().post("/api/v1/sts", {"bot": "demo"}, format="json").json()["jwt"]
+    rotate(superuser_client, "third-client-secret-" + "y" * 30)
+    assert history(descendant).status_code == 401
+    # The grace of the second rotation still covers conversations begun between the two.
+    assert history(between).status_code == 200
+    assert history(refresh(between)).status_code == 200
+
+
+def test_a_chain_of_refreshes_ends_at_the_maximum_session_age(
+    settings: SettingsWrapper, conversation: tuple[str, str]
+) -> None:
+    settings.STS_MAX_SESSION_AGE = 2
+    token, _ = conversation
+    refreshed = refresh(token)
+    time.sleep(3)
+    answer = bearer(refreshed).post("/api/v1/sts/refresh")
+    assert answer.status_code == 401
+    assert "too old" in answer.json()["error"]["message"]
+    # A new STS call starts a new chain; the old token still reads until it expires.
+    assert history(refreshed).status_code == 200
+    fresh = APIClient().post("/api/v1/sts", {"bot": "demo"}, format="json")
+    assert fresh.status_code == 200
+    assert refresh(fresh.json()["jwt"])

@@ -274,7 +274,7 @@ def test_a_verified_bot_gives_the_logged_in_user_their_identity_with_a_csrf_toke
         "/api/v1/sts", {"identity": "someone-else"}, format="json", HTTP_X_CSRFTOKEN=csrf
     )
     assert answer.status_code == 200
-    assert answer.json()["identity"] == f"user-{user.pk}"
+    assert answer.json()["identity"] == f"session:{user.pk}"
 
 
 def test_a_logged_in_session_means_nothing_to_an_anonymous_bot(demo: Bot) -> None:
@@ -285,3 +285,39 @@ def test_a_logged_in_session_means_nothing_to_an_anonymous_bot(demo: Bot) -> Non
     answer = client.post("/api/v1/sts", {}, format="json")
     assert answer.status_code == 200
     assert answer.json()["identity"].startswith("anon-")
+
+
+# Identities from different kinds of proof never meet
+
+
+def session_identity_of(user: User) -> str:
+    client = APIClient()
+    client.force_login(user)
+    answer = client.post("/api/v1/sts", {}, format="json")
+    assert answer.status_code == 200
+    identity: str = answer.json()["identity"]
+    return identity
+
+
+def test_a_signed_identity_never_reaches_a_session_users_conversation(demo: Bot) -> None:
+    demo.identity_mode = Bot.IdentityMode.VERIFIED
+    demo.identity_secret = "k" * 32
+    demo.save()
+    taken = session_identity_of(User.objects.create_user("hana", password="pw-hana-123456"))
+    # The embedding site vouches for a user id that spells the session user's identity,
+    # in the old spelling and the new, in any case.
+    for claimed in (taken, taken.upper(), f"user-{User.objects.get(username='hana').pk}"):
+        body = {"identity": claimed, "identityHash": identity_hash(demo, claimed)}
+        answer = APIClient().post("/api/v1/sts", body, format="json")
+        assert answer.status_code == 403 or answer.json()["identity"] != taken, claimed
+
+
+def test_a_browser_identity_never_reaches_an_anonymous_conversation(demo: Bot) -> None:
+    anonymous = sts({"bot": "demo"})["identity"]
+    for claimed in (anonymous, anonymous.upper(), "session:1"):
+        answer = APIClient().post("/api/v1/sts", {"identity": claimed}, format="json")
+        # 403: the widget then asks again without an identity, and gets a fresh one.
+        assert answer.status_code == 403, claimed
+        assert answer.json()["error"]["code"] == "identity_reserved"
+    fresh = sts({"bot": "demo"})["identity"]
+    assert fresh != anonymous and fresh.startswith("anon-")

@@ -10,7 +10,8 @@ through `poll_answer` for the WSGI development server.
 Bypassing Django also bypasses its middleware and DRF's permissions, so this handler calls
 the same decisions itself: `cors.response_cors_headers` for the CORS headers and
 `cors.origin_allowed` for the bot's origins (the preflight OPTIONS still goes through
-Django: only GET comes here). Its errors are built by the API's one builder, `error_answer`.
+Django: only GET and HEAD come here; a HEAD is answered at once, as a poll with no wait).
+Its errors are built by the API's one builder, `error_answer`.
 """
 
 from __future__ import annotations
@@ -147,6 +148,9 @@ async def longpoll_app(scope: Scope, receive: Receive, send: Send) -> None:
         token = bearer_token(headers.get("authorization"))
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
         after, wait = poll_params(query)
+        if scope["method"] == "HEAD":
+            # Nothing to wait for: a HEAD answer has no body to carry messages.
+            wait = 0
         # Bots are cached in memory: verifying needs a thread only on a miss.
         principal = token_verify_cached(token)
         if principal is None:

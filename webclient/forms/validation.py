@@ -30,11 +30,8 @@ from webclient.forms.definition import (
 )
 from webclient.rendering.coerce import number, text, values
 from webclient.rendering.sanitize import safe_link
+from webclient.security.patterns import MAX_PATTERN, pattern_allows
 
-MAX_PATTERN = 300
-# Bot-authored patterns run against user input; nested quantifiers like (a+)+ can take
-# exponential time in Python's re, so such patterns are not evaluated.
-_NESTED_QUANTIFIER = re.compile(r"\([^()]*[+*}][^()]*\)\s*[+*{]")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _PHONE = re.compile(r"\+?[0-9 ()\-.]{6,20}")
 
@@ -112,26 +109,6 @@ def _compare(component: Component, left: Any, right: Any) -> int | None:
     return (a > b) - (a < b)  # type: ignore[operator]
 
 
-def pattern_compile(pattern: str, flags: int) -> re.Pattern[str] | None:
-    """The one place a bot-supplied pattern is compiled (the engine can be swapped here)."""
-    try:
-        return re.compile(pattern, flags)
-    except re.error:
-        return None
-
-
-def _regex(pattern_value: Any) -> re.Pattern[str] | None:
-    pattern = text(pattern_value, MAX_PATTERN + 1)
-    flags = 0
-    delimited = re.fullmatch(r"/(.*)/([a-z]*)", pattern, re.DOTALL)
-    if delimited:
-        pattern = delimited.group(1)
-        flags = re.IGNORECASE if "i" in delimited.group(2) else 0
-    if not pattern or len(pattern) > MAX_PATTERN or _NESTED_QUANTIFIER.search(pattern):
-        return None
-    return pattern_compile(pattern, flags)
-
-
 def _holds(
     rule: Rule, component: Component, value: Any, inputs: dict[str, Any], form: FormDefinition
 ) -> bool:
@@ -150,8 +127,8 @@ def _holds(
             return True
         return len(raw) >= bound if op == "minlength" else len(raw) <= bound
     if op in ("regex", "pattern", "matches"):
-        compiled = _regex(target)
-        return compiled is None or compiled.fullmatch(raw[:1000]) is not None
+        # Bot-authored: linear time (RE2), or not enforced at all.
+        return pattern_allows(text(target, MAX_PATTERN + 1), raw, where=f"form {form.id}")
     if op in ("contains", "notcontains"):
         found = as_text(target).lower() in raw.lower()
         return found if op == "contains" else not found

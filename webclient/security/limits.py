@@ -4,6 +4,10 @@ Body caps (API_MAX_BODY_BYTES on /api/, KORE_CALLBACK_MAX_BYTES on /hooks/) are 
 before any view reads the body (webclient/api/middleware.py applies `too_large`). Nesting
 is checked before parsing: Python's json module recurses once per level, and a body of 64 KB
 of "[" would otherwise end in RecursionError, a 500.
+
+Every check here is linear in the body, whatever its content: a check that is quadratic on
+some input (a string pattern retried from every quote of an unterminated string took 10 s
+on 64 KB) lets one anonymous request hold the GIL, and so the whole server.
 """
 
 from __future__ import annotations
@@ -23,10 +27,12 @@ from rest_framework.exceptions import ParseError
 
 from webclient.errors import ApplicationError, Kind
 
-# A JSON string, quotes and escapes included (the "unrolled loop" form: linear, no
-# backtracking), and any one bracket.
-_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_BRACKET = re.compile(r"[\[\]{}]")
+# One token of a depth scan: a JSON string, or any one bracket. The string is the "unrolled
+# loop" form, each character consumed once, and its closing quote is optional: an
+# unterminated string runs to the end of the text in one match instead of failing and
+# being retried from every later quote (which made the scan quadratic).
+_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}]', re.DOTALL)
+_OPENING = frozenset("[{")
 
 
 def body_cap(path: str) -> int | None:
@@ -68,9 +74,13 @@ def too_large(request: HttpRequest) -> ApplicationError | None:
 
 
 def json_depth_exceeds(text: str, limit: int) -> bool:
+    """Whether brackets outside strings nest deeper than `limit`: one pass over the text."""
     depth = 0
-    for bracket in _BRACKET.finditer(_STRING.sub("", text)):
-        if bracket.group() in "[{":
+    for token in _TOKEN.finditer(text):
+        char = token.group()[0]
+        if char == '"':
+            continue
+        if char in _OPENING:
             depth += 1
             if depth > limit:
                 return True

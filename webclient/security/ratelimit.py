@@ -22,6 +22,7 @@ from django.http import HttpRequest
 
 from webclient import metrics
 from webclient.errors import ApplicationError, Kind
+from webclient.security.proxies import client_address
 
 
 def rate_limited(retry_after: int) -> ApplicationError:
@@ -52,9 +53,9 @@ CALLBACK_REFUSALS_PER_IP = Rule("callback-refusals-ip", "RATELIMIT_CALLBACK_REFU
 
 
 def client_ip(request: HttpRequest) -> str:
-    """The peer address. Behind a proxy, run uvicorn with --proxy-headers and
-    --forwarded-allow-ips so that this is the real client, not the proxy."""
-    return str(request.META.get("REMOTE_ADDR") or "unknown")
+    """The client's address: the peer, or what a trusted proxy forwarded (TRUSTED_PROXIES)."""
+    peer = str(request.META.get("REMOTE_ADDR") or "unknown")
+    return client_address(peer, request.META.get("HTTP_X_FORWARDED_FOR"))
 
 
 def _window() -> tuple[int, float]:

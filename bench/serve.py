@@ -1,0 +1,37 @@
+"""`python -m bench.serve`: the product's server, as `python -m kore_chat.serve` runs it
+(same uvicorn options: slow-client deadlines, backlog, open-file limit), serving the
+benchmark's application (bench/server.py), optionally with several worker processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import uvicorn
+
+os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+
+from kore_chat.serve import raise_open_file_limit, uvicorn_options
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.serve", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--no-access-log", dest="access_log", action="store_false")
+    args = parser.parse_args()
+    raise_open_file_limit()
+    uvicorn.run(
+        "bench.server:application",
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        access_log=args.access_log,
+        **uvicorn_options(),
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""A logging filter that keeps secrets out of every log line.
+
+The callback secret is part of a URL (POST_URL, `/hooks/kore/<slug>/<secret>/`, the shape
+operators paste into Kore), so it reaches the ASGI server's access log, the HTTP client's
+request lines and any warning that names the URL. Bearer tokens and JWTs could reach a log
+the same way. The filter rewrites them in the message, its arguments and a formatted
+traceback, so the record is safe whichever handler formats it. Installed from
+settings.LOGGING; it imports nothing of Django, so uvicorn can load it before Django runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+_REDACTIONS = (
+    # The path segment after the slug, whatever it holds (a guess is redacted too).
+    (re.compile(r"(/hooks/kore/[^/\s?#\"']+/)[^/\s?#\"']+"), r"\1***"),
+    (re.compile(r"(?i)\b(bearer\s+)[\w.~+/=-]+"), r"\1***"),
+    # A JWT: base64url JSON header ('{"' is 'eyJ'), payload and signature.
+    (re.compile(r"\beyJ[\w-]*\.[\w-]*\.[\w-]*"), "***"),
+)
+
+
+def redact(text: str) -> str:
+    for pattern, replacement in _REDACTIONS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _redacted_arg(value: Any) -> Any:
+    if isinstance(value, (int, float)) or value is None:
+        return value
+    text = value if isinstance(value, str) else str(value)
+    safe = redact(text)
+    # An object keeps its type unless it carried a secret (then its redacted text stands in).
+    return value if safe == text and not isinstance(value, str) else safe
+
+
+def _message(record: logging.LogRecord) -> str | None:
+    try:
+        return record.getMessage()
+    except (TypeError, ValueError):
+        return None  # a broken record: logging reports it itself
+
+
+class RedactSecrets(logging.Filter):
+    """Rewrites secrets in place; never drops a record.
+
+    The arguments are redacted one by one, so that formatters that read them (uvicorn's
+    access formatter) still work; when a secret only shows once they are put together
+    (`"/hooks/kore/demo/%s", secret`), the record becomes its redacted text.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = _message(record)
+        if message is not None and redact(message) != message:
+            self._redact_parts(record)
+            again = _message(record)
+            if again is None or redact(again) != again:
+                record.msg, record.args = redact(message), ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True
+
+    @staticmethod
+    def _redact_parts(record: logging.LogRecord) -> None:
+        if isinstance(record.args, dict):
+            record.args = {key: _redacted_arg(value) for key, value in record.args.items()}
+        elif record.args:
+            record.args = tuple(_redacted_arg(value) for value in record.args)
+        if isinstance(record.msg, str) and not record.args:
+            record.msg = redact(record.msg)
+        elif not isinstance(record.msg, str):
+            record.msg = _redacted_arg(record.msg)

@@ -1,0 +1,146 @@
+"""`python -m kore_chat.serve`: the one documented way to run kore-chat (`make run`,
+docs/deployment.md). It runs uvicorn on kore_chat.asgi:application with what bare
+`uvicorn` would get wrong:
+
+- logging: Django's LOGGING, whose filter redacts secrets, for uvicorn's own loggers too
+  (its access log prints the callback URL, secret included);
+- forwarded headers: believed only from TRUSTED_PROXIES (uvicorn trusts loopback's by
+  default, so anyone on the host could pick the address per-IP rate limits count);
+- slow clients: deadlines for a request's headers and body (HTTP_HEADER_TIMEOUT,
+  HTTP_BODY_TIMEOUT), which uvicorn lacks: its only timeout is the idle keep-alive, and
+  any byte restarts that. A client sending a byte a second kept its connection forever;
+- many open widgets: a listen backlog for a reconnect storm (HTTP_BACKLOG) and the
+  process's open-file limit raised to the system's maximum.
+
+Options: --host (default 127.0.0.1, or $HOST), --port (8000, or $PORT) and --no-access-log;
+everything else comes from the settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import resource
+from typing import Any
+
+import h11
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kore_chat.settings")
+
+from django.conf import settings
+
+log = logging.getLogger(__name__)
+
+
+class SlowClientTimeouts(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol with a deadline on reading each request.
+
+    The headers must arrive within HTTP_HEADER_TIMEOUT of the connection opening or of the
+    previous response's end, the body within HTTP_BODY_TIMEOUT of the headers; past either,
+    the connection is closed (the application, if it was reading the body, sees a
+    disconnect). Nothing limits the time the application takes to answer: long-polls wait
+    as long as they were asked to.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._deadline: asyncio.TimerHandle | None = None
+        self._awaiting: type[h11.IDLE] | type[h11.SEND_BODY] | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._follow()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        self._follow()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._follow()
+
+    def _follow(self) -> None:
+        """Keep the one deadline that matches what the client still owes us."""
+        state = self.conn.their_state
+        if state is h11.IDLE or state is h11.SEND_BODY:
+            if self._awaiting is not state:
+                self._disarm()
+                self._awaiting = state
+                header = state is h11.IDLE
+                timeout = settings.HTTP_HEADER_TIMEOUT if header else settings.HTTP_BODY_TIMEOUT
+                self._deadline = self.loop.call_later(timeout, self._timed_out)
+        else:
+            self._disarm()
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+        self._deadline = None
+        self._awaiting = None
+
+    def _timed_out(self) -> None:
+        what = "headers" if self._awaiting is h11.IDLE else "body"
+        self._deadline = None
+        self._awaiting = None
+        if not self.transport.is_closing():
+            log.debug("closing a connection whose request %s came too slowly", what)
+            self.transport.close()
+
+
+def uvicorn_options() -> dict[str, Any]:
+    """uvicorn's settings, derived from ours."""
+    trusted = list(settings.TRUSTED_PROXIES)
+    return {
+        "http": SlowClientTimeouts,
+        "log_config": settings.LOGGING,
+        "proxy_headers": bool(trusted),
+        "forwarded_allow_ips": trusted,
+        "timeout_keep_alive": settings.HTTP_KEEPALIVE_TIMEOUT,
+        "backlog": settings.HTTP_BACKLOG,
+        "server_header": False,
+    }
+
+
+def raise_open_file_limit() -> None:
+    """Each open widget holds a connection: allow as many open files as the system lets
+    this process have (the soft limit is often 1,024)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (ValueError, OSError) as exc:
+            log.warning("could not raise the open-file limit from %d: %s", soft, exc)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m kore_chat.serve", description=__doc__)
+    parser.add_argument("--host", default=os.getenv("HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.getenv("PORT", "8000")))
+    parser.add_argument(
+        "--no-access-log",
+        dest="access_log",
+        action="store_false",
+        help="no access log lines (the reverse proxy may keep them instead)",
+    )
+    args = parser.parse_args(argv)
+    raise_open_file_limit()
+    uvicorn.run(
+        "kore_chat.asgi:application",
+        host=args.host,
+        port=args.port,
+        access_log=args.access_log,
+        **uvicorn_options(),
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,267 @@
+"""Attacks on the running server, started the documented way (tests/liveserver.py).
+
+Each test is one class of attack from the red-team review (docs/security.md): bodies that
+make a check super-linear, secrets in logs, forged X-Forwarded-For, HEAD long-polls that
+hold threads, and slow clients.
+"""
+
+from __future__ import annotations
+
+import socket
+import statistics
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import psutil
+import pytest
+
+from tests.client import ChatUser
+from tests.liveserver import LiveServer
+from tests.relay_helpers import final_history, has_bot_text
+
+API_CAP = 64 * 1024
+
+
+def started(tmp_path_factory: pytest.TempPathFactory, name: str, **env: str) -> LiveServer:
+    server = LiveServer(tmp_path_factory.mktemp(name) / "db.sqlite3", env)
+    server.migrate()
+    return server.start()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    live = started(
+        tmp_path_factory,
+        "live",
+        RATELIMIT_ENABLED="false",
+        HTTP_HEADER_TIMEOUT="2",
+        HTTP_BODY_TIMEOUT="3",
+        HTTP_KEEPALIVE_TIMEOUT="2",
+    )
+    yield live
+    live.stop()
+
+
+def at_cap(prefix: str, unit: str, cap: int = API_CAP) -> bytes:
+    body = prefix + unit * ((cap - len(prefix)) // len(unit))
+    return body.encode()[:cap]
+
+
+JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
+# Unterminated strings full of escapes, brackets inside strings, deep nesting, form bodies
+# of nothing but separators or broken escapes: each made some check before or during
+# parsing super-linear, or could.
+PATHOLOGICAL = {
+    "escaped quotes": (JSON, at_cap('{"a":"', '\\"')),
+    "backslashes": (JSON, at_cap('{"a":"', "\\")),
+    "quote after backslashes": (JSON, at_cap('{"a":"', '\\\\\\"')),
+    "brackets in a string": (JSON, at_cap('{"a":"', "[{")),
+    "escaped quotes and brackets": (JSON, at_cap('{"a":"', '\\"[{')),
+    "bare quotes": (JSON, at_cap("", '"')),
+    "quote bracket pairs": (JSON, at_cap("", '"[')),
+    "deep nesting": (JSON, at_cap("", "[")),
+    "many short strings": (JSON, at_cap("[", '"",')),
+    "huge number": (JSON, at_cap('{"a":', "9")),
+    "form separators": (FORM, at_cap("bot=", "&")),
+    "form broken escapes": (FORM, at_cap("bot=", "%")),
+    "form many fields": (FORM, at_cap("", "a=1&")),
+}
+
+
+def timed_post(url: str, content_type: str, body: bytes) -> tuple[float, int]:
+    start = time.perf_counter()
+    answer = httpx.post(url, content=body, headers={"Content-Type": content_type}, timeout=20)
+    return time.perf_counter() - start, answer.status_code
+
+
+@pytest.mark.parametrize("name", PATHOLOGICAL)
+def test_a_pathological_body_at_the_cap_is_answered_at_once_while_others_are_served(
+    server: LiveServer, name: str
+) -> None:
+    content_type, body = PATHOLOGICAL[name]
+    assert len(body) <= API_CAP
+    url = f"{server.url}/api/v1/sts"
+    # Against a benign body of the same size and type, answered the same 4xx way: the
+    # pathological one may cost no more than a small multiple of it, and within 50 ms on a
+    # quiet machine. The fastest of a few: the machine is shared with other work.
+    plain = (JSON, at_cap('{"a":"', "a")) if content_type == JSON else (FORM, at_cap("a=", "a"))
+    baseline = min(timed_post(url, *plain)[0] for _ in range(3))
+    times = [timed_post(url, content_type, body) for _ in range(3)]
+    assert all(400 <= status < 500 for _, status in times), times
+    assert min(seconds for seconds, _ in times) < max(0.05, 4 * baseline), (baseline, times)
+
+    quiet = [timed_get(f"{server.url}/healthz") for _ in range(5)]
+    health: list[float] = []
+    stop = threading.Event()
+
+    def attack() -> None:
+        while not stop.is_set():
+            timed_post(url, content_type, body)
+
+    attackers = [threading.Thread(target=attack) for _ in range(2)]
+    for thread in attackers:
+        thread.start()
+    try:
+        health = [timed_get(f"{server.url}/healthz") for _ in range(10)]
+    finally:
+        stop.set()
+        for thread in attackers:
+            thread.join()
+    # /healthz waits at most for a request or two in flight, never for seconds.
+    limit = max(0.2, 5 * statistics.median(quiet) + 2 * max(seconds for seconds, _ in times))
+    assert statistics.median(health) < limit, (quiet, health)
+
+
+def timed_get(url: str) -> float:
+    start = time.perf_counter()
+    assert httpx.get(url, timeout=20).status_code == 200
+    return time.perf_counter() - start
+
+
+def bot_secret(server: LiveServer, slug: str) -> str:
+    return server.shell(
+        f"from webclient.models import Bot\nprint(Bot.objects.get(slug={slug!r}).callback_secret)"
+    )
+
+
+def test_no_secret_reaches_any_log_line_at_debug_level(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    live = started(tmp_path_factory, "logs", LOG_LEVEL="DEBUG", RATELIMIT_ENABLED="false")
+    try:
+        slug = "demo-v1-async"
+        secret = bot_secret(live, slug)
+        guess = "guessed-secret-0123456789"
+        # The relay calls the emulator, which calls our POST_URL back with the secret.
+        user = ChatUser(live.url, bot=slug)
+        assert user.send(text="hello").status_code == 202
+        final_history(user, has_bot_text("Nice to meet you"), timeout=20)
+        # A delivery with the secret, a guess, and a guess without the trailing slash.
+        for path in (f"{slug}/{secret}/", f"{slug}/{guess}/", f"demo/{guess}"):
+            httpx.post(f"{live.url}/hooks/kore/{path}", json={"text": "x"}, timeout=10)
+    finally:
+        live.stop()
+    log = live.log_path.read_text()
+    assert secret not in log
+    assert guess not in log
+    assert user.token not in log
+    # The lines are there, redacted: the access log and the relay's HTTP client log.
+    assert f"/hooks/kore/{slug}/***/" in log
+    assert "HTTP Request: POST" in log
+
+
+def sts_statuses(server: LiveServer, forwarded: list[str]) -> list[int]:
+    return [
+        httpx.post(
+            f"{server.url}/api/v1/sts",
+            json={"bot": "demo"},
+            headers={"X-Forwarded-For": hop, "X-Real-IP": hop},
+            timeout=10,
+        ).status_code
+        for hop in forwarded
+    ]
+
+
+def test_x_forwarded_for_from_an_untrusted_peer_does_not_dodge_per_ip_limits(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    live = started(tmp_path_factory, "xff", RATELIMIT_STS_PER_IP="3")
+    try:
+        statuses = sts_statuses(live, [f"203.0.113.{n}" for n in range(5)])
+    finally:
+        live.stop()
+    assert statuses == [200, 200, 200, 429, 429]
+
+
+def test_x_forwarded_for_from_a_trusted_proxy_names_the_client(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    live = started(
+        tmp_path_factory, "xff-trusted", RATELIMIT_STS_PER_IP="2", TRUSTED_PROXIES="127.0.0.1"
+    )
+    try:
+        # The proxy appended each client; what a client wrote left of it changes nothing.
+        distinct = sts_statuses(live, [f"203.0.113.{n}" for n in range(3)])
+        same = sts_statuses(live, [f"198.51.100.{n}, 192.0.2.7" for n in range(3)])
+    finally:
+        live.stop()
+    assert distinct == [200, 200, 200]
+    assert same == [200, 200, 429]
+
+
+def test_head_long_polls_hold_no_thread(server: LiveServer) -> None:
+    user = ChatUser(server.url)
+    process = psutil.Process(server.pid)
+    before = process.num_threads()
+    url = f"{server.url}/api/v1/messages?after=0&wait=20"
+    headers = {"Authorization": f"Bearer {user.token}"}
+
+    def head() -> tuple[int, float]:
+        start = time.perf_counter()
+        answer = httpx.head(url, headers=headers, timeout=30)
+        return answer.status_code, time.perf_counter() - start
+
+    with ThreadPoolExecutor(100) as pool:
+        answers = [pool.submit(head) for _ in range(100)]
+        time.sleep(2)
+        during = process.num_threads()
+        results = [answer.result() for answer in answers]
+    assert all(status == 200 for status, _ in results)
+    assert during - before < 10, (before, during)
+
+
+def open_socket(server: LiveServer) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    sock.setblocking(False)
+    return sock
+
+
+def closed(sock: socket.socket) -> bool:
+    try:
+        return sock.recv(4096) == b"" or closed(sock)
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+def test_slow_clients_are_cut_off_within_the_configured_timeouts(server: LiveServer) -> None:
+    request = b"POST /api/v1/sts HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    body_request = request + b"Content-Length: 5000\r\n\r\n"
+    drips: list[tuple[socket.socket, bytes]] = []
+    for _ in range(20):  # headers a byte at a time
+        drips.append((open_socket(server), request + b"X-Slow: " + b"a" * 1000))
+    for _ in range(15):  # complete headers, then the body a byte at a time
+        sock = open_socket(server)
+        sock.sendall(body_request)
+        drips.append((sock, b"{" * 5000))
+    for _ in range(5):  # a finished request, then the next one a byte at a time
+        sock = open_socket(server)
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        drips.append((sock, request))
+    opened = time.monotonic()
+    cut: dict[int, float] = {}
+    while len(cut) < len(drips) and time.monotonic() - opened < 10:
+        for index, (sock, data) in enumerate(drips):
+            if index in cut:
+                continue
+            position = int((time.monotonic() - opened) / 0.2)
+            try:
+                sock.send(data[position : position + 1])
+            except OSError:
+                cut[index] = time.monotonic() - opened
+                continue
+            if closed(sock):
+                cut[index] = time.monotonic() - opened
+        time.sleep(0.2)
+    for sock, _ in drips:
+        sock.close()
+    # Headers within 2 s (of the opening, or of the previous response), the body within
+    # 3 s of its headers.
+    assert len(cut) == len(drips), f"{len(drips) - len(cut)} slow connections still open"
+    assert max(cut.values()) < 5, cut
+    assert httpx.get(f"{server.url}/healthz", timeout=5).status_code == 200

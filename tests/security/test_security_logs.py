@@ -1,0 +1,77 @@
+"""The redaction filter of settings.LOGGING, on every shape a secret can take in a record."""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from django.conf import settings
+
+SECRET = "s3cr3t-callback-token_0123456789"
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl"
+URL = f"http://127.0.0.1:8000/hooks/kore/demo/{SECRET}/"
+
+
+def logging_settings() -> dict[str, Any]:
+    config: dict[str, Any] = settings.LOGGING
+    return config
+
+
+@pytest.fixture
+def captured() -> Iterator[tuple[logging.Logger, io.StringIO]]:
+    """A logger whose only handler is configured like settings.LOGGING's console."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    config = logging_settings()
+    handler.setFormatter(logging.Formatter(config["formatters"]["main"]["format"]))
+    for name in config["handlers"]["console"]["filters"]:
+        spec = dict(config["filters"][name])
+        module, _, cls = spec.pop("()").rpartition(".")
+        handler.addFilter(getattr(__import__(module, fromlist=[cls]), cls)(**spec))
+    logger = logging.getLogger("tests.redaction")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    yield logger, stream
+    logger.removeHandler(handler)
+
+
+def test_every_shape_of_a_secret_in_a_record_is_redacted(
+    captured: tuple[logging.Logger, io.StringIO],
+) -> None:
+    logger, stream = captured
+    # uvicorn's access line, httpx's request line (a URL object), the emulator's warning.
+    logger.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5", "POST", URL[21:], "1.1", 200)
+    logger.info('HTTP Request: %s %s "%s %d %s"', "POST", httpx.URL(URL), "HTTP/1.1", 200, "OK")
+    logger.warning("emulator callback to %s failed: %s", URL, OSError(f"refused {URL}"))
+    logger.debug("%(url)s answered", {"url": URL})
+    logger.debug(f"plain message with {URL} and Authorization: Bearer {JWT}")
+    logger.debug("token %s", JWT)
+    logger.debug("no trailing slash /hooks/kore/demo/%s", SECRET)
+    try:
+        raise httpx.ConnectError(f"cannot reach {URL}")
+    except httpx.ConnectError:
+        logger.exception("relay failed")
+    text = stream.getvalue()
+    assert SECRET not in text
+    assert JWT not in text
+    assert text.count("/hooks/kore/demo/***") == 8
+    assert "200" in text and "relay failed" in text
+
+
+def test_the_filter_sits_on_every_logger_that_sees_urls() -> None:
+    config = logging_settings()
+    for name in (
+        "django",
+        "uvicorn.access",
+        "uvicorn.error",
+        "httpx",
+        "httpcore",
+        "django.request",
+    ):
+        assert "redact" in config["loggers"][name]["filters"]
+    assert "redact" in config["root"]["filters"]
