@@ -108,7 +108,7 @@ def main(results: Path, docs: Path) -> None:
     held = {
         label: data["held"]
         for label, data in (
-            ("before (issue 13)", load(results / "before" / "longpoll-held.json")),
+            ("before (main)", load(results / "before" / "longpoll.json")),
             ("after", load(results / "longpoll.json")),
         )
         if data and "held" in data
@@ -119,9 +119,11 @@ def main(results: Path, docs: Path) -> None:
     if found:
         memory(found, docs / "perf-memory.png")
     runs = [load(p) for p in sorted(results.glob("throughput-*.json"))]
+    for run in runs:
+        run["label"] = f"{run['label']} (after)"
     runs += [load(p) for p in sorted((results / "before").glob("throughput-*.json"))]
     if runs:
-        throughput([r for r in runs if r], docs / "perf-throughput.png")
+        throughput(runs, docs / "perf-throughput.png")
 
 
 if __name__ == "__main__":

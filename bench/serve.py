@@ -8,11 +8,9 @@ from __future__ import annotations
 import argparse
 import os
 
-import uvicorn
-
 os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
 
-from kore_chat.serve import raise_open_file_limit, uvicorn_options
+from kore_chat.serve import serve
 
 
 def main() -> None:
@@ -22,14 +20,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--no-access-log", dest="access_log", action="store_false")
     args = parser.parse_args()
-    raise_open_file_limit()
-    uvicorn.run(
+    serve(
         "bench.server:application",
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
+        args.host,
+        args.port,
         access_log=args.access_log,
-        **uvicorn_options(),
+        workers=args.workers,
     )
 
 

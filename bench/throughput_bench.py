@@ -165,8 +165,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             if args.database_url:
                 from django.core.management import call_command
 
-                call_command("flush", interactive=False, verbosity=0)
                 call_command("migrate", interactive=False, verbosity=0)
+                call_command("flush", interactive=False, verbosity=0)
+                call_command("seed_demo", verbosity=0)
                 _copy_demo_bot(template)
             from webclient.models import Bot
 

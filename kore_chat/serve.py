@@ -132,13 +132,14 @@ def main(argv: list[str] | None = None) -> None:
         help="no access log lines (the reverse proxy may keep them instead)",
     )
     args = parser.parse_args(argv)
+    serve("kore_chat.asgi:application", args.host, args.port, access_log=args.access_log)
+
+
+def serve(app: str, host: str, port: int, *, access_log: bool, workers: int = 1) -> None:
+    """Run `app` (an import string) as this module runs the product."""
     raise_open_file_limit()
     uvicorn.run(
-        "kore_chat.asgi:application",
-        host=args.host,
-        port=args.port,
-        access_log=args.access_log,
-        **uvicorn_options(),
+        app, host=host, port=port, access_log=access_log, workers=workers, **uvicorn_options()
     )
 
 

@@ -4,8 +4,9 @@ Reading a bot costs a query and four Fernet decryptions (its secrets); a poll cy
 the bot only to check a signature. So each process keeps the enabled bots it has read, and
 forgets them when a bot changes:
 
-- in this process, at once: a save or delete of a Bot drops every entry (and again when its
-  transaction commits, so that no read made before the commit outlives it);
+- in this process, at once: a save, delete or queryset update of bots drops every entry
+  (and again when its transaction commits, so that no read made before the commit
+  outlives it);
 - in other processes, through a generation number in Django's default cache, bumped by the
   same save and compared on every lookup: immediate when that cache is shared (Redis);
 - in any case, after BOT_CACHE_SECONDS: the bound for several processes that share no cache.
@@ -27,7 +28,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
-from webclient.models import Bot
+from webclient.models import Bot, bots_updated
 
 GENERATION_KEY = "kore-chat:bots:generation"
 
@@ -95,3 +96,4 @@ def _bot_changed(sender: Any, **kwargs: Any) -> None:
 
 post_save.connect(_bot_changed, sender=Bot, dispatch_uid="botcache-save")
 post_delete.connect(_bot_changed, sender=Bot, dispatch_uid="botcache-delete")
+bots_updated.connect(_bot_changed, sender=Bot, dispatch_uid="botcache-update")

@@ -9,9 +9,22 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.dispatch import Signal
 
 from webclient.fields import EncryptedTextField
 from webclient.security.upstream import UpstreamNotAllowed, check_upstream
+
+# Sent when a queryset update changed bots (which sends no post_save): caches of bots
+# (webclient/botcache.py) must forget them, e.g. when an admin ends a rotation grace.
+bots_updated = Signal()
+
+
+class BotQuerySet(models.QuerySet["Bot"]):
+    def update(self, **kwargs: object) -> int:
+        changed = super().update(**kwargs)
+        if changed:
+            bots_updated.send(sender=Bot)
+        return changed
 
 
 class Bot(models.Model):
@@ -68,6 +81,8 @@ class Bot(models.Model):
     merge_identity = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = BotQuerySet.as_manager()
 
     def __str__(self) -> str:
         return self.slug

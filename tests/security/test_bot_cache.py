@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, models
 from django.test.utils import CaptureQueriesContext
 
 from webclient import botcache, sts
@@ -14,6 +14,12 @@ from webclient.models import Bot
 pytestmark = pytest.mark.django_db
 
 OTHER_SECRET = "rotated-in-another-process-" + "y" * 30
+
+
+def update_elsewhere(bot: Bot, **fields: object) -> None:
+    """A change this process hears nothing of (another process made it): a plain queryset
+    update, without BotQuerySet's notification."""
+    models.QuerySet.update(Bot.objects.filter(pk=bot.pk), **fields)
 
 
 def token_for(bot: Bot, identity: str = "alice") -> str:
@@ -51,7 +57,7 @@ def test_a_bot_disabled_in_this_process_refuses_its_tokens_at_once(demo: Bot) ->
 def test_a_change_another_process_announces_drops_the_cached_bot(demo: Bot) -> None:
     token = token_for(demo)
     sts.token_verify(token)
-    Bot.objects.filter(pk=demo.pk).update(enabled=False)  # no signal here: elsewhere
+    update_elsewhere(demo, enabled=False)
     cache.set(botcache.GENERATION_KEY, cache.get(botcache.GENERATION_KEY, 0) + 1)
     with pytest.raises(ApplicationError):
         sts.token_verify(token)
@@ -60,7 +66,7 @@ def test_a_change_another_process_announces_drops_the_cached_bot(demo: Bot) -> N
 def test_a_cached_bot_is_read_again_once_it_is_too_old(demo: Bot, settings: object) -> None:
     token = token_for(demo)
     sts.token_verify(token)
-    Bot.objects.filter(pk=demo.pk).update(enabled=False)  # elsewhere, unannounced
+    update_elsewhere(demo, enabled=False)
     sts.token_verify(token)  # still within BOT_CACHE_SECONDS
     settings.BOT_CACHE_SECONDS = -1  # type: ignore[attr-defined]
     with pytest.raises(ApplicationError):
@@ -69,7 +75,7 @@ def test_a_cached_bot_is_read_again_once_it_is_too_old(demo: Bot, settings: obje
 
 def test_a_token_signed_with_a_secret_rotated_elsewhere_is_accepted(demo: Bot) -> None:
     sts.token_verify(token_for(demo))  # cached with the old secret
-    Bot.objects.filter(pk=demo.pk).update(client_secret=OTHER_SECRET)  # elsewhere
+    update_elsewhere(demo, client_secret=OTHER_SECRET)
     demo.client_secret = OTHER_SECRET
     token = token_for(demo, "bob")
     assert sts.token_verify_cached(token) is None  # the cached secret cannot tell
@@ -81,3 +87,11 @@ def test_callers_get_a_copy_never_the_cached_bot(demo: Bot) -> None:
     first = sts.token_verify(token).bot
     first.name = "changed by a caller"
     assert sts.token_verify(token).bot.name != "changed by a caller"
+
+
+def test_a_queryset_update_in_this_process_drops_the_cached_bot_at_once(demo: Bot) -> None:
+    token = token_for(demo)
+    sts.token_verify(token)
+    Bot.objects.filter(pk=demo.pk).update(enabled=False)  # as the admin's bulk actions do
+    with pytest.raises(ApplicationError):
+        sts.token_verify(token)
