@@ -70,6 +70,7 @@ def throughput(runs: list[dict[str, Any]], out: Path) -> None:
         left.plot(x, [level["per_second"] for level in levels], marker="o", label=label)
         right.plot(x, [level["round_trip"]["p50"] for level in levels], marker="o", label=label)
     left.set_xscale("log")
+    left.set_ylim(bottom=0)
     left.set_xlabel("concurrent conversations")
     left.set_ylabel("messages answered per second")
     left.set_title("Throughput, end to end")
