@@ -2,9 +2,10 @@
 
 Long-polls (`GET` and `HEAD /api/v1/messages`) are served by a bare ASGI handler that holds
 no thread while it waits (webclient/api/longpoll.py); everything else goes through Django.
-On startup the outbox dispatcher starts, so messages accepted before a restart are
-forwarded; in DEBUG, pending migrations are applied first and, with the emulator on, the
-demo bots seeded (`seed_demo`), so a fresh checkout serves the demo with no setup.
+On startup the notifier starts listening to other processes and the outbox dispatcher
+starts, so messages accepted before a restart are forwarded; in DEBUG, pending migrations
+are applied first and, with the emulator on, the demo bots seeded (`seed_demo`), so a fresh
+checkout serves the demo with no setup.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from django.db import DEFAULT_DB_ALIAS, connections  # noqa: E402
 from django.db.migrations.executor import MigrationExecutor  # noqa: E402
 
 from webclient.api.longpoll import Receive, Scope, Send, longpoll_app  # noqa: E402
+from webclient.delivery import notifier  # noqa: E402
 from webclient.kore.dispatcher import dispatcher  # noqa: E402
 from webclient.metrics import process_exited  # noqa: E402
 
@@ -48,6 +50,8 @@ async def _lifespan(receive: Receive, send: Send) -> None:
         if event["type"] == "lifespan.startup":
             if settings.DEBUG:
                 await asyncio.to_thread(_migrate_for_demo)
+            # Hear of messages other processes store before the first poll arrives.
+            notifier.start()
             if settings.KORE_DISPATCHER:
                 dispatcher.kick()
             await send({"type": "lifespan.startup.complete"})

@@ -12,7 +12,8 @@ docs/deployment.md). It runs uvicorn on kore_chat.asgi:application with what bar
 - many open widgets: a listen backlog for a reconnect storm (HTTP_BACKLOG) and the
   process's open-file limit raised to the system's maximum.
 
-Options: --host (default 127.0.0.1, or $HOST), --port (8000, or $PORT) and --no-access-log;
+Options: --host (default 127.0.0.1, or $HOST), --port (8000, or $PORT), --workers (1, or
+$WEB_CONCURRENCY: several need PostgreSQL, docs/deployment.md) and --no-access-log;
 everything else comes from the settings.
 """
 
@@ -126,13 +127,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default=os.getenv("HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.getenv("PORT", "8000")))
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.getenv("WEB_CONCURRENCY", "1")),
+        help="worker processes (default $WEB_CONCURRENCY, else 1); more than one needs "
+        "PostgreSQL (DATABASE_URL): see docs/deployment.md",
+    )
+    parser.add_argument(
         "--no-access-log",
         dest="access_log",
         action="store_false",
         help="no access log lines (the reverse proxy may keep them instead)",
     )
     args = parser.parse_args(argv)
-    serve("kore_chat.asgi:application", args.host, args.port, access_log=args.access_log)
+    serve(
+        "kore_chat.asgi:application",
+        args.host,
+        args.port,
+        access_log=args.access_log,
+        workers=args.workers,
+    )
 
 
 def serve(app: str, host: str, port: int, *, access_log: bool, workers: int = 1) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -39,6 +41,48 @@ def envint(name: str, default: int) -> int:
 
 def envlist(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.getenv(name, default).split(",") if item.strip()]
+
+
+def postgres_settings(
+    url: str, *, pool_max: int, pool_min: int, pool_timeout: int
+) -> dict[str, Any]:
+    """Django's settings for `postgres://user:password@host:port/name?option=value`.
+
+    Query parameters go to libpq as they are (`sslmode`, `connect_timeout`…). Connections come
+    from a psycopg pool per process (Django's persistent connections do not suit ASGI, where
+    each request runs in a thread of its own); the pool checks a connection before lending it.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql"):
+        raise ImproperlyConfigured(
+            f"DATABASE_URL must start with postgres:// or postgresql://, got {parts.scheme!r}://"
+        )
+    name = unquote(parts.path.lstrip("/"))
+    if not name:
+        raise ImproperlyConfigured("DATABASE_URL must name a database: postgres://host/name")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ImproperlyConfigured("DATABASE_URL has an invalid port") from None
+    options: dict[str, Any] = dict(parse_qsl(parts.query))
+    options["pool"] = {
+        "min_size": min(pool_min, pool_max),
+        "max_size": pool_max,
+        "timeout": pool_timeout,
+    }
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": name,
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": parts.hostname or "",
+        "PORT": str(port or ""),
+        "OPTIONS": options,
+        # With a pool, a connection goes back to it at the end of each request, and the pool
+        # checks it (one round trip) before lending it again.
+        "CONN_MAX_AGE": 0,
+        "CONN_HEALTH_CHECKS": True,
+    }
 
 
 DEBUG = envbool("DEBUG", True)
@@ -108,26 +152,53 @@ TEMPLATES = [
     },
 ]
 
+# Threads (and so database connections) that long-polls share for their short queries, and
+# those of the outbox dispatcher (webclient/dbthreads.py).
+LONGPOLL_DB_THREADS = envint("LONGPOLL_DB_THREADS", 4)
+DISPATCHER_DB_THREADS = envint("DISPATCHER_DB_THREADS", 2)
+
+# The database: SQLite in a file by default (one process), PostgreSQL when DATABASE_URL names
+# one (any number of processes and hosts; docs/deployment.md).
 DB_PATH = Path(os.getenv("DB_PATH", str(BASE_DIR / "var" / "db.sqlite3")))
 DB_PATH.parent.mkdir(parents=True, exist_ok=True)
-DATABASES = {
-    "default": {
-        # Django's SQLite backend, with in-process writers taking turns (kore_chat/db/sqlite3).
-        "ENGINE": "kore_chat.db.sqlite3",
-        "NAME": DB_PATH,
-        "OPTIONS": {
-            # WAL lets long-poll reads run while the relay writes; IMMEDIATE takes the
-            # write lock up front so concurrent writers queue instead of failing.
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            "transaction_mode": "IMMEDIATE",
-            "timeout": 20,
-        },
-        "CONN_MAX_AGE": envint("CONN_MAX_AGE", 0),
-        # A file, not shared-cache memory: tests run queries from several threads, and
-        # shared-cache SQLite fails concurrent readers instead of letting WAL serve them.
-        "TEST": {"NAME": os.getenv("TEST_DB_PATH", str(DB_PATH.parent / "test-db.sqlite3"))},
+DATABASE_URL = os.getenv("DATABASE_URL", "")
+# Redis (redis://[:password@]host:port/db): the cache every process shares (rate-limit
+# counters) and, with NOTIFY_BACKEND=redis, the wake-ups between processes.
+REDIS_URL = os.getenv("REDIS_URL", "")
+if DATABASE_URL:
+    DATABASES = {
+        "default": postgres_settings(
+            DATABASE_URL,
+            # Each process's connection pool: the long-poll and dispatcher threads keep one
+            # each, Django requests borrow one for the length of a request.
+            pool_max=envint(
+                "DB_POOL_MAX_SIZE",
+                LONGPOLL_DB_THREADS + DISPATCHER_DB_THREADS + envint("DB_REQUEST_CONNECTIONS", 8),
+            ),
+            pool_min=envint("DB_POOL_MIN_SIZE", 2),
+            pool_timeout=envint("DB_POOL_TIMEOUT", 10),
+        )
     }
-}
+else:
+    DATABASES = {
+        "default": {
+            # Django's SQLite backend, with in-process writers taking turns
+            # (kore_chat/db/sqlite3).
+            "ENGINE": "kore_chat.db.sqlite3",
+            "NAME": DB_PATH,
+            "OPTIONS": {
+                # WAL lets long-poll reads run while the relay writes; IMMEDIATE takes the
+                # write lock up front so concurrent writers queue instead of failing.
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+            },
+            "CONN_MAX_AGE": envint("CONN_MAX_AGE", 0),
+            # A file, not shared-cache memory: tests run queries from several threads, and
+            # shared-cache SQLite fails concurrent readers instead of letting WAL serve them.
+            "TEST": {"NAME": os.getenv("TEST_DB_PATH", str(DB_PATH.parent / "test-db.sqlite3"))},
+        }
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -181,8 +252,20 @@ LONGPOLL_MAX_WAIT = envint("LONGPOLL_MAX_WAIT", 45)
 # a change: changes made in the same process, or in any process sharing CACHE_BACKEND,
 # apply at once.
 BOT_CACHE_SECONDS = envint("BOT_CACHE_SECONDS", 30)
-# Threads (and so database connections) that long-polls share for their short queries.
-LONGPOLL_DB_THREADS = envint("LONGPOLL_DB_THREADS", 4)
+# How a stored message wakes long-polls held by other processes (webclient/delivery.py):
+# "postgres" (LISTEN/NOTIFY, the default on PostgreSQL), "redis" (pub/sub on REDIS_URL) or
+# "local" (this process only: the default on SQLite, which serves one process).
+NOTIFY_BACKEND = os.getenv("NOTIFY_BACKEND", "") or ("postgres" if DATABASE_URL else "local")
+if NOTIFY_BACKEND not in ("postgres", "redis", "local"):
+    raise ImproperlyConfigured(
+        f"NOTIFY_BACKEND must be postgres, redis or local, got {NOTIFY_BACKEND!r}"
+    )
+if NOTIFY_BACKEND == "postgres" and not DATABASE_URL:
+    raise ImproperlyConfigured("NOTIFY_BACKEND=postgres needs DATABASE_URL (PostgreSQL)")
+if NOTIFY_BACKEND == "redis" and not REDIS_URL:
+    raise ImproperlyConfigured("NOTIFY_BACKEND=redis needs REDIS_URL")
+# The Redis pub/sub channel; deployments sharing one Redis server need different ones.
+NOTIFY_REDIS_CHANNEL = os.getenv("NOTIFY_REDIS_CHANNEL", "kore-chat:messages")
 
 # Upstream (Kore WebHook API) timeouts, in seconds. Kore cuts synchronous calls at 15 s.
 KORE_CONNECT_TIMEOUT = envint("KORE_CONNECT_TIMEOUT", 5)
@@ -249,7 +332,7 @@ X_FRAME_OPTIONS = "DENY"
 CORS_URLS_REGEX = r"^/api/"
 CORS_EXPOSE_HEADERS = ["Retry-After"]
 # Rate limits: requests per RATELIMIT_WINDOW seconds; 0 switches a rule off. Counters live
-# in the default cache: per process unless CACHE_BACKEND names a shared one.
+# in the default cache: shared through Redis when REDIS_URL is set, else per process.
 RATELIMIT_ENABLED = envbool("RATELIMIT_ENABLED", True)
 RATELIMIT_WINDOW = envint("RATELIMIT_WINDOW", 60)
 RATELIMIT_STS_PER_IP = envint("RATELIMIT_STS_PER_IP", 60)
@@ -261,12 +344,21 @@ RATELIMIT_CALLBACK_REFUSALS_PER_IP = envint("RATELIMIT_CALLBACK_REFUSALS_PER_IP"
 # client_ip() (webclient/security/ratelimit.py) and by `python -m kore_chat.serve`, which
 # gives uvicorn the same list (--forwarded-allow-ips; proxy headers only when it is set).
 TRUSTED_PROXIES = envlist("TRUSTED_PROXIES", "")
-CACHES = {
-    "default": {
-        "BACKEND": os.getenv("CACHE_BACKEND", "django.core.cache.backends.locmem.LocMemCache"),
-        "LOCATION": os.getenv("CACHE_LOCATION", "kore-chat"),
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": os.getenv("CACHE_KEY_PREFIX", "kore-chat"),
+        }
     }
-}
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": os.getenv("CACHE_BACKEND", "django.core.cache.backends.locmem.LocMemCache"),
+            "LOCATION": os.getenv("CACHE_LOCATION", "kore-chat"),
+        }
+    }
 # Request caps: bytes of body on /api/ (callbacks: KORE_CALLBACK_MAX_BYTES) and JSON nesting.
 API_MAX_BODY_BYTES = envint("API_MAX_BODY_BYTES", 64 * 1024)
 JSON_MAX_DEPTH = envint("JSON_MAX_DEPTH", 64)

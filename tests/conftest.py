@@ -4,6 +4,7 @@ demo bots, as a `make run` database does."""
 from __future__ import annotations
 
 import ipaddress
+import secrets
 import socket
 import time
 from collections.abc import Callable
@@ -84,6 +85,41 @@ def live_server_url(tmp_path_factory: pytest.TempPathFactory) -> Any:
     server.start()
     yield server.url
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    """On PostgreSQL, a test database of this run's own, so that parallel runs never collide
+    (pytest-django drops it at the end)."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] == "django.db.backends.postgresql":
+        db["TEST"]["NAME"] = f"test_{db['NAME']}_{secrets.token_hex(4)}"
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Any:
+    """Before the test database is dropped, let go of it: the notifier's listener and the
+    connection pool (PostgreSQL) hold connections that would keep it from being dropped."""
+    yield
+    from django.db import connection, connections
+
+    from webclient.delivery import notifier
+
+    if connection.vendor != "postgresql":
+        return
+    notifier.stop()
+    with django_db_blocker.unblock():
+        for each in connections.all(initialized_only=True):
+            each.close()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        connection.close()
+        connection.close_pool()  # type: ignore[attr-defined]
 
 
 pytest_plugins = ["tests.browser"]

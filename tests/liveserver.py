@@ -1,11 +1,15 @@
-"""A real server for end-to-end tests: uvicorn in its own process, its own SQLite file.
+"""A real server for end-to-end tests: uvicorn in its own process, its own database.
 
 It is the same command production runs (`python -m kore_chat.serve`), reached over loopback
-HTTP; the relay inside it reaches its own emulator over loopback HTTP too.
+HTTP; the relay inside it reaches its own emulator over loopback HTTP too. Its database is a
+SQLite file, or, when the test run is on PostgreSQL (DATABASE_URL set), a PostgreSQL
+database of its own, dropped when the tests end; `database_url` makes several servers share
+one database instead.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import socket
 import subprocess
@@ -16,6 +20,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.servers import create_database, drop_database, session_uses_postgres
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -25,6 +31,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# On PostgreSQL, servers given the same db_path (a restart) share one database.
+_databases: dict[Path, str] = {}
+
+
+def _postgres_database_for(db_path: Path) -> str:
+    if db_path not in _databases:
+        _databases[db_path] = create_database(os.environ["DATABASE_URL"], "kc_live")
+        atexit.register(drop_database, _databases[db_path])
+    return _databases[db_path]
+
+
 class LiveServer:
     def __init__(
         self,
@@ -32,6 +49,7 @@ class LiveServer:
         env: Mapping[str, str] | None = None,
         *,
         devserver: bool = False,
+        database_url: str | None = None,
         access_log: bool = False,
         serve: str = "kore_chat.serve",
         options: Sequence[str] = (),
@@ -54,6 +72,12 @@ class LiveServer:
             **(env or {}),
         }
         self.env.pop("DJANGO_SETTINGS_MODULE", None)
+        if database_url is None and session_uses_postgres():
+            database_url = _postgres_database_for(db_path)
+        if database_url:
+            self.env["DATABASE_URL"] = database_url
+        else:
+            self.env.pop("DATABASE_URL", None)
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = db_path.with_suffix(".log")
 

@@ -113,6 +113,10 @@ class Conversation(models.Model):
     pending = models.BooleanField(default=False)
     # Task state from the last answer: endOfTask, endReason, completedTaskName…
     task_state = models.JSONField(default=dict, blank=True)
+    # The process whose dispatcher serves this conversation's outbox, until the lease lapses
+    # (renewed while it serves): one process at a time, so order holds across processes.
+    dispatch_owner = models.CharField(max_length=32, blank=True)
+    dispatch_lease_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -195,3 +199,29 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.role}: {self.text[:40]}"
+
+
+class CallbackDelivery(models.Model):
+    """A V1 callback body (which carries no message id) already stored for a conversation.
+
+    `digest` covers the body and the user message it answers; the unique key makes two
+    concurrent deliveries of the same body store it once (webclient/kore/callbacks.py).
+    `seen_at` starts the de-duplication window; a repeat after it stores the body again.
+    """
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="callback_deliveries"
+    )
+    digest = models.CharField(max_length=64)
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "digest"], name="one_callback_delivery_per_digest"
+            )
+        ]
+        indexes = [models.Index(fields=["seen_at"], name="callback_delivery_seen")]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id}:{self.digest}"

@@ -74,21 +74,25 @@ def message_create(
     platform_message_id: str | None = None,
     status: str | None = None,
 ) -> Message:
-    message = Message.objects.create(
-        conversation=conversation,
-        role=role,
-        kind=rendered.kind,
-        text=rendered.text,
-        html=rendered.html,
-        data=data,
-        client_message_id=client_message_id,
-        platform_message_id=platform_message_id,
-        status=status,
-        request_id=logs.current_request_id(),
-    )
+    # Stores into one conversation take turns (a row lock on PostgreSQL; SQLite has one
+    # writer anyway), so its message ids commit in order and a cursor never steps over a
+    # message that another transaction has yet to commit.
+    with transaction.atomic(savepoint=False):
+        list(Conversation.objects.select_for_update().filter(pk=conversation.pk).values("pk"))
+        message = Message.objects.create(
+            conversation=conversation,
+            role=role,
+            kind=rendered.kind,
+            text=rendered.text,
+            html=rendered.html,
+            data=data,
+            client_message_id=client_message_id,
+            platform_message_id=platform_message_id,
+            status=status,
+            request_id=logs.current_request_id(),
+        )
+        notifier.stored(conversation.channel, message.pk)
     metrics.message_stored(bot_id=conversation.bot_id, role=role, kind=rendered.kind)
-    channel = conversation.channel
-    transaction.on_commit(lambda: notifier.publish(channel))
     return message
 
 

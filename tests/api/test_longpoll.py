@@ -10,10 +10,13 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
+from django.db import connection
 
 from kore_chat.asgi import application
-from webclient import services
-from webclient.delivery import notifier
+from tests.servers import session_uses_postgres
+from webclient import delivery, services
+from webclient.api.longpoll import _snapshot, run_db
+from webclient.delivery import LISTENER_APPLICATION_NAME, notifier
 from webclient.kore.payloads import BotItem
 from webclient.models import Bot, Conversation
 from webclient.sts import token_issue
@@ -106,15 +109,24 @@ def test_it_answers_an_empty_list_when_the_wait_runs_out(user: Any) -> None:
     assert 1 <= time.monotonic() - started < 3
 
 
+def _threads() -> int:
+    """Threads, less the fixed few of PostgreSQL's connection pool and notify listener."""
+    fixed = ("pool-", "notify-listener", "redis-listener")
+    return sum(not t.name.startswith(fixed) for t in threading.enumerate())
+
+
 def test_held_polls_hold_no_thread(user: Any) -> None:
     token, conversation = user
     asyncio.run(Call("after=0&wait=0", token).run())
 
     async def scenario() -> tuple[int, int]:
-        before = threading.active_count()
-        polls = [asyncio.ensure_future(Call("after=0&wait=10", token).run()) for _ in range(200)]
-        await asyncio.sleep(1)
-        during = threading.active_count()
+        before = _threads()
+        polls = [asyncio.ensure_future(Call("after=0&wait=20", token).run()) for _ in range(200)]
+        # All held (on a busy machine their first queries may take a few seconds).
+        deadline = time.monotonic() + 10
+        while notifier.waiting() < 200 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        during = _threads()
         assert notifier.waiting() == 200
         await asyncio.to_thread(store, conversation, "for everyone")
         answers = await asyncio.wait_for(asyncio.gather(*polls), 10)
@@ -216,3 +228,89 @@ def test_an_idle_poll_asks_the_database_one_small_question(user: Any) -> None:
     assert (idle.messages, idle.pending, len(queries)) == ([], True, 1)
     assert _snapshot(conversation.bot_id, "nobody", 0) == Snapshot([], pending=False)
     assert [m["text"] for m in _snapshot(conversation.bot_id, "poller", 0).messages] == ["seen"]
+
+
+needs_listener = pytest.mark.skipif(
+    not session_uses_postgres(),
+    reason="only the PostgreSQL notifier knows each channel's newest message (the PostgreSQL"
+    " pass of make test runs this)",
+)
+
+
+class CountedLooks:
+    """The long-poll's own query, counting how often the wait makes it."""
+
+    def __init__(self, conversation: Conversation, after: int) -> None:
+        self.conversation, self.after, self.count = conversation, after, 0
+
+    async def __call__(self) -> Any:
+        self.count += 1
+        bot_id, identity = self.conversation.bot_id, self.conversation.identity
+        return await run_db(_snapshot, bot_id, identity, self.after)
+
+
+def listening(not_in: int | None = None) -> int:
+    """The notifier's epoch once its listener is connected (on a connection after `not_in`)."""
+    notifier.start()
+    deadline = time.monotonic() + 5
+    while notifier.epoch() in (None, not_in):
+        assert time.monotonic() < deadline, "the listener did not connect"
+        time.sleep(0.02)
+    epoch = notifier.epoch()
+    assert epoch is not None
+    return epoch
+
+
+def looks_made(conversation: Conversation, after: int, wait: float) -> tuple[int, Any]:
+    """How often a wait from `after` queried, and what it found."""
+    looks = CountedLooks(conversation, after)
+    found = asyncio.run(delivery.wait_for(conversation.channel, looks, wait, after=after))
+    return looks.count, found
+
+
+def heard(conversation: Conversation, message_id: int) -> None:
+    deadline = time.monotonic() + 2
+    while not notifier.is_current(conversation.channel, message_id):
+        assert time.monotonic() < deadline, "the notification never arrived"
+        time.sleep(0.01)
+
+
+@needs_listener
+def test_an_idle_poll_whose_cursor_is_current_makes_no_query_on_arrival(user: Any) -> None:
+    _, conversation = user
+    listening()
+    store(conversation, "the newest")
+    newest = conversation.messages.last()
+    assert newest is not None
+    heard(conversation, newest.pk)
+    # It looks only when its wait runs out (for the conversation's `pending`).
+    assert looks_made(conversation, newest.pk, 0.2)[0] == 1
+    # A message stored since: a poll from the old cursor looks at once, and finds it.
+    store(conversation, "newer still")
+    newer = conversation.messages.last()
+    assert newer is not None
+    heard(conversation, newer.pk)
+    count, found = looks_made(conversation, newest.pk, 5)
+    assert (count, [m["text"] for m in found.messages]) == (1, ["newer still"])
+
+
+@needs_listener
+def test_after_the_listener_reconnects_a_poll_looks_again_on_arrival(user: Any) -> None:
+    _, conversation = user
+    epoch = listening()
+    store(conversation, "before the cut")
+    newest = conversation.messages.last()
+    assert newest is not None
+    heard(conversation, newest.pk)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE application_name = %s AND datname = current_database()",
+            [LISTENER_APPLICATION_NAME],
+        )
+    listening(not_in=epoch)
+    # What was known before the cut may have missed a notification: it is forgotten, and the
+    # next poll looks on arrival; what that look finds empty is known again afterwards.
+    assert not notifier.is_current(conversation.channel, newest.pk)
+    assert looks_made(conversation, newest.pk, 0.2)[0] == 2
+    assert looks_made(conversation, newest.pk, 0.2)[0] == 1

@@ -6,14 +6,17 @@ import asyncio
 import json
 import logging
 import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from webclient.kore import outbox
+from webclient.kore import callbacks, outbox
 from webclient.kore.client import Failure, KoreClient, KoreError, retry_delay
 from webclient.models import Bot, Conversation, Message
 from webclient.security.upstream import UpstreamNotAllowed, check_upstream
@@ -298,3 +301,28 @@ def test_pending_stays_on_while_another_message_waits_to_be_forwarded(
 def test_no_data_found_on_a_poll_is_recognised_as_the_end_of_a_chain() -> None:
     assert KoreError("No data found", failure=Failure.HTTP, status=400).no_data
     assert not KoreError("Invalid Request Payload", failure=Failure.HTTP, status=400).no_data
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_concurrent_deliveries_of_one_v1_body_are_stored_once() -> None:
+    """Eight threads deliver the same body at once, each in its own transaction: the unique
+    key lets exactly one store it (on PostgreSQL the transactions really overlap)."""
+    bot = Bot.objects.get(slug="demo-v1-async")
+    conversation = Conversation.objects.create(bot=bot, identity="carol", pending=True)
+    Message.objects.create(
+        conversation=conversation, role="user", status="sent", forward_started_at=timezone.now()
+    )
+    body = {"to": "carol", "from": bot.bot_id, "text": "Only once, please."}
+    start = threading.Barrier(8)
+
+    def deliver() -> str:
+        try:
+            start.wait()
+            return callbacks.receive(bot, body).status
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = sorted(pool.map(lambda _: deliver(), range(8)))
+    assert outcomes == ["duplicate"] * 7 + ["stored"]
+    assert bot_texts(conversation) == ["Only once, please."]

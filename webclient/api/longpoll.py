@@ -95,7 +95,7 @@ async def poll_answer(principal: Principal, after: int, wait: int) -> dict[str, 
         return run_db(_snapshot, bot_id, identity, after)
 
     with metrics.LONGPOLLS_HELD.track_inprogress():
-        found = await delivery.wait_for(principal.channel, fetch, wait)
+        found = await delivery.wait_for(principal.channel, fetch, wait, after=after)
     logs.delivered(found.messages, found.request_ids)
     cursor = found.messages[-1]["id"] if found.messages else after
     return {"messages": found.messages, "cursor": cursor, "pending": found.pending}

@@ -6,6 +6,12 @@ coroutine serves a conversation at a time (the platform answers a user's message
 waiting on the platform, or following a V2 pollId chain, costs that coroutine, not a thread,
 whatever the number of conversations or of browsers waiting on them.
 
+Every server process runs a dispatcher, and the database shares the work out: a process
+serves a conversation only while it holds the conversation's lease
+(outbox.conversation_dispatch_claim), so one process at a time forwards a conversation's
+messages, in order, and follows its pollId chains; a process that dies lets its leases lapse
+and the others take its conversations over.
+
 Exactly once: a message is claimed (outbox.outbox_claim) before its call, and the claim is
 a lease this process renews while the call is in flight. A message never claimed is forwarded
 by whichever process claims it first, also after a restart; a claim whose lease lapsed means
@@ -19,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import uuid
 from datetime import timedelta
 
 from django.conf import settings
@@ -83,7 +90,9 @@ class Dispatcher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._ready = threading.Event()
-        self._db = DbThreads("dispatcher-db", 2)
+        self._db = DbThreads("dispatcher-db", settings.DISPATCHER_DB_THREADS)
+        # This process's name on the conversation leases it holds.
+        self.owner = uuid.uuid4().hex
         self._serving: set[int] = set()
         # Messages this process is forwarding: their leases are renewed.
         self._inflight: set[int] = set()
@@ -130,14 +139,14 @@ class Dispatcher:
         while True:
             await asyncio.sleep(settings.KORE_FORWARD_LEASE / 3)
             try:
-                await self._db.run(_renew, list(self._inflight))
+                await self._db.run(_renew, list(self._inflight), list(self._serving), self.owner)
             except Exception:
                 log.exception("renewing forward leases failed")
 
     async def _scan(self, client: KoreClient) -> None:
         try:
             await self._db.run(_expire)
-            waiting = await self._db.run(outbox.outbox_conversations)
+            waiting = await self._db.run(_waiting, self.owner)
         except Exception:
             log.exception("outbox scan failed")
             return
@@ -150,35 +159,64 @@ class Dispatcher:
 
     async def _serve(self, client: KoreClient, conversation_id: int) -> None:
         try:
-            while True:
-                message = await self._db.run(_claim, conversation_id)
-                if message is None:
-                    return
-                self._inflight.add(message.pk)
-                logs.adopt_request_id(message)
-                log.info("forwarding message %s", message.pk, extra={"message_ids": [message.pk]})
+            more = True
+            while more:
+                if not await self._db.run(_claim_conversation, conversation_id, self.owner):
+                    return  # another process serves it
                 try:
-                    await Exchange(client, self._db, message, self._inflight).run()
-                except Exception:
-                    log.exception("forwarding message %s failed", message.pk)
-                    await self._db.run(_fail, message, UNEXPECTED)
+                    await self._forward_all(client, conversation_id)
                 finally:
-                    self._inflight.discard(message.pk)
+                    # A message accepted while this ended (its kick found the lease still
+                    # held) is served now rather than at the next scan.
+                    more = await self._db.run(_release_conversation, conversation_id, self.owner)
         except Exception:
             log.exception("serving conversation %s failed", conversation_id)
         finally:
             self._serving.discard(conversation_id)
-            # A message accepted while this coroutine was finishing is picked up now.
+            # A kick that came while this coroutine was finishing skipped the conversation.
             if self._wake is not None:
                 self._wake.set()
+
+    async def _forward_all(self, client: KoreClient, conversation_id: int) -> None:
+        while True:
+            message = await self._db.run(_claim, conversation_id)
+            if message is None:
+                return
+            self._inflight.add(message.pk)
+            logs.adopt_request_id(message)
+            log.info("forwarding message %s", message.pk, extra={"message_ids": [message.pk]})
+            try:
+                await Exchange(client, self._db, message, self._inflight).run()
+            except Exception:
+                log.exception("forwarding message %s failed", message.pk)
+                await self._db.run(_fail, message, UNEXPECTED)
+            finally:
+                self._inflight.discard(message.pk)
 
 
 def _claim(conversation_id: int) -> Message | None:
     return outbox.outbox_claim(conversation_id=conversation_id, lease=lease())
 
 
-def _renew(message_ids: list[int]) -> None:
+def _renew(message_ids: list[int], conversation_ids: list[int], owner: str) -> None:
     outbox.outbox_renew(message_ids=message_ids, lease=lease())
+    outbox.conversations_dispatch_renew(
+        conversation_ids=conversation_ids, owner=owner, lease=lease()
+    )
+
+
+def _waiting(owner: str) -> list[int]:
+    return outbox.outbox_conversations(owner=owner)
+
+
+def _claim_conversation(conversation_id: int, owner: str) -> bool:
+    return outbox.conversation_dispatch_claim(
+        conversation_id=conversation_id, owner=owner, lease=lease()
+    )
+
+
+def _release_conversation(conversation_id: int, owner: str) -> bool:
+    return outbox.conversation_dispatch_release(conversation_id=conversation_id, owner=owner)
 
 
 def _fail(message: Message, reason: str) -> bool:
@@ -190,6 +228,7 @@ def _expire() -> None:
     if failed:
         log.warning("%d message(s) interrupted mid-forward were failed", failed)
     outbox.conversations_settle_stale(idle=timedelta(seconds=settings.KORE_POLL_DEADLINE))
+    outbox.callback_deliveries_forget(window=timedelta(seconds=settings.KORE_CALLBACK_DEDUP_WINDOW))
 
 
 class Exchange:

@@ -6,6 +6,11 @@ died mid-call, and the message is failed with a visible reason, never re-sent.
 `Conversation.pending` is true while the user waits on the bot; `conversation_settle` is the
 one place that decides it from the outbox.
 
+Any number of processes run this at once (docs/deployment.md): a conversation is served by
+one process at a time (its dispatch lease), a message is claimed in a transaction that locks
+its conversation, and every background job (recovering lapsed leases, settling stale
+`pending`, forgetting old callback keys) is a statement that is safe to run concurrently.
+
 The chat-domain writes (storing messages, system entries, conversation fields) stay in
 `webclient.services`; this module composes them into the relay's transitions. The two reads
 that only the relay makes (`outbox_conversations`, `latest_forwarded_user_message`) live
@@ -15,16 +20,15 @@ here too, next to the transitions whose state they read.
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from datetime import timedelta
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from webclient import services
 from webclient.kore.payloads import BotItem
-from webclient.models import Conversation, Message
+from webclient.models import CallbackDelivery, Conversation, Message
 from webclient.render import Rendered
 
 log = logging.getLogger(__name__)
@@ -32,10 +36,18 @@ log = logging.getLogger(__name__)
 # ---- reads -----------------------------------------------------------------------------
 
 
-def outbox_conversations() -> list[int]:
-    """Conversations with a user message waiting to be forwarded."""
+def outbox_conversations(*, owner: str) -> list[int]:
+    """Conversations with a user message waiting to be forwarded that no other process
+    serves (or whose server's lease lapsed)."""
+    free = (
+        models.Q(conversation__dispatch_lease_until__isnull=True)
+        | models.Q(conversation__dispatch_lease_until__lt=timezone.now())
+        | models.Q(conversation__dispatch_owner=owner)
+    )
     return list(
-        Message.objects.filter(status=Message.Status.ACCEPTED, forward_started_at__isnull=True)
+        Message.objects.filter(
+            free, status=Message.Status.ACCEPTED, forward_started_at__isnull=True
+        )
         .values_list("conversation_id", flat=True)
         .distinct()
     )
@@ -57,12 +69,19 @@ def outbox_claim(*, conversation_id: int, lease: timedelta) -> Message | None:
     """Claim the conversation's oldest accepted message, unless one is already in flight.
 
     The check and the claim share one transaction, so each message is forwarded at most
-    once, by one process. The claim lasts `lease` unless renewed (`outbox_renew`).
+    once, by one process. The claim lasts `lease` unless renewed (`outbox_renew`). On
+    PostgreSQL the conversation's row is locked (not its bot's, which all its conversations
+    share), and a process finding it locked leaves it to the one holding the lock.
     """
     with transaction.atomic():
         conversation = (
-            Conversation.objects.select_for_update().select_related("bot").get(pk=conversation_id)
+            Conversation.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("bot")
+            .filter(pk=conversation_id)
+            .first()
         )
+        if conversation is None:
+            return None
         head = conversation.messages.filter(status=Message.Status.ACCEPTED).order_by("id").first()
         if head is None or head.forward_started_at is not None:
             return None
@@ -160,10 +179,18 @@ def conversations_settle_stale(*, idle: timedelta) -> None:
     """Clear `pending` where nothing happened for `idle` (an async bot that never answered).
 
     The typing indicator must not spin for ever; a late answer is still stored and shown.
+    One UPDATE, so that any number of processes may run it at once, and a conversation that
+    a concurrent send just made active (a newer `last_activity_at`) is left alone.
     """
     cutoff = timezone.now() - idle
-    for conversation in Conversation.objects.filter(pending=True, last_activity_at__lt=cutoff):
-        conversation_settle(conversation=conversation)
+    waiting = Message.objects.filter(
+        conversation=models.OuterRef("pk"),
+        status=Message.Status.ACCEPTED,
+        forward_started_at__isnull=True,
+    )
+    Conversation.objects.filter(pending=True, last_activity_at__lt=cutoff).update(
+        pending=models.Exists(waiting)
+    )
 
 
 def conversation_session_closed(
@@ -201,22 +228,81 @@ def bot_delivery_store_once(
 ) -> list[Message]:
     """Store a delivery without platform ids (V1 callbacks) unless stored within `window`.
 
-    Each stored item's platform id is `<delivery_key>:<stamp>:<n>`, so a later, legitimate
-    repeat of the same words outside the window is stored again.
+    The delivery claims its key in the same transaction as its messages are stored; of two
+    concurrent deliveries of one body, the second finds the key taken and stores nothing.
+    A repeat after `window` (a legitimate one) re-arms the key and is stored again.
     """
     with transaction.atomic():
-        seen = conversation.messages.filter(
-            platform_message_id__startswith=f"{delivery_key}:",
-            created_at__gte=timezone.now() - window,
-        ).exists()
-        if seen:
+        if not _callback_delivery_claim(conversation, delivery_key, window):
             return []
-        stamp = time.time_ns()
-        keyed = [
-            BotItem(bot_item.item, f"{delivery_key}:{stamp}:{n}")
-            for n, bot_item in enumerate(items)
-        ]
-        return services.bot_messages_store(conversation=conversation, items=keyed)
+        return services.bot_messages_store(
+            conversation=conversation, items=[BotItem(bot_item.item) for bot_item in items]
+        )
+
+
+def _callback_delivery_claim(conversation: Conversation, digest: str, window: timedelta) -> bool:
+    """Insert the key, or re-arm it if its window lapsed, in one atomic statement.
+
+    INSERT … ON CONFLICT DO UPDATE … WHERE (PostgreSQL and SQLite alike) returns a row only
+    when it inserted or re-armed: a concurrent insert of the same key waits for the first
+    to commit, then finds it within its window, and returns nothing.
+    """
+    now = timezone.now()
+    adapt = connection.ops.adapt_datetimefield_value
+    table = connection.ops.quote_name(CallbackDelivery._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (conversation_id, digest, seen_at) VALUES (%s, %s, %s) "  # noqa: S608
+            "ON CONFLICT (conversation_id, digest) DO UPDATE SET seen_at = excluded.seen_at "
+            f"WHERE {table}.seen_at < %s RETURNING id",
+            [conversation.pk, digest, adapt(now), adapt(now - window)],
+        )
+        return cursor.fetchone() is not None
+
+
+def callback_deliveries_forget(*, window: timedelta) -> None:
+    """Drop de-duplication keys whose window lapsed (they would be re-armed anyway)."""
+    CallbackDelivery.objects.filter(seen_at__lt=timezone.now() - window).delete()
+
+
+# ---- one process serves a conversation at a time ---------------------------------------
+# A lease on the conversation, taken with one conditional UPDATE (the row lock makes it
+# atomic), renewed while serving, released when its outbox is empty.
+
+
+def conversation_dispatch_claim(*, conversation_id: int, owner: str, lease: timedelta) -> bool:
+    """Serve this conversation's outbox from `owner` unless another process holds it."""
+    now = timezone.now()
+    free = (
+        models.Q(dispatch_lease_until__isnull=True)
+        | models.Q(dispatch_lease_until__lt=now)
+        | models.Q(dispatch_owner=owner)
+    )
+    claimed = Conversation.objects.filter(free, pk=conversation_id).update(
+        dispatch_owner=owner, dispatch_lease_until=now + lease
+    )
+    return bool(claimed)
+
+
+def conversations_dispatch_renew(
+    *, conversation_ids: list[int], owner: str, lease: timedelta
+) -> None:
+    if conversation_ids:
+        Conversation.objects.filter(pk__in=conversation_ids, dispatch_owner=owner).update(
+            dispatch_lease_until=timezone.now() + lease
+        )
+
+
+def conversation_dispatch_release(*, conversation_id: int, owner: str) -> bool:
+    """Let go of the conversation; True when a message still waits (accepted meanwhile)."""
+    Conversation.objects.filter(pk=conversation_id, dispatch_owner=owner).update(
+        dispatch_owner="", dispatch_lease_until=None
+    )
+    return Message.objects.filter(
+        conversation_id=conversation_id,
+        status=Message.Status.ACCEPTED,
+        forward_started_at__isnull=True,
+    ).exists()
 
 
 # ---- operators -------------------------------------------------------------------------
