@@ -66,7 +66,7 @@ def raise_fd_limit(wanted: int) -> int:
 
 
 def migrate(db_path: Path) -> None:
-    LiveServer(db_path, SERVER_ENV).migrate()
+    LiveServer(db_path, SERVER_ENV, database_url="").migrate()
 
 
 def setup_django(db_path: Path, env: Mapping[str, str] | None = None) -> None:
@@ -93,7 +93,17 @@ class Server:
         migrate: bool = True,
     ) -> None:
         options = ["--workers", str(workers)] if workers > 1 else []
-        self.live = LiveServer(db_path, {**SERVER_ENV, **(env or {})}, serve=serve, options=options)
+        # The database is the one named here: SQLite at db_path unless env has DATABASE_URL
+        # (LiveServer would otherwise make a PostgreSQL database of its own whenever this
+        # process has DATABASE_URL, as the tests' PostgreSQL pass wants).
+        database_url = (env or {}).get("DATABASE_URL", "")
+        self.live = LiveServer(
+            db_path,
+            {**SERVER_ENV, **(env or {})},
+            serve=serve,
+            options=options,
+            database_url=database_url,
+        )
         if migrate:
             self.live.migrate()
         self.live.start()

@@ -185,7 +185,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                     if conversations > 1:
                         results.append(await level(relay, emulator, conversations, args.messages))
             except Exception:
-                print(f"relay server log:\n{relay.log_tail()}", file=sys.stderr)
+                print(f"relay server log:\n{relay.log_tail(20000)}", file=sys.stderr)
                 raise
             finally:
                 relay.stop()
@@ -207,13 +207,14 @@ def _copy_demo_bot(sqlite_path: Path) -> None:
     emulator's database shares."""
     import sqlite3
 
+    from webclient.fields import decrypt
     from webclient.models import Bot
 
     with sqlite3.connect(sqlite_path) as db:
-        columns = "bot_id, client_id, client_secret, callback_secret"
-        for slug, *values in db.execute(f"SELECT slug, {columns} FROM webclient_bot"):  # noqa: S608
+        rows = db.execute("SELECT slug, bot_id, client_id, client_secret FROM webclient_bot")
+        for slug, bot_id, client_id, secret in rows:
             Bot.objects.filter(slug=slug).update(
-                **dict(zip(columns.split(", "), values, strict=True))
+                bot_id=bot_id, client_id=client_id, client_secret=decrypt(secret)
             )
 
 
