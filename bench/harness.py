@@ -144,6 +144,9 @@ class Server:
 
     def stop(self) -> None:
         # Held polls make a graceful shutdown wait for them: a benchmark is done with them.
+        # Workers first: killed, the master could not take them down with it.
+        for child in self.process.children(recursive=True):
+            child.kill()
         self.live.stop(kill=True)
 
 
