@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 SDK := tests/sdk
+A11Y := tests/a11y
 
 .PHONY: run test lint setup bench
 
@@ -20,15 +21,17 @@ $(VENV)/.dev-deps: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.run-deps
 
-# Kore's own Web SDK for tests/test_kore_web_sdk.py, (re)installed when the lock file is newer.
-# Without npm that test skips, except under CI=true where this step fails.
-$(SDK)/node_modules/.package-lock.json: $(SDK)/package-lock.json
+# Node packages of the browser tests, (re)installed when their lock file is newer: Kore's own
+# Web SDK (tests/sdk, for tests/emulator/test_kore_web_sdk.py) and axe-core (tests/a11y, for
+# tests/e2e/test_widget_a11y.py). Without npm those tests skip, except under CI=true where
+# this step fails.
+tests/%/node_modules/.package-lock.json: tests/%/package-lock.json
 	@if command -v npm >/dev/null 2>&1; then \
-		npm ci --prefix $(SDK) --no-audit --no-fund && touch $@; \
+		npm ci --prefix tests/$* --no-audit --no-fund && touch $@; \
 	elif [ "$$CI" = "true" ]; then \
-		echo "npm is missing: under CI=true the Kore Web SDK test must run" >&2; exit 1; \
+		echo "npm is missing: under CI=true the tests/$* browser tests must run" >&2; exit 1; \
 	else \
-		echo "npm is missing: the Kore Web SDK test will skip" >&2; \
+		echo "npm is missing: the tests/$* browser tests will skip" >&2; \
 	fi
 
 setup: $(VENV)/.run-deps
@@ -46,7 +49,7 @@ lint: $(VENV)/.dev-deps
 
 test: $(VENV)/.dev-deps lint
 	scripts/ensure-chromium
-	$(MAKE) --no-print-directory $(SDK)/node_modules/.package-lock.json
+	$(MAKE) --no-print-directory $(SDK)/node_modules/.package-lock.json $(A11Y)/node_modules/.package-lock.json
 	$(BIN)/pytest
 	scripts/test-on-postgres $(BIN)/pytest -q tests/api tests/kore
 

@@ -6,6 +6,7 @@ ALLOWED_HOSTS (see docs/deployment.md).
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -208,7 +209,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+# The widget's languages (webclient/i18n.py); Arabic is written right to left.
+LANGUAGES = [("en", "English"), ("ar", "العربية")]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -372,3 +375,26 @@ HTTP_KEEPALIVE_TIMEOUT = envint("HTTP_KEEPALIVE_TIMEOUT", 5)
 # Connections the kernel queues before the server accepts them: enough for a reconnect storm
 # of open widgets (docs/performance.md); the kernel caps it at net.core.somaxconn.
 HTTP_BACKLOG = envint("HTTP_BACKLOG", 4096)
+
+# Attachments (webclient/attachments.py, docs/widget.md): the content types users may attach
+# (checked by content; empty: attachments off), the largest file, and how long a link to a
+# file works, in seconds. Files go to STORAGES["attachments"]: local disk under MEDIA_ROOT,
+# or any Django storage backend named by ATTACHMENT_STORAGE_BACKEND with JSON options in
+# ATTACHMENT_STORAGE_OPTIONS (e.g. django-storages' S3Storage for S3-compatible stores).
+ATTACHMENT_TYPES = envlist(
+    "ATTACHMENT_TYPES", "image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain"
+)
+ATTACHMENT_MAX_BYTES = envint("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
+ATTACHMENT_LINK_LIFETIME = envint("ATTACHMENT_LINK_LIFETIME", 24 * 3600)
+MEDIA_ROOT = Path(os.getenv("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "attachments": {
+        "BACKEND": os.getenv(
+            "ATTACHMENT_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage"
+        ),
+        "OPTIONS": json.loads(os.getenv("ATTACHMENT_STORAGE_OPTIONS", "{}"))
+        or {"location": str(MEDIA_ROOT / "attachments")},
+    },
+}

@@ -23,6 +23,8 @@ def bot_form(bot: Bot, **changes: str) -> dict[str, str]:
         "allowed_origins": bot.allowed_origins,
         "custom_data": "{}",
         "meta_tags": "{}",
+        "theme_launcher_position": bot.theme_launcher_position,
+        "theme_color_scheme": bot.theme_color_scheme,
     }
     data.update(changes)
     return data

@@ -66,6 +66,13 @@ class BotForm(forms.ModelForm):
             "custom_data",
             "meta_tags",
             "merge_identity",
+            "page_context_keys",
+            "theme_title",
+            "theme_color",
+            "theme_avatar_url",
+            "theme_launcher_position",
+            "theme_welcome_text",
+            "theme_color_scheme",
         ]
         widgets = {name: SecretInput() for name in SECRET_FIELDS}
 
@@ -73,6 +80,12 @@ class BotForm(forms.ModelForm):
         required=False,
         assume_scheme="https",
         help_text=Bot._meta.get_field("upstream_url").help_text,
+    )
+    theme_avatar_url = forms.URLField(
+        label="Avatar URL",
+        required=False,
+        assume_scheme="https",
+        help_text=Bot._meta.get_field("theme_avatar_url").help_text,
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

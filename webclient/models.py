@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.storage import Storage, storages
+from django.core.validators import RegexValidator
 from django.db import models
 from django.dispatch import Signal
 
 from webclient.fields import EncryptedTextField
+from webclient.rendering.sanitize import safe_media
 from webclient.security.upstream import UpstreamNotAllowed, check_upstream
 
 # Sent when a queryset update changed bots (which sends no post_save): caches of bots
@@ -82,20 +85,74 @@ class Bot(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # The widget's look (webclient/theming.py turns it into CSS custom properties).
+    class LauncherPosition(models.TextChoices):
+        RIGHT = "right", "Bottom right"
+        LEFT = "left", "Bottom left"
+
+    class ColorScheme(models.TextChoices):
+        AUTO = "auto", "Follow the visitor's system"
+        LIGHT = "light", "Light"
+        DARK = "dark", "Dark"
+
+    theme_title = models.CharField(
+        "widget title", max_length=100, blank=True, help_text="Blank: the bot's name."
+    )
+    theme_color = models.CharField(
+        "brand colour",
+        max_length=7,
+        blank=True,
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "A colour as #rrggbb.")],
+        help_text="#rrggbb; text on it is black or white, whichever contrasts more.",
+    )
+    theme_avatar_url = models.URLField(
+        "avatar URL", blank=True, help_text="An http(s) image; blank: the title's initial."
+    )
+    theme_launcher_position = models.CharField(
+        "launcher position",
+        max_length=5,
+        choices=LauncherPosition.choices,
+        default=LauncherPosition.RIGHT,
+    )
+    theme_welcome_text = models.CharField(
+        "welcome text", max_length=500, blank=True, help_text="Shown above the conversation."
+    )
+    page_context_keys = models.TextField(
+        "page context keys",
+        blank=True,
+        help_text=(
+            "customData and metaTags keys the embedding page may set (data-custom-data, "
+            "data-meta-tags, KoreChat.setContext), one per line; any other key is dropped, "
+            "and the bot's own customData and metaTags above always win."
+        ),
+    )
+    theme_color_scheme = models.CharField(
+        "colour scheme", max_length=5, choices=ColorScheme.choices, default=ColorScheme.AUTO
+    )
+
     objects = BotQuerySet.as_manager()
 
     def __str__(self) -> str:
         return self.slug
 
     def clean(self) -> None:
+        errors = {}
         try:
             check_upstream(self.upstream_url)
         except UpstreamNotAllowed as exc:
-            raise ValidationError({"upstream_url": str(exc)}) from None
+            errors["upstream_url"] = str(exc)
+        if self.theme_avatar_url and safe_media(self.theme_avatar_url) is None:
+            errors["theme_avatar_url"] = "An http or https image address."
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def upstream_base(self) -> str:
         return self.upstream_url.rstrip("/") or f"{settings.SITE_ROOT}/emulator"
+
+    @property
+    def context_keys(self) -> set[str]:
+        return {line.strip() for line in self.page_context_keys.splitlines() if line.strip()}
 
     @property
     def origins(self) -> list[str]:
@@ -225,3 +282,26 @@ class CallbackDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.conversation_id}:{self.digest}"
+
+
+def attachment_storage() -> Storage:
+    """Where attachments live: STORAGES["attachments"] (local disk unless configured)."""
+    return storages["attachments"]
+
+
+class Attachment(models.Model):
+    """A file a user attached (webclient/attachments.py). `key` is unguessable; the links
+    that serve the file also carry an expiring signature."""
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="attachments"
+    )
+    key = models.CharField(max_length=64, unique=True)
+    file = models.FileField(storage=attachment_storage, upload_to="%Y/%m/", max_length=255)
+    name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.content_type}, {self.size} bytes)"

@@ -24,6 +24,11 @@ def bot_get(*, slug: str | None) -> Bot:
     return bot
 
 
+def bot_find(*, slug: str | None) -> Bot | None:
+    """The enabled bot of this slug (the default bot without one), or None."""
+    return Bot.objects.filter(slug=slug or settings.DEFAULT_BOT, enabled=True).first()
+
+
 def conversation_find(*, bot_id: int, identity: str) -> Conversation | None:
     return Conversation.objects.filter(bot_id=bot_id, identity=identity).first()
 

@@ -22,12 +22,17 @@ class Postback(TypedDict):
 
 
 class UserBody(TypedDict, total=False):
-    """What a user sends (exactly one key): stored as the message's `data`, forwarded as is."""
+    """What a user sends (exactly one of text, postback, formData, event): stored as the
+    message's `data`, forwarded as is. A text may carry attachment ids
+    (webclient/attachments.py); any message the embedding page's accepted context
+    (webclient/page_context.py)."""
 
     text: str
     postback: Postback
     formData: forms.FormData
     event: str
+    attachments: list[str]
+    pageContext: dict[str, dict[str, Any]]
 
 
 class BotMessageItem(Protocol):

@@ -1,45 +1,212 @@
 /* Embed the chat on any page:
  *   <script src="https://chat.example.com/static/webclient/embed.js" data-bot="demo" defer></script>
- * Verified bots also take data-identity and data-identity-hash (HMAC-SHA256 of the identity
- * with the bot's identity secret, computed by the site's backend, never in the browser).
+ * Optional attributes: data-identity and data-identity-hash (verified bots: the user's id
+ * and its HMAC-SHA256 with the bot's identity secret, computed by the site's backend, never
+ * in the browser), data-lang (else the page's <html lang>), data-sound="on" (a chime for
+ * messages arriving while the panel is closed; off by default), data-custom-data and
+ * data-meta-tags (JSON objects of page context for the bot: Kore's customData and metaTags,
+ * of which the relay forwards only the keys the bot's admin allows).
+ *
  * The widget runs in an iframe served by the relay, so the host page's styles and scripts
  * cannot reach it, and its API calls stay same-origin. The relay's frame-ancestors policy
- * decides which sites may embed it.
+ * decides which sites may embed it. The identity never goes into the iframe's URL (URLs
+ * end up in access logs): once the frame says it is ready, it is posted to the frame at
+ * the relay's exact origin.
+ *
+ * A small API for single-page sites: KoreChat.open(), KoreChat.close(),
+ * KoreChat.setContext({customData, metaTags}), and KoreChat.identify(identity, identityHash)
+ * when the user logs in or out (the conversation restarts with that identity's own token
+ * and history).
  */
 (function () {
   "use strict";
   var script = document.currentScript;
   if (!script) { return; }
-  var origin = new URL(script.src).origin;
+  var relay = new URL(script.src).origin;
   var bot = script.getAttribute("data-bot") || "";
-  // For bots in verified mode: the user's id and its HMAC, computed by the site's backend.
   var identity = script.getAttribute("data-identity") || "";
   var identityHash = script.getAttribute("data-identity-hash") || "";
-  var label = script.getAttribute("data-label") || "Chat with us";
+  var lang = script.getAttribute("data-lang") || document.documentElement.lang || "";
+  var sound = script.getAttribute("data-sound") === "on";
+  var pageContext = {
+    customData: json(script.getAttribute("data-custom-data")),
+    metaTags: json(script.getAttribute("data-meta-tags"))
+  };
+  var labels = { open: "Open chat", unread: "unread messages" };
+  var position = "right";
+  var open = false;
+  var muted = false;
+  var unread = 0;
+  var frame = null;
+  var small = window.matchMedia("(max-width: 479px)");
 
-  var button = document.createElement("button");
-  button.type = "button";
-  button.textContent = label;
-  button.setAttribute("aria-expanded", "false");
-  button.style.cssText = "position:fixed;right:1rem;bottom:1rem;z-index:2147483646;padding:.75rem 1rem;" +
-    "border:0;border-radius:2rem;background:#1f5fbf;color:#fff;font:inherit;cursor:pointer;";
-
-  var frame = document.createElement("iframe");
-  frame.title = label;
-  var query = "?bot=" + encodeURIComponent(bot);
-  if (identity && identityHash) {
-    query += "&identity=" + encodeURIComponent(identity) + "&identityHash=" + encodeURIComponent(identityHash);
+  function json(text) {
+    try { var value = JSON.parse(text || "{}"); return value && typeof value === "object" ? value : {}; } catch (e) { return {}; }
   }
-  frame.src = origin + "/" + query;
-  frame.hidden = true;
-  frame.style.cssText = "position:fixed;right:1rem;bottom:4.5rem;z-index:2147483647;width:min(24rem,calc(100vw - 2rem));" +
-    "height:min(36rem,calc(100vh - 6rem));border:0;border-radius:.75rem;box-shadow:0 8px 24px rgba(0,0,0,.25);background:#fff;";
 
-  button.addEventListener("click", function () {
-    frame.hidden = !frame.hidden;
-    button.setAttribute("aria-expanded", String(!frame.hidden));
-    if (!frame.hidden) { frame.focus(); }
+  function css(node, rules) {
+    Object.keys(rules).forEach(function (k) { node.style.setProperty(k, rules[k]); });
+  }
+
+  var launcher = document.createElement("button");
+  launcher.type = "button";
+  launcher.setAttribute("aria-expanded", "false");
+  launcher.innerHTML = '<svg viewBox="0 0 24 24" width="28" height="28" aria-hidden="true" focusable="false">' +
+    '<path fill="currentColor" d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z"/></svg>';
+  css(launcher, {
+    position: "fixed", bottom: "20px", "z-index": "2147483646", width: "56px", height: "56px",
+    padding: "0", border: "0", "border-radius": "50%", background: "#1f5fbf", color: "#fff",
+    cursor: "pointer", display: "grid", "place-items": "center", "box-shadow": "0 4px 14px rgba(0,0,0,.3)"
   });
-  document.body.appendChild(frame);
-  document.body.appendChild(button);
+  var badge = document.createElement("span");
+  badge.setAttribute("aria-hidden", "true");
+  badge.hidden = true;
+  css(badge, {
+    position: "absolute", top: "-4px", right: "-4px", "min-width": "22px", height: "22px", padding: "0 6px",
+    "border-radius": "11px", background: "#b91c1c", color: "#fff", font: "600 12px/22px system-ui, sans-serif",
+    "text-align": "center", "box-sizing": "border-box"
+  });
+  launcher.appendChild(badge);
+
+  function label() {
+    launcher.setAttribute("aria-label", labels.open + (unread ? " (" + unread + " " + labels.unread + ")" : ""));
+  }
+
+  function layout() {
+    var side = position === "left" ? "left" : "right";
+    var other = side === "left" ? "right" : "left";
+    launcher.style.setProperty(side, "20px");
+    launcher.style.removeProperty(other);
+    launcher.style.display = open && small.matches ? "none" : "grid";
+    if (!frame) { return; }
+    if (small.matches) {
+      css(frame, { top: "0", left: "0", right: "0", bottom: "0", width: "100%", height: "100%", "border-radius": "0" });
+    } else {
+      frame.style.removeProperty("top");
+      frame.style.removeProperty(other);
+      css(frame, {
+        bottom: "88px", width: "min(400px, calc(100vw - 40px))", height: "min(640px, calc(100vh - 108px))",
+        "border-radius": "16px"
+      });
+      frame.style.setProperty(side, "20px");
+    }
+  }
+
+  function post(message) {
+    message.source = "kore-chat-embed";
+    frame.contentWindow.postMessage(message, relay);
+  }
+
+  function createFrame() {
+    frame = document.createElement("iframe");
+    frame.title = labels.open;
+    var query = "?embed=1&bot=" + encodeURIComponent(bot) + (lang ? "&lang=" + encodeURIComponent(lang) : "");
+    frame.src = relay + "/" + query;
+    frame.hidden = !open;
+    frame.id = "kore-chat-frame";
+    frame.setAttribute("allow", "clipboard-write");
+    css(frame, {
+      position: "fixed", "z-index": "2147483647", border: "0", background: "transparent",
+      "box-shadow": "0 8px 32px rgba(0,0,0,.3)", "color-scheme": "normal"
+    });
+    launcher.setAttribute("aria-controls", frame.id);
+    document.body.appendChild(frame);
+    layout();
+  }
+
+  function setUnread(count) {
+    if (count > unread && sound && !muted) { chime(); }
+    unread = count;
+    badge.textContent = count > 9 ? "9+" : String(count);
+    badge.hidden = !count;
+    label();
+  }
+
+  function chime() {
+    try {
+      var audio = new (window.AudioContext || window.webkitAudioContext)();
+      var tone = audio.createOscillator();
+      var gain = audio.createGain();
+      tone.frequency.value = 880;
+      gain.gain.setValueAtTime(0.08, audio.currentTime);
+      gain.gain.exponentialRampToValueAtTime(0.0001, audio.currentTime + 0.3);
+      tone.connect(gain).connect(audio.destination);
+      tone.start();
+      tone.stop(audio.currentTime + 0.3);
+    } catch (e) { /* no audio */ }
+  }
+
+  function show() {
+    open = true;
+    muted = false;
+    frame.hidden = false;
+    launcher.setAttribute("aria-expanded", "true");
+    layout();
+    frame.focus();
+    post({ type: "open" });
+  }
+
+  /* Minimise keeps the unread badge (and chime) going; close also silences them until the
+   * panel is opened again. Either way focus returns to the launcher. */
+  function hide(silence) {
+    if (!open) { return; }
+    open = false;
+    muted = silence;
+    frame.hidden = true;
+    launcher.setAttribute("aria-expanded", "false");
+    layout();
+    post({ type: "closed" });
+    launcher.focus();
+  }
+
+  window.addEventListener("message", function (event) {
+    var data = event.data || {};
+    if (!frame || event.source !== frame.contentWindow || event.origin !== relay || data.source !== "kore-chat") { return; }
+    if (data.type === "ready") {
+      var theme = data.theme || {};
+      if (/^#[0-9a-f]{6}$/i.test(theme.color || "")) { launcher.style.background = theme.color; }
+      if (/^#[0-9a-f]{6}$/i.test(theme.contrast || "")) { launcher.style.color = theme.contrast; }
+      if (theme.position) { position = theme.position; }
+      if (data.labels) { labels = { open: String(data.labels.open), unread: String(data.labels.unread) }; }
+      frame.title = theme.title ? String(theme.title) : labels.open;
+      label();
+      layout();
+      post({ type: "init", identity: identity, identityHash: identityHash, context: pageContext });
+      if (open) { post({ type: "open" }); }
+    } else if (data.type === "unread") {
+      setUnread(Number(data.count) || 0);
+    } else if (data.type === "minimise" || data.type === "close") {
+      hide(data.type === "close");
+    }
+  });
+
+  launcher.addEventListener("click", function () {
+    if (open) { hide(false); } else { show(); }
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && open) { hide(true); }
+  });
+  small.addEventListener("change", layout);
+
+  window.KoreChat = {
+    open: show,
+    close: function () { hide(true); },
+    /* {customData, metaTags}: sent with the next messages; the bot keeps only the keys its
+     * admin allows. */
+    setContext: function (context) {
+      pageContext = { customData: (context && context.customData) || {}, metaTags: (context && context.metaTags) || {} };
+      post({ type: "context", context: pageContext });
+    },
+    identify: function (newIdentity, newHash) {
+      identity = newIdentity || "";
+      identityHash = newHash || "";
+      setUnread(0);
+      frame.remove();
+      createFrame();
+    }
+  };
+
+  label();
+  document.body.appendChild(launcher);
+  createFrame();
 })();

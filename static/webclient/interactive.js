@@ -30,6 +30,7 @@
  */
 (function () {
   "use strict";
+  var _ = window.gettext || function (s) { return s; };
 
   function send(body) {
     if (window.KoreChat && typeof window.KoreChat.send === "function") {
@@ -44,7 +45,7 @@
   }
 
   function errorText(error) {
-    return (error && error.message) || "Sorry, that could not be sent. Please try again.";
+    return (error && error.message) || _("Sorry, that could not be sent. Please try again.");
   }
 
   function lock(container) {
@@ -194,7 +195,7 @@
     event.preventDefault();
     var choice = choiceOf(form, event.submitter);
     if (!choice) {
-      showChoiceError(form, "Please make a choice first.");
+      showChoiceError(form, _("Please make a choice first."));
       return;
     }
     showChoiceError(form, "");

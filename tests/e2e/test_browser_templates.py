@@ -42,7 +42,7 @@ def open_chat(browser: Any, url: str) -> tuple[Any, Any, str]:
     page = context.new_page()
     page.goto(url + "/")
     page.locator(".kc-role-bot").first.wait_for(timeout=10_000)
-    identity = page.evaluate("JSON.parse(localStorage.getItem('kore-chat:demo')).identity")
+    identity = page.evaluate("JSON.parse(localStorage.getItem('kore-chat:demo:browser')).identity")
     return context, page, identity
 
 

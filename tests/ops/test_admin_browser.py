@@ -76,7 +76,7 @@ def test_the_transcript_renders_in_the_widget_styles_without_script(
     admin_page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     admin_page.goto(f"{live.url}/admin/webclient/conversation/{conversation_pk}/transcript/")
     frame = admin_page.frame_locator("iframe.kc-admin-frame")
-    user_bubble = frame.locator(".kc-msg.kc-role-user").first
+    user_bubble = frame.locator(".kc-msg.kc-role-user .kc-bubble").first
     user_bubble.wait_for()
     # chat.css applied inside the sandboxed frame: the user's bubble has the widget's colour.
     background = user_bubble.evaluate("e => getComputedStyle(e).backgroundColor")

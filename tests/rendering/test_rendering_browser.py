@@ -150,6 +150,25 @@ def test_a_digital_form_shows_server_errors_then_submits(browser: Any, pages: li
     assert page.evaluate("document.querySelector('.kc-form-body').disabled") is True
 
 
+def test_an_empty_required_field_gets_the_servers_error_inline_not_a_browser_bubble(
+    browser: Any, pages: list[Any]
+) -> None:
+    page = page_with(browser, {"form": DEMO_FORM})
+    pages.append(page)
+    form = page.locator("form[data-kc-form]")
+    assert form.evaluate("f => f.noValidate") is True
+    form.locator(f"[name='{EMAIL}']").fill("jane@example.com")
+    form.get_by_role("button", name="Submit application").click()
+
+    page.wait_for_function("window.sent.length === 1")
+    error = form.locator(f"[data-kc-error-for='{BIRTH}']")
+    error.wait_for(state="visible")
+    assert error.inner_text()
+    birth = form.locator(f"[name='{BIRTH}']")
+    assert birth.get_attribute("aria-invalid") == "true"
+    assert birth.evaluate("el => el === document.activeElement") is True
+
+
 def test_the_cancel_button_sends_only_its_own_entry(browser: Any, pages: list[Any]) -> None:
     page = page_with(browser, {"form": DEMO_FORM})
     pages.append(page)

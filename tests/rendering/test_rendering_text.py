@@ -145,3 +145,24 @@ def test_the_plain_text_fallback_omits_forbidden_link_targets() -> None:
 def test_it_cuts_absurdly_long_text() -> None:
     rendered = render_bot_item("a" * 1_000_000)
     assert len(rendered.html) < 60_000
+
+
+def test_it_renders_inline_code_in_backticks_without_formatting_inside() -> None:
+    assert format_kore_text("Type `show *all*` now") == "Type <code>show *all*</code> now"
+
+
+def test_angle_bracket_placeholders_are_shown_as_text_not_dropped() -> None:
+    html = format_kore_text("Type `show <name>`, or <name> alone.")
+    assert html == "Type <code>show &lt;name&gt;</code>, or &lt;name&gt; alone."
+
+
+def test_unknown_tags_next_to_allowed_html_stay_visible_as_text() -> None:
+    html = format_kore_text("<b>Hi</b> <customer-name> <svg onload=alert(1)>")
+    assert html.startswith("<b>Hi</b> &lt;customer-name&gt; &lt;svg onload=alert(1)&gt;")
+    assert "<svg" not in html
+
+
+def test_code_inside_bot_html_is_escaped() -> None:
+    assert (
+        format_kore_text("<p>run `<b>x</b>`</p>") == "<p>run <code>&lt;b&gt;x&lt;/b&gt;</code></p>"
+    )

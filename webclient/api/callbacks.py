@@ -45,7 +45,10 @@ def kore_callback(request: HttpRequest, slug: str, secret: str) -> JsonResponse:
             # Answered 429 once this address refused too often, 404 before; a delivery with
             # the right secret is never counted nor throttled, whoever else fails from the
             # same address (the platform's egress may be shared).
-            ratelimit.count_callback_refusal(request)
+            retry_after = ratelimit.count_callback_refusal(request)
+            if retry_after is not None:
+                metrics.rate_limited(ratelimit.CALLBACK_REFUSALS_PER_IP.name)
+                raise ratelimit.rate_limited(retry_after)
             metrics.callback_received(bot.slug if bot else "-", "refused")
             raise ApplicationError("not_found", "Not found.", Kind.NOT_FOUND)
         body: Any = json_loads(request.body)

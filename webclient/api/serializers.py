@@ -8,6 +8,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from webclient import forms
+from webclient.attachments import attachments_output
 from webclient.models import Message
 
 
@@ -21,6 +22,12 @@ class MessageOutputSerializer(serializers.Serializer):
     clientMessageId = serializers.CharField(source="client_message_id", allow_null=True)
     status = serializers.CharField(allow_null=True)
     createdAt = serializers.DateTimeField(source="created_at")
+    attachments = serializers.SerializerMethodField()
+
+    def get_attachments(self, message: Message) -> list[dict[str, Any]]:
+        if message.role != Message.Role.USER:
+            return []
+        return attachments_output(conversation_id=message.conversation_id, data=message.data)
 
     def get_data(self, message: Message) -> Any:
         return forms.shown_data(message.data)

@@ -11,6 +11,7 @@ from typing import Any, ClassVar, cast
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
+from webclient import metrics
 from webclient.security import ratelimit
 from webclient.sts import Principal
 
@@ -24,6 +25,8 @@ class RuleThrottle(BaseThrottle):
 
     def allow_request(self, request: Request, view: Any) -> bool:
         self.retry_after = ratelimit.count(self.rule, self.key(request))
+        if self.retry_after is not None:
+            metrics.rate_limited(self.rule.name)
         return self.retry_after is None
 
     def wait(self) -> float | None:

@@ -19,7 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from webclient import logs, selectors, services, sts
+from webclient import attachments, logs, selectors, services, sts
 from webclient.api.auth import HasChatToken, SessionUser, session_user_pk
 from webclient.api.longpoll import poll_answer, poll_params
 from webclient.api.permissions import OriginAllowed
@@ -27,6 +27,7 @@ from webclient.api.serializers import MessageOutputSerializer
 from webclient.api.throttles import SendPerIdentity, SendPerIp, StsPerIp
 from webclient.errors import ApplicationError, Kind
 from webclient.models import Bot
+from webclient.page_context import page_context_clean
 from webclient.security.upstream import UpstreamNotAllowed, check_upstream
 from webclient.sts import Principal
 
@@ -141,6 +142,15 @@ class MessagesView(APIView):
         postback = PostbackSerializer(required=False)
         formData = FormDataSerializer(required=False)
         event = serializers.ChoiceField(choices=["ON_CONNECT", "SESSION_CLOSURE"], required=False)
+        # The embedding page's customData and metaTags (webclient/page_context.py).
+        pageContext = serializers.DictField(required=False)
+        # Ids of files uploaded to /api/v1/attachments, sent with a text.
+        attachments = serializers.ListField(
+            child=serializers.CharField(max_length=64),
+            required=False,
+            min_length=1,
+            max_length=attachments.MAX_PER_MESSAGE,
+        )
 
         def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
             given = [key for key in ("text", "postback", "formData", "event") if key in attrs]
@@ -150,6 +160,8 @@ class MessagesView(APIView):
                 )
             if "text" in attrs and not attrs["text"].strip():
                 raise serializers.ValidationError({"text": "The text is empty."})
+            if "attachments" in attrs and "text" not in attrs:
+                raise serializers.ValidationError({"attachments": "Attachments go with a text."})
             return attrs
 
     def post(self, request: Request) -> Response:
@@ -157,6 +169,14 @@ class MessagesView(APIView):
         data = self.SendInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         body = {k: v for k, v in data.validated_data.items() if k != "clientMessageId"}
+        if "pageContext" in body:
+            body["pageContext"] = page_context_clean(principal.bot, body["pageContext"])
+            if not body["pageContext"]:
+                del body["pageContext"]
+        if "attachments" in body:
+            attachments.attachments_check(
+                bot=principal.bot, identity=principal.identity, keys=body["attachments"]
+            )
         message, created = services.user_message_accept(
             bot=principal.bot,
             identity=principal.identity,

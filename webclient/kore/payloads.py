@@ -15,8 +15,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, NotRequired, TypedDict, cast
 
+from webclient.attachments import upstream_links
 from webclient.forms import FormData
 from webclient.models import Bot, Conversation, Message
+from webclient.page_context import upstream_context
 from webclient.services import UserBody
 
 TASK_FIELDS = ("endOfTask", "endReason", "completedTaskId", "completedTaskName")
@@ -39,11 +41,13 @@ class V1Message(TypedDict, total=False):
     formData: UpstreamFormData
     type: str  # "event", with `val`: what Kore's Web SDK sends to V1 URLs
     val: str
+    attachments: list[str]
 
 
 class V2Message(TypedDict):
     type: str  # "text", "formData" or "event"
     val: str | UpstreamFormData
+    attachments: NotRequired[list[str]]
 
 
 class Party(TypedDict):
@@ -92,10 +96,13 @@ def request_body(bot: Bot, conversation: Conversation, message: Message) -> Requ
         "preferredChannelForResponse": "rtm",
         "message": _v1_message(sent) if bot.api_version == Bot.ApiVersion.V1 else _v2_message(sent),
     }
-    if bot.custom_data:
-        body["customData"] = bot.custom_data
-    if bot.meta_tags:
-        body["metaTags"] = bot.meta_tags
+    if "attachments" in sent:
+        body["message"]["attachments"] = upstream_links(sent["attachments"])
+    context = upstream_context(bot, sent.get("pageContext"))
+    if "customData" in context:
+        body["customData"] = context["customData"]
+    if "metaTags" in context:
+        body["metaTags"] = context["metaTags"]
     if bot.merge_identity:
         body["mergeIdentity"] = True
     return body

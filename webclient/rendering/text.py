@@ -3,11 +3,13 @@
 The markup is the one Kore's Web SDK understands (its `helpers.checkMarkdowns`):
 `*bold*`, `_italic_`, `~italic~` (Kore's older italic), `~~strike~~` (ours: Kore has no
 strike-through markup, so we take the common double tilde), `[text](url)`, `![alt](url)`,
-bare http/https/www URLs, ```` ```pre``` ````, lines starting with `#h1`…`#h6` (headings),
-`>>` (indent), `---`/`___` (rule), `* ` or `- ` (bullets), `1. ` (numbered list), and
-newlines. Plain text is escaped first, so only markup we produce becomes HTML. Text that
-contains HTML tags (bots may send HTML, and Kore's SDK renders it) is formatted the same
-way and then sanitised by nh3 instead.
+bare http/https/www URLs, ```` ```pre``` ````, `` `inline code` ``, lines starting with
+`#h1`…`#h6` (headings), `>>` (indent), `---`/`___` (rule), `* ` or `- ` (bullets), `1. `
+(numbered list), and newlines. Plain text is escaped first, so only markup we produce
+becomes HTML. Text that contains HTML tags (bots may send HTML, and Kore's SDK renders
+it) is formatted the same way and then sanitised by nh3 instead. Angle-bracket text that
+is not a tag the sanitiser knows (a placeholder such as `<name>`) is text: it is shown as
+typed, never dropped.
 """
 
 from __future__ import annotations
@@ -18,18 +20,28 @@ from collections.abc import Callable
 
 from django.utils.safestring import SafeString, mark_safe
 
-from webclient.rendering.sanitize import clean_html, safe_link, safe_media, strip_tags
+from webclient.rendering.sanitize import (
+    ALLOWED_TAGS,
+    DROPPED_WITH_CONTENT,
+    clean_html,
+    safe_link,
+    safe_media,
+    strip_tags,
+)
 
 # One message never needs more; longer input (a bot bug or an attack) is cut, not rendered.
 MAX_TEXT = 50_000
 
-_HTML_TAG = re.compile(r"</?[A-Za-z][^<>]*>")
+_HTML_TAG = re.compile(r"</?([A-Za-z][^\s/<>]*)[^<>]*>")
+# Tags the sanitiser knows: kept (allowed) or removed with their content (dropped).
+_KNOWN_TAGS = ALLOWED_TAGS | DROPPED_WITH_CONTENT
 _HEADING = re.compile(r"#[hH]([1-6])\s?(.*)")
 _BULLET = re.compile(r"(?:\*|-|•)\s+(.*)")
 _NUMBERED = re.compile(r"\d{1,3}[.)]\s+(.*)")
 _RULE = re.compile(r"(?:---|___)\s*$")
 
 _PRE = re.compile(r"```(.+?)```|'''(.+?)'''")
+_CODE = re.compile(r"`([^`\n]+)`")
 _IMAGE = re.compile(r"!\[([^\[\]\n]*)\]\(([^()\s]+)\)")
 _LINK = re.compile(r"\[([^\[\]\n]+)\]\s?\(([^()\s]+(?:\([^()\s]*\)[^()\s]*)*)\)")
 # In escaped text a URL ends at whitespace or at an escaped quote or angle bracket.
@@ -91,6 +103,10 @@ class _Inline:
     def pre(self, match: re.Match[str]) -> str:
         return self.park(f"<code>{match.group(1) or match.group(2)}</code>")
 
+    def code(self, match: re.Match[str]) -> str:
+        body = match.group(1) if self.escaped_input else html.escape(match.group(1))
+        return self.park(f"<code>{body}</code>")
+
     @staticmethod
     def emphasis(text: str) -> str:
         text = _BOLD.sub(r"<b>\1</b>", text)
@@ -100,6 +116,7 @@ class _Inline:
 
     def render(self, line: str) -> str:
         line = _PRE.sub(self.pre, line)
+        line = _CODE.sub(self.code, line)
         line = _IMAGE.sub(self.image, line)
         line = _LINK.sub(self.link, line)
         if self.escaped_input:
@@ -158,8 +175,19 @@ def _blocks(lines: list[str], inline: _Inline) -> str:
     return "".join(out)
 
 
+def _is_known_tag(match: re.Match[str]) -> bool:
+    return match.group(1).lower() in _KNOWN_TAGS
+
+
 def looks_like_html(text: str) -> bool:
-    return _HTML_TAG.search(text) is not None
+    """Whether the text holds a tag the sanitiser acts on (not just `<name>`-like text)."""
+    return any(_is_known_tag(match) for match in _HTML_TAG.finditer(text))
+
+
+def _escape_unknown_tags(text: str) -> str:
+    return _HTML_TAG.sub(
+        lambda m: m.group(0) if _is_known_tag(m) else html.escape(m.group(0)), text
+    )
 
 
 def format_kore_text(value: object, *, allow_html: bool = True) -> SafeString:
@@ -171,7 +199,8 @@ def format_kore_text(value: object, *, allow_html: bool = True) -> SafeString:
         return mark_safe("")
     text = _cut(value)
     if allow_html and looks_like_html(text):
-        body = _blocks(re.split(r"\r?\n", text), _Inline(escaped_input=False))
+        lines = re.split(r"\r?\n", _escape_unknown_tags(text))
+        body = _blocks(lines, _Inline(escaped_input=False))
         return mark_safe(clean_html(body))  # noqa: S308 - sanitised by nh3 just above
     body = _blocks(re.split(r"\r?\n", html.escape(text)), _Inline(escaped_input=True))
     return mark_safe(body)  # noqa: S308 - built from escaped text and our own tags only

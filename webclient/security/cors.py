@@ -55,15 +55,48 @@ def request_own_origins(request: HttpRequest) -> set[str]:
     return own_origins(request.scheme or "http", host)
 
 
+# Development only: a bot on the embedded emulator (a demo bot) may be embedded by any
+# page served from loopback, so README's snippet works against `make run` as written.
+# (CSP has no source expression for an IPv6 literal, so [::1] cannot frame it.)
+LOOPBACK_SOURCES = ("http://127.0.0.1:*", "http://localhost:*")
+_LOOPBACK_ORIGIN = re.compile(r"http://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]{1,5})?")
+
+
+def loopback_allowed(bot: Bot) -> bool:
+    return settings.DEBUG and not bot.upstream_url
+
+
+def is_loopback(origin: str) -> bool:
+    return _LOOPBACK_ORIGIN.fullmatch(origin) is not None
+
+
+def embedding_origins(bot: Bot | None) -> list[str]:
+    """CSP sources of the pages that may frame this bot's chat page (besides 'self')."""
+    if bot is None:
+        return []
+    origins = sorted({o for o in (normalise(o) for o in bot.origins) if o})
+    return origins + list(LOOPBACK_SOURCES) if loopback_allowed(bot) else origins
+
+
 def bot_allows(bot: Bot, origin: str) -> bool:
     wanted = normalise(origin)
-    return bool(wanted) and wanted in {normalise(o) for o in bot.origins}
+    if not wanted:
+        return False
+    return wanted in {normalise(o) for o in bot.origins} or (
+        loopback_allowed(bot) and is_loopback(wanted)
+    )
 
 
 def any_bot_allows(origin: str) -> bool:
     wanted = normalise(origin)
     if not wanted:
         return False
+    if (
+        settings.DEBUG
+        and is_loopback(wanted)
+        and Bot.objects.filter(enabled=True, upstream_url="").exists()
+    ):
+        return True
     for text in (
         Bot.objects.filter(enabled=True)
         .exclude(allowed_origins="")

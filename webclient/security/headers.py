@@ -13,13 +13,12 @@ from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, sync_to_async
-from django.conf import settings
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.utils.decorators import sync_and_async_middleware
 
-from webclient.models import Bot
-from webclient.security.cors import normalise
+from webclient import selectors
+from webclient.security.cors import embedding_origins
 
 BASE_POLICY = (
     "default-src 'self'",
@@ -42,10 +41,8 @@ def is_chat_page(request: HttpRequest) -> bool:
 
 
 def chat_frame_ancestors(request: HttpRequest) -> str:
-    slug = request.GET.get("bot") or settings.DEFAULT_BOT
-    bot = Bot.objects.filter(slug=slug, enabled=True).first()
-    origins = [normalise(o) for o in bot.origins] if bot else []
-    return " ".join(["'self'", *sorted({o for o in origins if o})])
+    bot = selectors.bot_find(slug=request.GET.get("bot"))
+    return " ".join(["'self'", *embedding_origins(bot)])
 
 
 def apply(response: HttpResponseBase, frame_ancestors: str) -> HttpResponseBase:

@@ -35,7 +35,13 @@ _TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}]', re.DOTALL)
 _OPENING = frozenset("[{")
 
 
+# Room for the multipart envelope around an attachment.
+MULTIPART_OVERHEAD = 64 * 1024
+
+
 def body_cap(path: str) -> int | None:
+    if path == "/api/v1/attachments":
+        return int(settings.ATTACHMENT_MAX_BYTES) + MULTIPART_OVERHEAD
     if path.startswith("/api/"):
         return int(settings.API_MAX_BODY_BYTES)
     if path.startswith("/hooks/"):

@@ -1,7 +1,8 @@
 """Fixed-window rate limits kept in Django's cache, answering 429 with `Retry-After`.
 
 The rules and their counting live here; the API applies them as DRF throttles
-(webclient/api/throttles.py), the Kore callback (a plain view) through `hit`.
+(webclient/api/throttles.py), the Kore callback (a plain view) through
+`count_callback_refusal`, and that layer counts what was refused in the metrics.
 
 The default cache is per process (locmem): a deployment with several processes needs a
 shared cache (Redis, Memcached, the database cache) or each process counts on its own.
@@ -20,7 +21,6 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 
-from webclient import metrics
 from webclient.errors import ApplicationError, Kind
 from webclient.security.proxies import client_address
 
@@ -98,18 +98,11 @@ def count(rule: Rule, key: str) -> int | None:
             cache.set(cache_key, 1, timeout=timeout)
             used = 1
     if used > rule.limit:
-        metrics.rate_limited(rule.name)
         return _seconds_left(start, now)
     return None
 
 
-def hit(rule: Rule, key: str) -> None:
-    """Count one request against `rule` for `key`; raise rate_limited when over the limit."""
-    retry_after = count(rule, key)
-    if retry_after is not None:
-        raise rate_limited(retry_after)
-
-
-def count_callback_refusal(request: HttpRequest) -> None:
-    """Count a refused callback; past the limit the refusal is a 429 instead of a 404."""
-    hit(CALLBACK_REFUSALS_PER_IP, client_ip(request))
+def count_callback_refusal(request: HttpRequest) -> int | None:
+    """Count a refused callback: None within the limit, else the seconds to Retry-After
+    (past the limit the refusal is a 429 instead of a 404)."""
+    return count(CALLBACK_REFUSALS_PER_IP, client_ip(request))

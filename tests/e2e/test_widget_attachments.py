@@ -1,0 +1,90 @@
+"""Attaching files in the widget: by button, drag-and-drop and paste; bad files refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.test_browser_templates import open_chat, wait_until_received
+from tests.widget.files import PNG
+
+pytestmark = pytest.mark.browser
+
+# Builds a File in the page from bytes, for drag-and-drop and paste.
+DATA_TRANSFER = """([name, bytes]) => {
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([new Uint8Array(bytes)], name, {type: "image/png"}));
+    return transfer;
+}"""
+
+
+def sent_with_attachments(base_url: str, identity: str, text: str) -> list[str]:
+    bodies = wait_until_received(base_url, identity, lambda b: b["message"].get("val") == text)
+    return next(b for b in bodies if b["message"].get("val") == text)["message"]["attachments"]
+
+
+def test_a_file_attached_with_the_button_reaches_the_bot_and_shows_a_thumbnail(
+    browser: Any, live_server_url: str
+) -> None:
+    context, page, identity = open_chat(browser, live_server_url)
+    page.get_by_role("button", name="Attach a file")  # the button opens this input
+    page.set_input_files(
+        "[data-kc-file]", files=[{"name": "receipt.png", "mimeType": "image/png", "buffer": PNG}]
+    )
+    page.locator(".kc-chip[data-kc-attachment]", has_text="receipt.png").wait_for()
+    page.get_by_label("Message").fill("my receipt")
+    page.keyboard.press("Enter")
+    thumbnail = page.locator(".kc-role-user[data-kc-id] img.kc-file-thumb[alt='receipt.png']")
+    thumbnail.wait_for(timeout=10_000)
+    assert thumbnail.evaluate("img => img.complete && img.naturalWidth") == 1
+    [link] = sent_with_attachments(live_server_url, identity, "my receipt")
+    fetched = httpx.get(link)
+    assert fetched.status_code == 200
+    assert fetched.content == PNG
+    assert page.locator(".kc-chip").count() == 0
+    context.close()
+
+
+def test_a_file_dropped_on_the_chat_or_pasted_into_the_message_box_is_attached(
+    browser: Any, live_server_url: str
+) -> None:
+    context, page, identity = open_chat(browser, live_server_url)
+    dropped = page.evaluate_handle(DATA_TRANSFER, ["dropped.png", list(PNG)])
+    page.locator("[data-kc-scroll]").dispatch_event("drop", {"dataTransfer": dropped})
+    page.locator(".kc-chip[data-kc-attachment]", has_text="dropped.png").wait_for()
+    pasted = page.evaluate_handle(DATA_TRANSFER, ["pasted.png", list(PNG)])
+    page.get_by_label("Message").evaluate(
+        "(box, data) => box.dispatchEvent(new ClipboardEvent('paste',"
+        " {clipboardData: data, bubbles: true, cancelable: true}))",
+        pasted,
+    )
+    page.locator(".kc-chip[data-kc-attachment]", has_text="pasted.png").wait_for()
+    # Without text, the names say what was sent.
+    page.get_by_label("Message").press("Enter")
+    page.locator(".kc-role-user[data-kc-id] img.kc-file-thumb").nth(1).wait_for(timeout=10_000)
+    links = sent_with_attachments(live_server_url, identity, "dropped.png, pasted.png")
+    assert len(links) == 2
+    context.close()
+
+
+def test_a_bad_file_is_refused_in_the_composer_and_nothing_is_sent(
+    browser: Any, live_server_url: str
+) -> None:
+    context, page, _ = open_chat(browser, live_server_url)
+    page.set_input_files(
+        "[data-kc-file]",
+        files=[
+            {"name": "photo.png", "mimeType": "image/png", "buffer": b"MZ\x90\x00not an image\x00"}
+        ],
+    )
+    refusal = page.locator(".kc-chip-error[role='alert']")
+    refusal.wait_for()
+    assert "not accepted" in refusal.inner_text()
+    page.get_by_label("Message").press("Enter")
+    page.wait_for_timeout(1000)
+    assert page.locator(".kc-role-user").count() == 0
+    refusal.get_by_role("button", name="Remove photo.png").click()
+    assert page.locator(".kc-chip").count() == 0
+    context.close()

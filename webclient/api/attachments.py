@@ -1,0 +1,44 @@
+"""POST /api/v1/attachments: a user uploads one file (multipart field `file`) to attach to a
+message they send next (`attachments: [id]`). The answer names it and links to it."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from rest_framework import status
+from rest_framework.parsers import MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from webclient import attachments, services
+from webclient.api.auth import HasChatToken
+from webclient.api.permissions import OriginAllowed
+from webclient.api.throttles import SendPerIdentity, SendPerIp
+from webclient.errors import ApplicationError
+from webclient.sts import Principal
+
+
+class AttachmentsView(APIView):
+    permission_classes = [HasChatToken, OriginAllowed]
+    throttle_classes = [SendPerIdentity, SendPerIp]
+    parser_classes = [MultiPartParser]
+
+    def post(self, request: Request) -> Response:
+        principal = cast(Principal, request.user)
+        files = request.FILES.getlist("file")
+        if len(files) != 1:
+            raise ApplicationError(
+                "one_file", "Send exactly one file, as the multipart field 'file'."
+            )
+        # Checked before the conversation is created: a refused file changes nothing.
+        upload = files[0]
+        attachments.attachment_check(upload)
+        conversation = services.conversation_get_or_create(
+            bot=principal.bot, identity=principal.identity
+        )
+        stored = attachments.attachment_store(conversation=conversation, upload=upload)
+        output = attachments.attachments_output(
+            conversation_id=stored.conversation_id, data={"attachments": [stored.key]}
+        )[0]
+        return Response({"id": stored.key, **output}, status=status.HTTP_201_CREATED)
