@@ -102,13 +102,13 @@ def idle_requests(browser: Any, url: str, tabs: int, seconds: float) -> dict[str
             ),
         )
         page.goto(url)
-        page.wait_for_selector("[data-kc-log] li", timeout=30_000)  # the welcome: settled
+        page.wait_for_selector(".kc-role-bot", timeout=30_000)  # the welcome: settled
         pages.append(page)
     pages[0].wait_for_timeout(3000)
     start = time.monotonic()
     pages[0].wait_for_timeout(seconds * 1000)
     end = time.monotonic()
-    check(bool(pages[0].query_selector("[data-kc-log] li")), "the widget did not load")
+    check(bool(pages[0].query_selector(".kc-role-bot")), "the widget did not load")
     context.close()
     counted = [(tab, at, u) for tab, at, u in polls if start <= at <= end]
     rate = 0.0
