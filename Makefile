@@ -53,7 +53,15 @@ test: $(VENV)/.dev-deps lint
 	$(BIN)/pytest
 	scripts/test-on-postgres $(BIN)/pytest -q tests/api tests/kore
 
+# Issue 13's goals, each against a baseline of the same run (docs/performance.md); minutes
+# long. Results in bench/results/, plots in docs/.
 bench: $(VENV)/.dev-deps
+	scripts/ensure-chromium
+	$(MAKE) --no-print-directory $(SDK)/node_modules/.package-lock.json
 	$(BIN)/python bench/longpoll_bench.py
+	$(BIN)/python bench/memory_bench.py
+	$(BIN)/python bench/throughput_bench.py
+	$(BIN)/python bench/widget_bench.py
 	$(BIN)/python bench/render_bench.py
 	$(BIN)/python bench/scale_bench.py
+	$(BIN)/python bench/plots.py

@@ -8,7 +8,9 @@ docs/deployment.md). It runs uvicorn on kore_chat.asgi:application with what bar
   default, so anyone on the host could pick the address per-IP rate limits count);
 - slow clients: deadlines for a request's headers and body (HTTP_HEADER_TIMEOUT,
   HTTP_BODY_TIMEOUT), which uvicorn lacks: its only timeout is the idle keep-alive, and
-  any byte restarts that. A client sending a byte a second kept its connection forever.
+  any byte restarts that. A client sending a byte a second kept its connection forever;
+- many open widgets: a listen backlog for a reconnect storm (HTTP_BACKLOG) and the
+  process's open-file limit raised to the system's maximum.
 
 Options: --host (default 127.0.0.1, or $HOST), --port (8000, or $PORT), --workers (1, or
 $WEB_CONCURRENCY: several need PostgreSQL, docs/deployment.md) and --no-access-log;
@@ -21,6 +23,7 @@ import argparse
 import asyncio
 import logging
 import os
+import resource
 from typing import Any
 
 import h11
@@ -102,8 +105,21 @@ def uvicorn_options() -> dict[str, Any]:
         "proxy_headers": bool(trusted),
         "forwarded_allow_ips": trusted,
         "timeout_keep_alive": settings.HTTP_KEEPALIVE_TIMEOUT,
+        "backlog": settings.HTTP_BACKLOG,
         "server_header": False,
     }
+
+
+def raise_open_file_limit() -> None:
+    """Each open widget holds a connection: allow as many open files as the system lets
+    this process have (the soft limit is often 1,024)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (ValueError, OSError) as exc:
+            log.warning("could not raise the open-file limit from %d: %s", soft, exc)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -124,13 +140,20 @@ def main(argv: list[str] | None = None) -> None:
         help="no access log lines (the reverse proxy may keep them instead)",
     )
     args = parser.parse_args(argv)
-    uvicorn.run(
+    serve(
         "kore_chat.asgi:application",
-        host=args.host,
-        port=args.port,
+        args.host,
+        args.port,
         access_log=args.access_log,
         workers=args.workers,
-        **uvicorn_options(),
+    )
+
+
+def serve(app: str, host: str, port: int, *, access_log: bool, workers: int = 1) -> None:
+    """Run `app` (an import string) as this module runs the product."""
+    raise_open_file_limit()
+    uvicorn.run(
+        app, host=host, port=port, access_log=access_log, workers=workers, **uvicorn_options()
     )
 
 

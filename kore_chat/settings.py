@@ -183,7 +183,9 @@ if DATABASE_URL:
 else:
     DATABASES = {
         "default": {
-            "ENGINE": "django.db.backends.sqlite3",
+            # Django's SQLite backend, with in-process writers taking turns
+            # (kore_chat/db/sqlite3).
+            "ENGINE": "kore_chat.db.sqlite3",
             "NAME": DB_PATH,
             "OPTIONS": {
                 # WAL lets long-poll reads run while the relay writes; IMMEDIATE takes the
@@ -249,6 +251,10 @@ STS_MAX_SESSION_AGE = envint("STS_MAX_SESSION_AGE", 24 * 3600)
 # common proxies and load balancers.
 LONGPOLL_DEFAULT_WAIT = envint("LONGPOLL_DEFAULT_WAIT", 25)
 LONGPOLL_MAX_WAIT = envint("LONGPOLL_MAX_WAIT", 45)
+# Seconds a process trusts the bots it cached (webclient/botcache.py) when it cannot hear of
+# a change: changes made in the same process, or in any process sharing CACHE_BACKEND,
+# apply at once.
+BOT_CACHE_SECONDS = envint("BOT_CACHE_SECONDS", 30)
 # How a stored message wakes long-polls held by other processes (webclient/delivery.py):
 # "postgres" (LISTEN/NOTIFY, the default on PostgreSQL), "redis" (pub/sub on REDIS_URL) or
 # "local" (this process only: the default on SQLite, which serves one process).
@@ -366,6 +372,9 @@ JSON_MAX_DEPTH = envint("JSON_MAX_DEPTH", 64)
 HTTP_HEADER_TIMEOUT = envint("HTTP_HEADER_TIMEOUT", 10)
 HTTP_BODY_TIMEOUT = envint("HTTP_BODY_TIMEOUT", 30)
 HTTP_KEEPALIVE_TIMEOUT = envint("HTTP_KEEPALIVE_TIMEOUT", 5)
+# Connections the kernel queues before the server accepts them: enough for a reconnect storm
+# of open widgets (docs/performance.md); the kernel caps it at net.core.somaxconn.
+HTTP_BACKLOG = envint("HTTP_BACKLOG", 4096)
 
 # Attachments (webclient/attachments.py, docs/widget.md): the content types users may attach
 # (checked by content; empty: attachments off), the largest file, and how long a link to a

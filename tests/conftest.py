@@ -67,7 +67,10 @@ def fresh_rate_limits() -> Any:
     """In-process tests start with no rate-limit counts (they live in the local cache)."""
     from django.core.cache import cache
 
+    from webclient import botcache
+
     cache.clear()
+    botcache.forget_all()  # bots a rolled-back test cached
     yield
     cache.clear()
 

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -51,9 +51,15 @@ class LiveServer:
         devserver: bool = False,
         database_url: str | None = None,
         access_log: bool = False,
+        serve: str = "kore_chat.serve",
+        options: Sequence[str] = (),
     ) -> None:
         self.devserver = devserver
         self.access_log = access_log
+        # The module that runs the server (`python -m`) and its extra options: the benchmark
+        # runs bench.serve, the product's server with its own routes added.
+        self.serve = serve
+        self.options = list(options)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.db_path = db_path
@@ -90,8 +96,9 @@ class LiveServer:
         if self.devserver:
             command = ["manage.py", "runserver", f"127.0.0.1:{self.port}", "--noreload"]
         else:
-            command = ["-m", "kore_chat.serve", "--host", "127.0.0.1", "--port", str(self.port)]
+            command = ["-m", self.serve, "--host", "127.0.0.1", "--port", str(self.port)]
             command += [] if self.access_log else ["--no-access-log"]
+            command += self.options
         self.process = subprocess.Popen(
             [sys.executable, *command],
             cwd=ROOT,

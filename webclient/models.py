@@ -11,10 +11,23 @@ from django.core.exceptions import ValidationError
 from django.core.files.storage import Storage, storages
 from django.core.validators import RegexValidator
 from django.db import models
+from django.dispatch import Signal
 
 from webclient.fields import EncryptedTextField
 from webclient.rendering.sanitize import safe_media
 from webclient.security.upstream import UpstreamNotAllowed, check_upstream
+
+# Sent when a queryset update changed bots (which sends no post_save): caches of bots
+# (webclient/botcache.py) must forget them, e.g. when an admin ends a rotation grace.
+bots_updated = Signal()
+
+
+class BotQuerySet(models.QuerySet["Bot"]):
+    def update(self, **kwargs: object) -> int:
+        changed = super().update(**kwargs)
+        if changed:
+            bots_updated.send(sender=Bot)
+        return changed
 
 
 class Bot(models.Model):
@@ -116,6 +129,8 @@ class Bot(models.Model):
     theme_color_scheme = models.CharField(
         "colour scheme", max_length=5, choices=ColorScheme.choices, default=ColorScheme.AUTO
     )
+
+    objects = BotQuerySet.as_manager()
 
     def __str__(self) -> str:
         return self.slug

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.conf import settings
+from django.db import connection
 
 from webclient import forms
 from webclient.errors import ApplicationError, Kind
@@ -38,8 +41,31 @@ def messages_after(*, bot_id: int, identity: str, after: int) -> list[Message]:
     )
 
 
-def conversation_pending(*, bot_id: int, identity: str) -> bool:
-    return Conversation.objects.filter(bot_id=bot_id, identity=identity, pending=True).exists()
+@dataclass(frozen=True)
+class PollState:
+    newer: bool  # the conversation has messages after the poll's cursor
+    pending: bool
+
+
+def poll_state(*, bot_id: int, identity: str, after: int) -> PollState:
+    """Whether there is anything after `after`, and the conversation's `pending`.
+
+    Every poll asks this on arrival and when its wait runs out, and most find nothing: one
+    small indexed query in plain SQL (the ORM would spend twenty times the query's own time
+    building it and reading the answer; issue 13). Portable to PostgreSQL.
+    """
+    conversation, message = Conversation._meta.db_table, Message._meta.db_table
+    sql = (
+        f"SELECT c.pending, EXISTS (SELECT 1 FROM {message} m"  # noqa: S608 (our table names)
+        f" WHERE m.conversation_id = c.id AND m.id > %s)"
+        f" FROM {conversation} c WHERE c.bot_id = %s AND c.identity = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [after, bot_id, identity])
+        row = cursor.fetchone()
+    if row is None:
+        return PollState(newer=False, pending=False)
+    return PollState(newer=bool(row[1]), pending=bool(row[0]))
 
 
 def bot_by_callback(*, slug: str) -> Bot | None:

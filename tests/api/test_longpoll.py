@@ -182,6 +182,54 @@ def test_it_caps_the_wait(user: Any, settings: Any) -> None:
     assert poll_params({}) == (0, settings.LONGPOLL_DEFAULT_WAIT)
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"after": "0", "wait": "0"},
+        {"after": "007", "wait": "25"},
+        {"after": str(2**63 - 1)},
+        {"after": str(2**63)},
+        {"after": "12.0"},
+        {"after": " 12"},
+        {"after": "-1"},
+        {"wait": "²"},
+        {"after": ""},
+    ],
+)
+def test_the_quick_parameter_path_agrees_with_the_serializer(
+    query: dict[str, str], settings: Any
+) -> None:
+    from webclient.api.longpoll import poll_params
+    from webclient.api.serializers import PollInputSerializer
+    from webclient.errors import ApplicationError
+
+    serializer = PollInputSerializer(data=query)
+    if not serializer.is_valid():
+        with pytest.raises(ApplicationError):
+            poll_params(query)
+        return
+    default = min(settings.LONGPOLL_DEFAULT_WAIT, settings.LONGPOLL_MAX_WAIT)
+    expected_wait = serializer.validated_data.get("wait", default)
+    assert poll_params(query) == (serializer.validated_data["after"], expected_wait)
+
+
+def test_an_idle_poll_asks_the_database_one_small_question(user: Any) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from webclient.api.longpoll import Snapshot, _snapshot
+
+    _, conversation = user
+    store(conversation, "seen")
+    cursor = conversation.messages.get().pk
+    services.conversation_update(conversation=conversation, pending=True)
+    with CaptureQueriesContext(connection) as queries:
+        idle = _snapshot(conversation.bot_id, "poller", cursor)
+    assert (idle.messages, idle.pending, len(queries)) == ([], True, 1)
+    assert _snapshot(conversation.bot_id, "nobody", 0) == Snapshot([], pending=False)
+    assert [m["text"] for m in _snapshot(conversation.bot_id, "poller", 0).messages] == ["seen"]
+
+
 needs_listener = pytest.mark.skipif(
     not session_uses_postgres(),
     reason="only the PostgreSQL notifier knows each channel's newest message (the PostgreSQL"

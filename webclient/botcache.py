@@ -1,0 +1,99 @@
+"""Enabled bots kept in memory for the hot path: verifying the token of every poll and send.
+
+Reading a bot costs a query and four Fernet decryptions (its secrets); a poll cycle needs
+the bot only to check a signature. So each process keeps the enabled bots it has read, and
+forgets them when a bot changes:
+
+- in this process, at once: a save, delete or queryset update of bots drops every entry
+  (and again when its transaction commits, so that no read made before the commit
+  outlives it);
+- in other processes, through a generation number in Django's default cache, bumped by the
+  same save and compared on every lookup: immediate when that cache is shared (Redis);
+- in any case, after BOT_CACHE_SECONDS: the bound for several processes that share no cache.
+
+Only enabled bots are kept: a disabled or unknown bot is looked up in the database each
+time. A caller that finds a cached bot's secret wrong (rotated in another process) asks
+again with `fresh=True`. Callers get a copy, never the shared instance.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+
+from webclient.models import Bot, bots_updated
+
+GENERATION_KEY = "kore-chat:bots:generation"
+
+_lock = threading.Lock()
+# slug -> (bot, when it was read (monotonic), the generation current before it was read)
+_bots: dict[str, tuple[Bot, float, Any]] = {}
+
+
+def _generation() -> Any:
+    try:
+        return cache.get(GENERATION_KEY, 0)
+    except Exception:
+        return None  # the shared cache is down: trust nothing, read the database
+
+
+def cached_bot(slug: str) -> Bot | None:
+    """The enabled bot from memory, or None when only the database can tell."""
+    with _lock:
+        entry = _bots.get(slug)
+    if entry is None:
+        return None
+    bot, read_at, generation = entry
+    if time.monotonic() - read_at > settings.BOT_CACHE_SECONDS:
+        return None
+    if generation is None or generation != _generation():
+        return None
+    return copy.copy(bot)
+
+
+def enabled_bot(slug: str, *, fresh: bool = False) -> Bot | None:
+    """The enabled bot with this slug, or None; from memory unless `fresh` or unknown."""
+    if not fresh:
+        bot = cached_bot(slug)
+        if bot is not None:
+            return bot
+    generation = _generation()
+    found = Bot.objects.filter(slug=slug, enabled=True).first()
+    with _lock:
+        if found is None:
+            _bots.pop(slug, None)
+        else:
+            _bots[slug] = (found, time.monotonic(), generation)
+    return copy.copy(found) if found is not None else None
+
+
+def forget_all() -> None:
+    with _lock:
+        _bots.clear()
+
+
+def _bump() -> None:
+    forget_all()
+    try:
+        if not cache.add(GENERATION_KEY, 1, timeout=None):
+            cache.incr(GENERATION_KEY)
+    except Exception:
+        # The shared cache is down: other processes fall back on BOT_CACHE_SECONDS.
+        return
+
+
+def _bot_changed(sender: Any, **kwargs: Any) -> None:
+    _bump()
+    transaction.on_commit(_bump)
+
+
+post_save.connect(_bot_changed, sender=Bot, dispatch_uid="botcache-save")
+post_delete.connect(_bot_changed, sender=Bot, dispatch_uid="botcache-delete")
+bots_updated.connect(_bot_changed, sender=Bot, dispatch_uid="botcache-update")
