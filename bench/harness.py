@@ -6,15 +6,17 @@ cost the (shared, 2-core) machine more CPU than the server under test.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
 import resource
 import sqlite3
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -163,6 +165,50 @@ def copy_database(source: Path, target: Path) -> None:
     """A second server's database, identical to the first's (same bots, same secrets)."""
     with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
         src.backup(dst)
+
+
+class Databases:
+    """A template database migrated and seeded once in `directory`, Django set up on it in
+    this process (to mint tokens), and fresh copies of it, one a server."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.template = directory / "template.sqlite3"
+        migrate(self.template)
+        setup_django(self.template)
+
+    def fresh(self, name: str) -> Path:
+        db = self.directory / f"{name}.sqlite3"
+        copy_database(self.template, db)
+        return db
+
+    def server(
+        self, name: str, env: Mapping[str, str] | None = None
+    ) -> AbstractContextManager[Server]:
+        """A server on a fresh copy named `name`."""
+        return server(self.fresh(name), env)
+
+
+@contextmanager
+def databases() -> Iterator[Databases]:
+    with tempfile.TemporaryDirectory() as tmp:
+        yield Databases(Path(tmp))
+
+
+def command_line(doc: str | None, out: str, **options: int | str) -> argparse.Namespace:
+    """A benchmark's options: its docstring's first line, `--name` for each of `options`
+    (the default given, of its type), then `--out`, where its results go (bench/results/)."""
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    for name, default in options.items():
+        parser.add_argument(f"--{name}", type=type(default), default=default)
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / out))
+    return parser.parse_args()
+
+
+def save(found: Any, out: str | Path) -> None:
+    """A benchmark's results, as JSON."""
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(found, indent=1))
 
 
 # A lean HTTP/1.1 client: one connection, keep-alive, Content-Length bodies only.

@@ -19,10 +19,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -37,14 +35,13 @@ from bench.harness import (
     bearer,
     bot_pk,
     check,
-    copy_database,
+    command_line,
     created,
-    migrate,
+    databases,
     mint_tokens,
     raise_fd_limit,
-    server,
+    save,
     settle_cpu,
-    setup_django,
     summary_ms,
 )
 
@@ -289,29 +286,22 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     check(limit > args.polls + 256, f"the open-file limit ({limit}) is too low for the polls")
     only = set(args.only.split(","))
     results: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        template = Path(tmp) / "template.sqlite3"
-        migrate(template)  # once; every server below gets a copy
-        setup_django(template)
-
-        def fresh(name: str) -> Path:
-            db = Path(tmp) / f"{name}.sqlite3"
-            copy_database(template, db)
-            return db
-
+    with databases() as copies:  # migrated once; every server below gets a copy
         if "idle" in only:
             tokens = mint_tokens([f"idle-{n}" for n in range(200)])
-            with server(fresh("idle")) as srv:
+            with copies.server("idle") as srv:
                 results["idle"] = await idle_cycle(srv, tokens, args.cycles)
             report_idle(results["idle"])
         if "latency" in only:
-            with server(fresh("latency")) as srv:
+            with copies.server("latency") as srv:
                 results["latency"] = await delivery(srv, mint_tokens(["lp", "ws"]), args.exchanges)
             report_latency(results["latency"])
         if "held" in only:
             tokens = mint_tokens([f"hold-{n}" for n in range(args.polls)])
-            with server(fresh("held"), HELD_ENV) as srv:
-                results["held"] = await held_polls(srv, tokens, args.probes, Path(tmp) / "held")
+            with copies.server("held", HELD_ENV) as srv:
+                results["held"] = await held_polls(
+                    srv, tokens, args.probes, copies.directory / "held"
+                )
             report_held(results["held"])
     return results
 
@@ -364,14 +354,14 @@ def report_held(held: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--polls", type=int, default=10_000)
-    parser.add_argument("--probes", type=int, default=200)
-    parser.add_argument("--cycles", type=int, default=2000)
-    parser.add_argument("--exchanges", type=int, default=200)
-    parser.add_argument("--only", default="idle,latency,held")
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "longpoll.json"))
-    arguments = parser.parse_args()
-    os.makedirs(Path(arguments.out).parent, exist_ok=True)
+    arguments = command_line(
+        __doc__,
+        "longpoll.json",
+        polls=10_000,
+        probes=200,
+        cycles=2000,
+        exchanges=200,
+        only="idle,latency,held",
+    )
     found = asyncio.run(main(arguments))
-    Path(arguments.out).write_text(json.dumps(found, indent=1))
+    save(found, arguments.out)

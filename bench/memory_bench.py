@@ -7,11 +7,8 @@ Usage: .venv/bin/python bench/memory_bench.py [--polls 10000] [--steps 5]
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -19,18 +16,16 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import (
-    ROOT,
     Connection,
     Server,
     bearer,
     check,
-    copy_database,
-    migrate,
+    command_line,
+    databases,
     mint_tokens,
     raise_fd_limit,
-    server,
+    save,
     settle_cpu,
-    setup_django,
 )
 
 # Long holds; idle connections (the baseline) must outlive the server's header deadline.
@@ -67,16 +62,11 @@ async def sweep(srv: Server, tokens: list[str], steps: int, polls: bool) -> list
 
 async def main(count: int, steps: int) -> dict[str, Any]:
     raise_fd_limit(2 * count + 1024)
-    with tempfile.TemporaryDirectory() as tmp:
-        template = Path(tmp) / "template.sqlite3"
-        migrate(template)
-        setup_django(template)
+    with databases() as copies:
         tokens = list(mint_tokens([f"mem-{n}" for n in range(count)]).values())
         found = {}
         for name, polls in (("connections", False), ("polls", True)):
-            db = Path(tmp) / f"{name}.sqlite3"
-            copy_database(template, db)
-            with server(db, HELD_ENV) as srv:
+            with copies.server(name, HELD_ENV) as srv:
                 found[name] = await sweep(srv, tokens, steps, polls)
     return found
 
@@ -91,11 +81,7 @@ def report(found: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--polls", type=int, default=10_000)
-    parser.add_argument("--steps", type=int, default=5)
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "memory.json"))
-    arguments = parser.parse_args()
+    arguments = command_line(__doc__, "memory.json", polls=10_000, steps=5)
     result = asyncio.run(main(arguments.polls, arguments.steps))
-    Path(arguments.out).write_text(json.dumps(result, indent=1))
+    save(result, arguments.out)
     report(result)

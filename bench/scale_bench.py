@@ -97,6 +97,27 @@ async def token(http: httpx.AsyncClient, identity: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {answer.json()['jwt']}"}
 
 
+async def send(http: httpx.AsyncClient, headers: dict[str, str], text: str) -> httpx.Response:
+    """One message sent (a fresh clientMessageId), checked accepted."""
+    sent = await http.post(
+        "/api/v1/messages",
+        json={"text": text, "clientMessageId": str(uuid.uuid4())},
+        headers=headers,
+    )
+    assert sent.status_code == 202, sent.text
+    return sent
+
+
+async def long_poll(
+    http: httpx.AsyncClient, headers: dict[str, str], cursor: int, wait: int
+) -> Any:
+    """One long-poll's answer, as JSON."""
+    answer = await http.get(
+        "/api/v1/messages", params={"after": cursor, "wait": wait}, headers=headers
+    )
+    return answer.json()
+
+
 async def wakeups(
     poll_on: str, send_to: str, count: int, wait: int = 20
 ) -> tuple[list[float], list[float]]:
@@ -122,12 +143,7 @@ async def wakeups(
             )
             await asyncio.sleep(0.05)
             text = f"wake {n}"
-            sent = await sender.post(
-                "/api/v1/messages",
-                json={"text": text, "clientMessageId": str(uuid.uuid4())},
-                headers=headers,
-            )
-            assert sent.status_code == 202, sent.text
+            await send(sender, headers, text)
             answered = time.monotonic()
             answer = await poll
             arrived = time.time()
@@ -152,22 +168,11 @@ async def reply_wakeups(poll_on: str, send_to: str, count: int, parallel: int = 
             httpx.AsyncClient(base_url=send_to, timeout=60) as sender,
         ):
             headers = await token(poller, f"reply-{uuid.uuid4()}")
-            sent = await sender.post(
-                "/api/v1/messages",
-                json={"text": "slow 1", "clientMessageId": str(uuid.uuid4())},
-                headers=headers,
-            )
-            assert sent.status_code == 202, sent.text
+            sent = await send(sender, headers, "slow 1")
             cursor, later = sent.json()["cursor"], 0
             while later < 2:  # "Halfway there…" and "Done after 1 s."
                 opened = time.time()
-                answer = (
-                    await poller.get(
-                        "/api/v1/messages",
-                        params={"after": cursor, "wait": 10},
-                        headers=headers,
-                    )
-                ).json()
+                answer = await long_poll(poller, headers, cursor, 10)
                 arrived = time.time()
                 cursor = answer["cursor"]
                 for message in answer["messages"]:
@@ -199,21 +204,10 @@ async def conversation(
             word = f"m{k}"
             words.append(word)
             client = clients[k % len(clients)]
-            sent = await client.post(
-                "/api/v1/messages",
-                json={"text": word, "clientMessageId": str(uuid.uuid4())},
-                headers=headers,
-            )
-            assert sent.status_code == 202, sent.text
+            await send(client, headers, word)
             while len(replies) <= k:
                 poller = clients[(k + 1) % len(clients)]
-                answer = (
-                    await poller.get(
-                        "/api/v1/messages",
-                        params={"after": cursor, "wait": 20},
-                        headers=headers,
-                    )
-                ).json()
+                answer = await long_poll(poller, headers, cursor, 20)
                 cursor = answer["cursor"]
                 replies += [m["text"] for m in answer["messages"] if m["role"] == "bot"]
             done.append(time.monotonic())

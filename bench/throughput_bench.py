@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import sys
 import tempfile
@@ -41,6 +40,7 @@ from bench.harness import (
     migrate,
     mint_tokens,
     raise_fd_limit,
+    save,
     setup_django,
     summary_ms,
 )
@@ -272,7 +272,6 @@ if __name__ == "__main__":
     output = Path(
         arguments.out or ROOT / "bench" / "results" / f"throughput-{arguments.label}.json"
     )
-    output.parent.mkdir(parents=True, exist_ok=True)
     found = asyncio.run(main(arguments))
-    output.write_text(json.dumps(found, indent=1))
+    save(found, output)
     report(found)

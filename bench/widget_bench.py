@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import itertools
-import json
 import sys
 import tempfile
 import time
@@ -25,7 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import ROOT, check, server
+from bench.harness import ROOT, check, save, server
 from tests.browser import CHROMIUM_ARGS, chromium_path
 
 SDK_DIR = ROOT / "tests" / "sdk"
@@ -170,6 +169,5 @@ if __name__ == "__main__":
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "widget.json"))
     arguments = parser.parse_args()
     found = main(arguments.seconds, [int(n) for n in arguments.tabs.split(",")])
-    Path(arguments.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(arguments.out).write_text(json.dumps(found, indent=1))
+    save(found, arguments.out)
     report(found)

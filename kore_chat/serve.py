@@ -122,8 +122,15 @@ def raise_open_file_limit() -> None:
             log.warning("could not raise the open-file limit from %d: %s", soft, exc)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m kore_chat.serve", description=__doc__)
+def main(
+    argv: list[str] | None = None,
+    *,
+    app: str = "kore_chat.asgi:application",
+    prog: str = "python -m kore_chat.serve",
+    description: str | None = __doc__,
+) -> None:
+    """The command line; the benchmark's server (bench/serve.py) runs its own `app` with it."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--host", default=os.getenv("HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.getenv("PORT", "8000")))
     parser.add_argument(
@@ -141,7 +148,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     serve(
-        "kore_chat.asgi:application",
+        app,
         args.host,
         args.port,
         access_log=args.access_log,
