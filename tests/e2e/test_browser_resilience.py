@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_browser_templates import open_chat, received_by_bot, say, wait_until_received
+from tests.e2e.widget import open_chat, received_by_bot, say, wait_until_received
 
 pytestmark = pytest.mark.browser
 

@@ -2,53 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-import httpx
 import pytest
+
+from tests.e2e.widget import message_value, open_chat, received_by_bot, say, wait_until_received
 
 pytestmark = pytest.mark.browser
 
 FORM = "fct-5a0cf4f1-2b8e-4d55-9d3c-0000000000"
-
-
-def received_by_bot(base_url: str, identity: str) -> list[dict[str, Any]]:
-    answer = httpx.get(f"{base_url}/emulator/_control/received", params={"user": identity})
-    answer.raise_for_status()
-    return list(answer.json()["received"])
-
-
-def wait_until_received(
-    base_url: str, identity: str, predicate: Any, timeout: float = 10
-) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + timeout
-    while True:
-        bodies = received_by_bot(base_url, identity)
-        if any(predicate(body) for body in bodies):
-            return bodies
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the bot never received it; it got {bodies}")
-        time.sleep(0.2)
-
-
-def message_value(body: dict[str, Any]) -> Any:
-    """What a V2 request carried (the demo bot speaks V2)."""
-    return body["message"].get("val")
-
-
-def open_chat(browser: Any, url: str) -> tuple[Any, Any, str]:
-    context = browser.new_context()
-    page = context.new_page()
-    page.goto(url + "/")
-    page.locator(".kc-role-bot").first.wait_for(timeout=10_000)
-    identity = page.evaluate("JSON.parse(localStorage.getItem('kore-chat:demo:browser')).identity")
-    return context, page, identity
-
-
-def say(page: Any, text: str) -> None:
-    page.get_by_label("Message").fill(text)
-    page.keyboard.press("Enter")
 
 
 def test_a_postback_button_sends_its_payload_and_shows_its_title(

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.test_browser_templates import open_chat, wait_until_received
+from tests.e2e.widget import open_chat, received_text, say
 from tests.widget.files import PNG
 
 pytestmark = pytest.mark.browser
@@ -21,8 +21,7 @@ DATA_TRANSFER = """([name, bytes]) => {
 
 
 def sent_with_attachments(base_url: str, identity: str, text: str) -> list[str]:
-    bodies = wait_until_received(base_url, identity, lambda b: b["message"].get("val") == text)
-    return next(b for b in bodies if b["message"].get("val") == text)["message"]["attachments"]
+    return list(received_text(base_url, identity, text)["message"]["attachments"])
 
 
 def test_a_file_attached_with_the_button_reaches_the_bot_and_shows_a_thumbnail(
@@ -34,8 +33,7 @@ def test_a_file_attached_with_the_button_reaches_the_bot_and_shows_a_thumbnail(
         "[data-kc-file]", files=[{"name": "receipt.png", "mimeType": "image/png", "buffer": PNG}]
     )
     page.locator(".kc-chip[data-kc-attachment]", has_text="receipt.png").wait_for()
-    page.get_by_label("Message").fill("my receipt")
-    page.keyboard.press("Enter")
+    say(page, "my receipt")
     thumbnail = page.locator(".kc-role-user[data-kc-id] img.kc-file-thumb[alt='receipt.png']")
     thumbnail.wait_for(timeout=10_000)
     assert thumbnail.evaluate("img => img.complete && img.naturalWidth") == 1

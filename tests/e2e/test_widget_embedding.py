@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_browser_templates import wait_until_received
-from tests.e2e.widget import PAGES, open_host
+from tests.e2e.widget import PAGES, open_embedded_chat, open_host, received_text, say, wait_for_bot
 from tests.liveserver import ROOT, LiveServer
 
 pytestmark = pytest.mark.browser
@@ -59,8 +58,7 @@ def test_the_readme_snippet_works_as_written_on_another_local_site(
     context = browser.new_context()
     page = context.new_page()
     page.goto(host_origin + "/readme")
-    page.get_by_role("button", name="Open chat").click()
-    page.frame_locator("iframe").locator(".kc-role-bot").first.wait_for(timeout=10_000)
+    open_embedded_chat(page)
     context.close()
 
 
@@ -77,25 +75,15 @@ def test_page_context_reaches_the_bot_only_for_allowed_keys_under_the_bots_own(
         custom_data='{"plan": "gold", "tier": "forged", "card": "4111"}'.replace('"', "&quot;"),
         meta_tags='{"page": "checkout", "other": "x"}'.replace('"', "&quot;"),
     )
-    page.locator("button[aria-controls='kore-chat-frame']").click()
-    chat = page.frame_locator("iframe")
-    chat.locator(".kc-role-bot").first.wait_for(timeout=10_000)
-    chat.get_by_label("Message").fill("with context")
-    chat.get_by_label("Message").press("Enter")
-    bodies = wait_until_received(
-        context_server, who, lambda b: b["message"].get("val") == "with context"
-    )
-    body = next(b for b in bodies if b["message"].get("val") == "with context")
+    chat = open_embedded_chat(page)
+    say(chat, "with context")
+    body = received_text(context_server, who, "with context")
     assert body["customData"] == {"plan": "gold", "tier": "set-by-the-admin"}
     assert body["metaTags"] == {"page": "checkout"}
     # A single-page site changes it later.
     page.evaluate("KoreChat.setContext({customData: {plan: 'silver'}})")
-    chat.get_by_label("Message").fill("changed plan")
-    chat.get_by_label("Message").press("Enter")
-    bodies = wait_until_received(
-        context_server, who, lambda b: b["message"].get("val") == "changed plan"
-    )
-    body = next(b for b in bodies if b["message"].get("val") == "changed plan")
+    say(chat, "changed plan")
+    body = received_text(context_server, who, "changed plan")
     assert body["customData"] == {"plan": "silver", "tier": "set-by-the-admin"}
     assert "metaTags" not in body
     context.close()
@@ -112,9 +100,7 @@ def test_the_bots_theme_colours_the_panel_and_places_the_launcher(
     )
     assert launcher.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(255, 212, 0)"
     assert launcher.evaluate("b => getComputedStyle(b).color") == "rgb(0, 0, 0)"
-    launcher.click()
-    chat = page.frame_locator("iframe")
-    chat.locator(".kc-role-bot").first.wait_for(timeout=10_000)
+    chat = open_embedded_chat(page)
     header = chat.locator(".kc-header")
     assert header.evaluate("h => getComputedStyle(h).backgroundColor") == "rgb(255, 212, 0)"
     assert header.evaluate("h => getComputedStyle(h).color") == "rgb(0, 0, 0)"
@@ -138,13 +124,9 @@ def test_the_chime_is_off_unless_the_snippet_asks_for_it(
         page = open_host(
             context, host_origin, live_server_url, **({"sound": sound} if sound else {})
         )
-        launcher = page.locator("button[aria-controls='kore-chat-frame']")
-        launcher.click()
-        chat = page.frame_locator("iframe")
-        chat.locator(".kc-role-bot").first.wait_for(timeout=10_000)
-        chat.get_by_label("Message").fill("slow 2")
-        chat.get_by_label("Message").press("Enter")
-        chat.locator(".kc-role-bot", has_text="Working on it").wait_for(timeout=10_000)
+        chat = open_embedded_chat(page)
+        say(chat, "slow 2")
+        wait_for_bot(chat, "Working on it")
         before = page.evaluate("window.chimes")
         chat.get_by_role("button", name="Minimise").click()
         page.get_by_role("button", name="Open chat (2 unread messages)").wait_for(timeout=10_000)

@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_browser_templates import say
-from tests.e2e.widget import PAGES, open_host
+from tests.e2e.widget import PAGES, open_embedded_chat, open_host, open_widget, say
 
 pytestmark = pytest.mark.browser
 
@@ -15,10 +14,9 @@ pytestmark = pytest.mark.browser
 def test_arabic_mirrors_the_layout_and_translates_the_widget(
     browser: Any, live_server_url: str
 ) -> None:
-    context = browser.new_context(viewport={"width": 500, "height": 700})
-    page = context.new_page()
-    page.goto(live_server_url + "/?lang=ar")
-    page.locator(".kc-role-bot").first.wait_for(timeout=10_000)
+    context, page = open_widget(
+        browser, live_server_url, "/?lang=ar", viewport={"width": 500, "height": 700}
+    )
     assert page.evaluate("document.documentElement.dir") == "rtl"
     assert page.locator("[data-kc-connection]").inner_text().strip() == "متصل"
     page.get_by_label("الرسالة").fill("مرحبا")
@@ -56,9 +54,7 @@ def test_the_embed_takes_data_lang_then_the_embedding_pages_lang(
         "</body></html>"
     )
     page.goto(host_origin + "/shop/arabic")
-    page.locator("button[aria-controls='kore-chat-frame']").click()
-    chat = page.frame_locator("iframe")
-    chat.locator(".kc-role-bot").first.wait_for(timeout=10_000)
+    chat = open_embedded_chat(page)
     assert chat.locator("html").get_attribute("dir") == "rtl"
     assert page.get_by_role("button", name="فتح المحادثة").is_visible()
     context.close()
@@ -81,10 +77,7 @@ def test_dark_mode_follows_the_system_with_readable_colours(
 def test_the_keyboard_order_is_header_tools_then_conversation_then_message_box(
     browser: Any, live_server_url: str
 ) -> None:
-    context = browser.new_context()
-    page = context.new_page()
-    page.goto(live_server_url + "/")
-    page.locator(".kc-role-bot").first.wait_for(timeout=10_000)
+    context, page = open_widget(browser, live_server_url)
     order = []
     for _ in range(7):
         page.keyboard.press("Tab")

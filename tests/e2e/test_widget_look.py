@@ -6,8 +6,16 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_browser_templates import open_chat, say
-from tests.e2e.widget import open_host
+from tests.e2e.widget import (
+    launcher,
+    open_chat,
+    open_embedded_chat,
+    open_host,
+    open_widget,
+    say,
+    wait_for_bot,
+    wait_for_welcome,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -31,7 +39,7 @@ def test_consecutive_bot_messages_form_one_group_with_one_avatar(
 ) -> None:
     context, page, _ = open_chat(browser, live_server_url)
     say(page, "slow 1")
-    page.locator(".kc-role-bot", has_text="Done after 1 s.").wait_for(timeout=10_000)
+    wait_for_bot(page, "Done after 1 s.")
     working = page.locator(".kc-role-bot", has_text="Working on it")
     halfway = page.locator(".kc-role-bot", has_text="Halfway there")
     assert "kc-first" in (working.get_attribute("class") or "")
@@ -46,12 +54,11 @@ def test_the_typing_dots_animate_never_hide_the_newest_message_and_respect_reduc
     browser: Any, live_server_url: str
 ) -> None:
     for motion, animation in (("no-preference", "kc-bounce"), ("reduce", "none")):
-        context = browser.new_context(reduced_motion=motion, viewport={"width": 400, "height": 500})
-        page = context.new_page()
-        page.goto(live_server_url + "/")
-        page.locator(".kc-role-bot").first.wait_for(timeout=10_000)
+        context, page = open_widget(
+            browser, live_server_url, reduced_motion=motion, viewport={"width": 400, "height": 500}
+        )
         say(page, "slow 4")
-        page.locator(".kc-role-bot", has_text="Halfway there").wait_for(timeout=10_000)
+        wait_for_bot(page, "Halfway there")
         dots = page.locator(".kc-typing")
         dots.wait_for()
         assert (
@@ -69,14 +76,11 @@ def test_the_typing_dots_animate_never_hide_the_newest_message_and_respect_reduc
 def test_a_new_messages_button_appears_when_scrolled_up_and_takes_the_user_down(
     browser: Any, live_server_url: str
 ) -> None:
-    context = browser.new_context(viewport={"width": 400, "height": 420})
-    page = context.new_page()
-    page.goto(live_server_url + "/")
-    page.locator(".kc-role-bot").first.wait_for(timeout=10_000)
+    context, page = open_widget(browser, live_server_url, viewport={"width": 400, "height": 420})
     say(page, "show table")
     page.locator(".kc-table").first.wait_for(timeout=10_000)
     say(page, "slow 3")
-    page.locator(".kc-role-bot", has_text="Working on it").wait_for(timeout=10_000)
+    wait_for_bot(page, "Working on it")
     page.locator("[data-kc-scroll]").evaluate("s => { s.scrollTop = 0; }")
     jump = page.get_by_role("button", name="New messages")
     jump.wait_for(timeout=10_000)
@@ -91,10 +95,7 @@ def test_a_new_messages_button_appears_when_scrolled_up_and_takes_the_user_down(
 def test_a_320_px_phone_has_no_sideways_scroll_and_table_dates_stay_whole(
     browser: Any, live_server_url: str
 ) -> None:
-    context = browser.new_context(viewport={"width": 320, "height": 640})
-    page = context.new_page()
-    page.goto(live_server_url + "/")
-    page.locator(".kc-role-bot").first.wait_for(timeout=10_000)
+    context, page = open_widget(browser, live_server_url, viewport={"width": 320, "height": 640})
     for command in ("show table", "show carousel", "show all"):
         say(page, command)
         page.locator(".kc-role-user[data-kc-id]", has_text=command).wait_for()
@@ -110,10 +111,6 @@ def test_a_320_px_phone_has_no_sideways_scroll_and_table_dates_stay_whole(
     context.close()
 
 
-def launcher(page: Any) -> Any:
-    return page.locator("button[aria-controls='kore-chat-frame']")
-
-
 def test_the_launcher_is_a_labelled_round_button_that_opens_and_closes_the_panel(
     browser: Any, live_server_url: str, host_origin: str
 ) -> None:
@@ -124,7 +121,7 @@ def test_the_launcher_is_a_labelled_round_button_that_opens_and_closes_the_panel
     assert button.get_attribute("aria-expanded") == "false"
     button.click()
     chat = page.frame_locator("iframe")
-    chat.locator(".kc-role-bot").first.wait_for(timeout=10_000)
+    wait_for_welcome(chat)
     assert button.get_attribute("aria-expanded") == "true"
     # Escape in the panel closes it and gives the focus back to the launcher.
     chat.get_by_label("Message").press("Escape")
@@ -144,12 +141,9 @@ def test_a_minimised_panel_counts_unread_messages_on_the_launcher(
 ) -> None:
     context = browser.new_context()
     page = open_host(context, host_origin, live_server_url)
-    launcher(page).click()
-    chat = page.frame_locator("iframe")
-    chat.locator(".kc-role-bot").first.wait_for(timeout=10_000)
-    chat.get_by_label("Message").fill("slow 2")
-    chat.get_by_label("Message").press("Enter")
-    chat.locator(".kc-role-bot", has_text="Working on it").wait_for(timeout=10_000)
+    chat = open_embedded_chat(page)
+    say(chat, "slow 2")
+    wait_for_bot(chat, "Working on it")
     chat.get_by_role("button", name="Minimise").click()
     page.locator("iframe").wait_for(state="hidden")
     page.get_by_role("button", name="Open chat (2 unread messages)").wait_for(timeout=10_000)
@@ -165,8 +159,7 @@ def test_on_a_phone_the_embedded_panel_fills_the_screen(
 ) -> None:
     context = browser.new_context(viewport={"width": 390, "height": 700})
     page = open_host(context, host_origin, live_server_url)
-    launcher(page).click()
-    page.frame_locator("iframe").locator(".kc-role-bot").first.wait_for(timeout=10_000)
+    open_embedded_chat(page)
     box = page.locator("iframe").bounding_box()
     assert (box["x"], box["y"], box["width"], box["height"]) == (0, 0, 390, 700)
     assert launcher(page).is_hidden()

@@ -9,28 +9,22 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_browser_templates import (
+from tests.e2e.widget import (
+    message_value,
     open_chat,
     received_by_bot,
+    received_text,
     say,
-    wait_until_received,
+    wait_for_bot,
+    wait_for_state,
+    wait_for_welcome,
 )
 
 pytestmark = pytest.mark.browser
 
 
-def state(page: Any) -> str:
-    return str(page.locator("[data-kc-chat]").get_attribute("data-kc-state"))
-
-
-def wait_for_state(page: Any, wanted: str, timeout: float = 10_000) -> None:
-    page.locator(f'[data-kc-chat][data-kc-state="{wanted}"]').wait_for(
-        state="attached", timeout=timeout
-    )
-
-
 def times_said(base_url: str, identity: str, text: str) -> int:
-    return [b["message"].get("val") for b in received_by_bot(base_url, identity)].count(text)
+    return [message_value(b) for b in received_by_bot(base_url, identity)].count(text)
 
 
 def test_the_header_shows_online_offline_and_online_again(
@@ -102,7 +96,7 @@ def test_a_429_is_retried_no_sooner_than_its_retry_after(
     page.route("**/api/v1/messages", slow_down_once)
     say(page, "patience")
     # Waiting through Playwright: route handlers run only while it has control.
-    page.locator(".kc-role-bot", has_text="patience").wait_for(timeout=10_000)
+    wait_for_bot(page, "patience")
     assert attempts[1] - attempts[0] >= 1.9
     assert times_said(live_server_url, identity, "patience") == 1
     context.close()
@@ -121,11 +115,9 @@ def test_a_message_typed_offline_shows_at_once_and_arrives_once_within_2_s_of_th
     page.wait_for_timeout(9000)
     context.set_offline(False)
     back = time.monotonic()
-    wait_until_received(
-        live_server_url, identity, lambda b: b["message"].get("val") == "typed in a tunnel", 2
-    )
+    received_text(live_server_url, identity, "typed in a tunnel", 2)
     assert time.monotonic() - back < 2
-    page.locator(".kc-role-bot", has_text="typed in a tunnel").wait_for(timeout=10_000)
+    wait_for_bot(page, "typed in a tunnel")
     assert times_said(live_server_url, identity, "typed in a tunnel") == 1
     assert page.locator(".kc-role-user", has_text="typed in a tunnel").count() == 1
     assert page.locator(".kc-pending").count() == 0
@@ -138,7 +130,7 @@ def test_a_sent_bubble_becomes_the_servers_message_without_a_duplicate(
     context, page, _ = open_chat(browser, live_server_url)
     say(page, "just once")
     page.locator(".kc-role-user[data-kc-id]", has_text="just once").wait_for()
-    page.locator(".kc-role-bot", has_text="just once").wait_for(timeout=10_000)
+    wait_for_bot(page, "just once")
     assert page.locator(".kc-role-user", has_text="just once").count() == 1
     context.close()
 
@@ -162,9 +154,7 @@ def test_a_refused_message_is_marked_failed_and_its_retry_button_sends_it(
     assert "Refused for the test." in failed.inner_text()
     page.unroute("**/api/v1/messages")
     failed.get_by_role("button", name="Retry").click()
-    wait_until_received(
-        live_server_url, identity, lambda b: b["message"].get("val") == "second chance"
-    )
+    received_text(live_server_url, identity, "second chance")
     page.locator(".kc-role-user[data-kc-id]", has_text="second chance").wait_for()
     assert page.locator(".kc-role-user", has_text="second chance").count() == 1
     context.close()
@@ -195,17 +185,17 @@ def test_two_tabs_share_one_long_poll_and_the_second_takes_over_when_the_first_c
     held = held_polls(context)
     first = context.new_page()
     first.goto(live_server_url + "/")
-    first.locator(".kc-role-bot").first.wait_for(timeout=10_000)
+    wait_for_welcome(first)
     second = context.new_page()
     second.goto(live_server_url + "/")
-    second.locator(".kc-role-bot").first.wait_for(timeout=10_000)
+    wait_for_welcome(second)
     second.wait_for_timeout(1500)
     assert held.get(first) == 1
     assert held.get(second, 0) == 0
     # The follower still sees what arrives, through the leader.
     say(second, "from the second tab")
-    second.locator(".kc-role-bot", has_text="from the second tab").wait_for(timeout=10_000)
-    first.locator(".kc-role-bot", has_text="from the second tab").wait_for(timeout=10_000)
+    wait_for_bot(second, "from the second tab")
+    wait_for_bot(first, "from the second tab")
 
     # The follower shows the shared connection's state.
     context.set_offline(True)
@@ -218,7 +208,7 @@ def test_two_tabs_share_one_long_poll_and_the_second_takes_over_when_the_first_c
     second.wait_for_timeout(500)
     assert held.get(second) == 1
     say(second, "after the takeover")
-    second.locator(".kc-role-bot", has_text="after the takeover").wait_for(timeout=10_000)
+    wait_for_bot(second, "after the takeover")
     context.close()
 
 
@@ -228,13 +218,11 @@ def test_end_chat_sends_session_closure_and_shows_the_chat_ended(
     context, page, identity = open_chat(browser, live_server_url)
     page.get_by_role("button", name="End chat").click()
     wait_for_state(page, "ended")
-    wait_until_received(
-        live_server_url, identity, lambda b: b["message"].get("val") == "SESSION_CLOSURE"
-    )
+    received_text(live_server_url, identity, "SESSION_CLOSURE")
     # Writing again picks the conversation up.
     say(page, "one more thing")
     wait_for_state(page, "online")
-    page.locator(".kc-role-bot", has_text="one more thing").wait_for(timeout=10_000)
+    wait_for_bot(page, "one more thing")
     context.close()
 
 
@@ -243,15 +231,15 @@ def test_new_chat_starts_afresh_and_stays_fresh_after_a_reload(
 ) -> None:
     context, page, identity = open_chat(browser, live_server_url)
     say(page, "the old topic")
-    page.locator(".kc-role-bot", has_text="the old topic").wait_for(timeout=10_000)
+    wait_for_bot(page, "the old topic")
     page.get_by_role("button", name="New chat").click()
-    page.locator(".kc-role-bot", has_text="demo bot").wait_for(timeout=10_000)
+    wait_for_bot(page, "demo bot")
     assert "the old topic" not in page.locator("[data-kc-log]").inner_text()
     bodies = received_by_bot(live_server_url, identity)
     events = [b["message"].get("val") for b in bodies if b["message"].get("type") == "event"]
     assert events[-2:] == ["SESSION_CLOSURE", "ON_CONNECT"]
     page.reload()
-    page.locator(".kc-role-bot", has_text="demo bot").wait_for(timeout=10_000)
+    wait_for_bot(page, "demo bot")
     assert "the old topic" not in page.locator("[data-kc-log]").inner_text()
     assert "session has ended" not in page.locator("[data-kc-log]").inner_text()
     context.close()
@@ -265,7 +253,7 @@ def test_the_transcript_download_holds_the_users_own_conversation_only(
     other.locator(".kc-role-user[data-kc-id]", has_text="someone else's words").wait_for()
     context, page, _ = open_chat(browser, live_server_url)
     say(page, "my own words")
-    page.locator(".kc-role-bot", has_text="my own words").wait_for(timeout=10_000)
+    wait_for_bot(page, "my own words")
     with page.expect_download() as download:
         page.get_by_role("button", name="Download transcript").click()
     text = Path(download.value.path()).read_text(encoding="utf-8")
