@@ -14,9 +14,9 @@ FORM = "fct-5a0cf4f1-2b8e-4d55-9d3c-0000000000"
 
 
 def test_a_postback_button_sends_its_payload_and_shows_its_title(
-    browser: Any, live_server_url: str
+    new_context: Any, live_server_url: str
 ) -> None:
-    context, page, identity = open_chat(browser, live_server_url)
+    page, identity = open_chat(new_context, live_server_url)
     say(page, "show button")
     button = page.locator("button[data-kc-postback]").first
     button.wait_for(timeout=10_000)
@@ -25,11 +25,10 @@ def test_a_postback_button_sends_its_payload_and_shows_its_title(
     button.click()
     page.locator(".kc-role-user", has_text=title).wait_for(timeout=10_000)
     wait_until_received(live_server_url, identity, lambda b: message_value(b) == payload)
-    context.close()
 
 
-def test_a_quick_reply_is_sent_once_and_disappears(browser: Any, live_server_url: str) -> None:
-    context, page, identity = open_chat(browser, live_server_url)
+def test_a_quick_reply_is_sent_once_and_disappears(new_context: Any, live_server_url: str) -> None:
+    page, identity = open_chat(new_context, live_server_url)
     say(page, "show quick_replies")
     reply = page.locator("[data-kc-once] button[data-kc-postback]").first
     reply.wait_for(timeout=10_000)
@@ -41,13 +40,12 @@ def test_a_quick_reply_is_sent_once_and_disappears(browser: Any, live_server_url
     page.reload()
     page.locator(".kc-role-user").last.wait_for(timeout=10_000)
     assert page.locator("[data-kc-once]").count() == 0
-    context.close()
 
 
 def test_a_form_shows_the_servers_validation_error_then_submits(
-    browser: Any, live_server_url: str
+    new_context: Any, live_server_url: str
 ) -> None:
-    context, page, identity = open_chat(browser, live_server_url)
+    page, identity = open_chat(new_context, live_server_url)
     say(page, "form")
     form = page.locator("form[data-kc-form]")
     form.wait_for(timeout=10_000)
@@ -83,4 +81,3 @@ def test_a_form_shows_the_servers_validation_error_then_submits(
     # Submitted stays submitted, also after a reload.
     page.reload()
     page.locator("form[data-kc-form][data-kc-submitted='submitted']").wait_for(timeout=10_000)
-    context.close()

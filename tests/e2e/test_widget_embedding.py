@@ -46,7 +46,7 @@ def context_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def test_the_readme_snippet_works_as_written_on_another_local_site(
-    browser: Any, live_server_url: str, host_origin: str
+    new_context: Any, live_server_url: str, host_origin: str
 ) -> None:
     snippet = re.search(r"<!-- embed-snippet -->\n```html\n(.+?)\n```", README.read_text(), re.S)
     assert snippet is not None
@@ -55,18 +55,16 @@ def test_the_readme_snippet_works_as_written_on_another_local_site(
         + snippet.group(1).replace("http://127.0.0.1:8000", live_server_url)
         + "</body></html>"
     )
-    context = browser.new_context()
-    page = context.new_page()
+    page = new_context().new_page()
     page.goto(host_origin + "/readme")
     open_embedded_chat(page)
-    context.close()
 
 
 def test_page_context_reaches_the_bot_only_for_allowed_keys_under_the_bots_own(
-    browser: Any, context_server: str, host_origin: str
+    new_context: Any, context_server: str, host_origin: str
 ) -> None:
     who = f"shopper-{uuid.uuid4()}"
-    context = browser.new_context()
+    context = new_context()
     page = open_host(
         context,
         host_origin,
@@ -86,14 +84,14 @@ def test_page_context_reaches_the_bot_only_for_allowed_keys_under_the_bots_own(
     body = received_text(context_server, who, "changed plan")
     assert body["customData"] == {"plan": "silver", "tier": "set-by-the-admin"}
     assert "metaTags" not in body
-    context.close()
 
 
 def test_the_bots_theme_colours_the_panel_and_places_the_launcher(
-    browser: Any, context_server: str, host_origin: str
+    new_context: Any, context_server: str, host_origin: str
 ) -> None:
-    context = browser.new_context(viewport={"width": 1200, "height": 800})
-    page = open_host(context, host_origin, context_server)
+    page = open_host(
+        new_context(viewport={"width": 1200, "height": 800}), host_origin, context_server
+    )
     launcher = page.get_by_role("button", name="Open chat")
     page.wait_for_function(
         "() => document.querySelector('[aria-controls=kore-chat-frame]').style.left === '20px'"
@@ -107,14 +105,13 @@ def test_the_bots_theme_colours_the_panel_and_places_the_launcher(
     assert chat.locator("h1").inner_text() == "Acme help"
     assert chat.locator(".kc-welcome").inner_text() == "We answer in minutes."
     assert page.locator("iframe").bounding_box()["x"] == 20
-    context.close()
 
 
 def test_the_chime_is_off_unless_the_snippet_asks_for_it(
-    browser: Any, live_server_url: str, host_origin: str
+    new_context: Any, live_server_url: str, host_origin: str
 ) -> None:
     for sound, chimes in (("", 0), ("on", 2)):
-        context = browser.new_context()
+        context = new_context()
         # Count the sounds the page makes: each chime is one oscillator started.
         context.add_init_script(
             "window.chimes = 0; const start = OscillatorNode.prototype.start;"
@@ -131,4 +128,3 @@ def test_the_chime_is_off_unless_the_snippet_asks_for_it(
         chat.get_by_role("button", name="Minimise").click()
         page.get_by_role("button", name="Open chat (2 unread messages)").wait_for(timeout=10_000)
         assert page.evaluate("window.chimes") - before == chimes
-        context.close()

@@ -19,6 +19,7 @@ from tests.e2e.widget import (
     received_text,
     record_sts,
     say,
+    send,
     state,
     stored_keys,
     wait_for_welcome,
@@ -38,17 +39,16 @@ def stored_state(page_or_frame: Any, key: str) -> dict[str, Any]:
 
 
 def test_a_page_vouching_for_bob_never_shows_alices_conversation_nor_uses_her_token(
-    browser: Any, live_server_url: str
+    new_context: Any, live_server_url: str
 ) -> None:
     alice, bob = f"alice-{uuid.uuid4()}", f"bob-{uuid.uuid4()}"
-    context, page = open_widget(browser, live_server_url, f"/?identity={alice}")
-    say(page, "alice's private note")
-    page.locator(".kc-role-user[data-kc-id]", has_text="alice's private note").wait_for()
+    page = open_widget(new_context, live_server_url, f"/?identity={alice}")
+    send(page, "alice's private note")
     alice_jwt = stored_state(page, f"kore-chat:demo:id:{alice}")["jwt"]
 
-    asked = record_sts(context)
+    asked = record_sts(page.context)
     authorizations: list[str] = []
-    context.on(
+    page.context.on(
         "request",
         lambda r: (
             authorizations.append(r.headers.get("authorization", ""))
@@ -66,14 +66,13 @@ def test_a_page_vouching_for_bob_never_shows_alices_conversation_nor_uses_her_to
     assert not any(
         message_value(b) == "alice's private note" for b in received_by_bot(live_server_url, bob)
     )
-    context.close()
 
 
-def test_a_token_is_never_used_for_another_bot(browser: Any, live_server_url: str) -> None:
-    context, page = open_widget(browser, live_server_url, "/?bot=demo")
+def test_a_token_is_never_used_for_another_bot(new_context: Any, live_server_url: str) -> None:
+    page = open_widget(new_context, live_server_url, "/?bot=demo")
     demo_jwt = stored_state(page, "kore-chat:demo:browser")["jwt"]
     used: list[str] = []
-    context.on(
+    page.context.on(
         "request",
         lambda r: (
             used.append(r.headers.get("authorization", "")) if "/api/v1/messages" in r.url else None
@@ -83,14 +82,13 @@ def test_a_token_is_never_used_for_another_bot(browser: Any, live_server_url: st
     other_jwt = stored_state(page, "kore-chat:demo-v1-sync:browser")["jwt"]
     assert other_jwt != demo_jwt
     assert used and f"Bearer {demo_jwt}" not in used
-    context.close()
 
 
 def test_the_embed_hands_the_identity_to_its_frame_by_postmessage_never_in_a_url(
-    browser: Any, live_server_url: str, host_origin: str
+    new_context: Any, live_server_url: str, host_origin: str
 ) -> None:
     carol = f"carol-{uuid.uuid4()}"
-    context = browser.new_context()
+    context = new_context()
     urls: list[str] = []
     context.on("request", lambda r: urls.append(r.url))
     asked = record_sts(context)
@@ -105,18 +103,16 @@ def test_the_embed_hands_the_identity_to_its_frame_by_postmessage_never_in_a_url
     assert asked[0]["identityHash"] == "signed-by-the-shop"
     say(chat, "hello from the shop")
     received_text(live_server_url, carol, "hello from the shop")
-    context.close()
 
 
 def test_switching_identity_restarts_from_a_fresh_token_without_the_previous_messages(
-    browser: Any, live_server_url: str, host_origin: str
+    new_context: Any, live_server_url: str, host_origin: str
 ) -> None:
     carol, dave = f"carol-{uuid.uuid4()}", f"dave-{uuid.uuid4()}"
-    context = browser.new_context()
+    context = new_context()
     page = open_host(context, host_origin, live_server_url, identity=carol, identity_hash="h1")
     chat = open_embedded_chat(page)
-    say(chat, "carol's order number")
-    chat.locator(".kc-role-user[data-kc-id]", has_text="carol's order number").wait_for()
+    send(chat, "carol's order number")
 
     asked = record_sts(context)
     page.evaluate("([who, hash]) => KoreChat.identify(who, hash)", [dave, "h2"])
@@ -128,13 +124,12 @@ def test_switching_identity_restarts_from_a_fresh_token_without_the_previous_mes
     frame = next(f for f in page.frames if f.url.startswith(live_server_url))
     assert stored_keys(frame) == [f"kore-chat:demo:id:{dave}"]
     assert token_subject(stored_state(frame, f"kore-chat:demo:id:{dave}")["jwt"]) == dave
-    context.close()
 
 
 def test_the_frame_takes_an_identity_only_from_an_origin_allowed_to_embed_it(
-    browser: Any, live_server_url: str
+    new_context: Any, live_server_url: str
 ) -> None:
-    context = browser.new_context()
+    context = new_context()
     asked = record_sts(context)
     page = context.new_page()
     page.goto(f"{live_server_url}/?embed=1&bot=demo")
@@ -153,13 +148,12 @@ def test_the_frame_takes_an_identity_only_from_an_origin_allowed_to_embed_it(
     )
     wait_for_welcome(page)
     assert [body["identity"].split("-")[0] for body in asked] == ["trusted"]
-    context.close()
 
 
 def test_the_state_of_earlier_versions_keyed_by_bot_only_is_never_used(
-    browser: Any, live_server_url: str
+    new_context: Any, live_server_url: str
 ) -> None:
-    context = browser.new_context()
+    context = new_context()
     page = context.new_page()
     page.goto(f"{live_server_url}/healthz")
     page.evaluate(
@@ -170,4 +164,3 @@ def test_the_state_of_earlier_versions_keyed_by_bot_only_is_never_used(
     goto_chat(page, f"{live_server_url}/?identity=frank-{uuid.uuid4()}")
     assert len(asked) == 1
     assert page.evaluate("localStorage.getItem('kore-chat:demo')") is None
-    context.close()

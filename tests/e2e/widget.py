@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -59,18 +60,18 @@ def goto_chat(page: Any, url: str) -> None:
     wait_for_welcome(page)
 
 
-def open_widget(browser: Any, url: str, path: str = "/", **options: Any) -> tuple[Any, Any]:
-    """A new context (with these options) and page on the chat at url + path, welcomed."""
-    context = browser.new_context(**options)
-    page = context.new_page()
+def open_widget(new_context: Callable[..., Any], url: str, path: str = "/", **options: Any) -> Any:
+    """A page, in a new context with these options, on the chat at url + path, welcomed."""
+    page = new_context(**options).new_page()
     goto_chat(page, url + path)
-    return context, page
+    return page
 
 
-def open_chat(browser: Any, url: str) -> tuple[Any, Any, str]:
-    context, page = open_widget(browser, url)
+def open_chat(new_context: Callable[..., Any], url: str) -> tuple[Any, str]:
+    """The demo chat in a new context, welcomed, and the identity the widget made itself."""
+    page = open_widget(new_context, url)
     identity = page.evaluate("JSON.parse(localStorage.getItem('kore-chat:demo:browser')).identity")
-    return context, page, identity
+    return page, identity
 
 
 def say(page: Any, text: str) -> None:
@@ -83,6 +84,12 @@ def say(page: Any, text: str) -> None:
 def launcher(page: Any) -> Any:
     """The embed's launcher button on the host page."""
     return page.locator("button[aria-controls='kore-chat-frame']")
+
+
+def send(page: Any, text: str) -> None:
+    """Say this, then wait until its bubble is the server's stored message."""
+    say(page, text)
+    page.locator(".kc-role-user[data-kc-id]", has_text=text).wait_for()
 
 
 def open_embedded_chat(page: Any) -> Any:
