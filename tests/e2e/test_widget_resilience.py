@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.widget import (
+    goto_chat,
     message_value,
     open_chat,
     received_by_bot,
@@ -18,7 +19,6 @@ from tests.e2e.widget import (
     send,
     wait_for_bot,
     wait_for_state,
-    wait_for_welcome,
 )
 
 pytestmark = pytest.mark.browser
@@ -180,11 +180,9 @@ def test_two_tabs_share_one_long_poll_and_the_second_takes_over_when_the_first_c
     context = new_context()
     held = held_polls(context)
     first = context.new_page()
-    first.goto(live_server_url + "/")
-    wait_for_welcome(first)
+    goto_chat(first, live_server_url + "/")
     second = context.new_page()
-    second.goto(live_server_url + "/")
-    wait_for_welcome(second)
+    goto_chat(second, live_server_url + "/")
     second.wait_for_timeout(1500)
     assert held.get(first) == 1
     assert held.get(second, 0) == 0
