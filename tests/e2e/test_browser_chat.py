@@ -10,10 +10,9 @@ pytestmark = pytest.mark.browser
 
 
 def test_a_visitor_says_hello_sees_the_reply_and_keeps_the_history_on_reload(
-    browser: Any, live_server_url: str
+    new_context: Any, live_server_url: str
 ) -> None:
-    context = browser.new_context()
-    page = context.new_page()
+    page = new_context().new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(live_server_url + "/")
@@ -33,4 +32,3 @@ def test_a_visitor_says_hello_sees_the_reply_and_keeps_the_history_on_reload(
     page.locator(".kc-role-bot", has_text=reply_text.strip()[:20]).wait_for(timeout=10_000)
     assert page.locator(".kc-role-user").count() == 1
     assert errors == []
-    context.close()

@@ -2,59 +2,21 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-import httpx
 import pytest
+
+from tests.e2e.widget import message_value, open_chat, received_by_bot, say, wait_until_received
 
 pytestmark = pytest.mark.browser
 
 FORM = "fct-5a0cf4f1-2b8e-4d55-9d3c-0000000000"
 
 
-def received_by_bot(base_url: str, identity: str) -> list[dict[str, Any]]:
-    answer = httpx.get(f"{base_url}/emulator/_control/received", params={"user": identity})
-    answer.raise_for_status()
-    return list(answer.json()["received"])
-
-
-def wait_until_received(
-    base_url: str, identity: str, predicate: Any, timeout: float = 10
-) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + timeout
-    while True:
-        bodies = received_by_bot(base_url, identity)
-        if any(predicate(body) for body in bodies):
-            return bodies
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the bot never received it; it got {bodies}")
-        time.sleep(0.2)
-
-
-def message_value(body: dict[str, Any]) -> Any:
-    """What a V2 request carried (the demo bot speaks V2)."""
-    return body["message"].get("val")
-
-
-def open_chat(browser: Any, url: str) -> tuple[Any, Any, str]:
-    context = browser.new_context()
-    page = context.new_page()
-    page.goto(url + "/")
-    page.locator(".kc-role-bot").first.wait_for(timeout=10_000)
-    identity = page.evaluate("JSON.parse(localStorage.getItem('kore-chat:demo:browser')).identity")
-    return context, page, identity
-
-
-def say(page: Any, text: str) -> None:
-    page.get_by_label("Message").fill(text)
-    page.keyboard.press("Enter")
-
-
 def test_a_postback_button_sends_its_payload_and_shows_its_title(
-    browser: Any, live_server_url: str
+    new_context: Any, live_server_url: str
 ) -> None:
-    context, page, identity = open_chat(browser, live_server_url)
+    page, identity = open_chat(new_context, live_server_url)
     say(page, "show button")
     button = page.locator("button[data-kc-postback]").first
     button.wait_for(timeout=10_000)
@@ -63,11 +25,10 @@ def test_a_postback_button_sends_its_payload_and_shows_its_title(
     button.click()
     page.locator(".kc-role-user", has_text=title).wait_for(timeout=10_000)
     wait_until_received(live_server_url, identity, lambda b: message_value(b) == payload)
-    context.close()
 
 
-def test_a_quick_reply_is_sent_once_and_disappears(browser: Any, live_server_url: str) -> None:
-    context, page, identity = open_chat(browser, live_server_url)
+def test_a_quick_reply_is_sent_once_and_disappears(new_context: Any, live_server_url: str) -> None:
+    page, identity = open_chat(new_context, live_server_url)
     say(page, "show quick_replies")
     reply = page.locator("[data-kc-once] button[data-kc-postback]").first
     reply.wait_for(timeout=10_000)
@@ -79,13 +40,12 @@ def test_a_quick_reply_is_sent_once_and_disappears(browser: Any, live_server_url
     page.reload()
     page.locator(".kc-role-user").last.wait_for(timeout=10_000)
     assert page.locator("[data-kc-once]").count() == 0
-    context.close()
 
 
 def test_a_form_shows_the_servers_validation_error_then_submits(
-    browser: Any, live_server_url: str
+    new_context: Any, live_server_url: str
 ) -> None:
-    context, page, identity = open_chat(browser, live_server_url)
+    page, identity = open_chat(new_context, live_server_url)
     say(page, "form")
     form = page.locator("form[data-kc-form]")
     form.wait_for(timeout=10_000)
@@ -121,4 +81,3 @@ def test_a_form_shows_the_servers_validation_error_then_submits(
     # Submitted stays submitted, also after a reload.
     page.reload()
     page.locator("form[data-kc-form][data-kc-submitted='submitted']").wait_for(timeout=10_000)
-    context.close()

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.test_browser_templates import open_chat, wait_until_received
+from tests.e2e.widget import open_chat, received_text, say
 from tests.widget.files import PNG
 
 pytestmark = pytest.mark.browser
@@ -21,21 +21,19 @@ DATA_TRANSFER = """([name, bytes]) => {
 
 
 def sent_with_attachments(base_url: str, identity: str, text: str) -> list[str]:
-    bodies = wait_until_received(base_url, identity, lambda b: b["message"].get("val") == text)
-    return next(b for b in bodies if b["message"].get("val") == text)["message"]["attachments"]
+    return list(received_text(base_url, identity, text)["message"]["attachments"])
 
 
 def test_a_file_attached_with_the_button_reaches_the_bot_and_shows_a_thumbnail(
-    browser: Any, live_server_url: str
+    new_context: Any, live_server_url: str
 ) -> None:
-    context, page, identity = open_chat(browser, live_server_url)
+    page, identity = open_chat(new_context, live_server_url)
     page.get_by_role("button", name="Attach a file")  # the button opens this input
     page.set_input_files(
         "[data-kc-file]", files=[{"name": "receipt.png", "mimeType": "image/png", "buffer": PNG}]
     )
     page.locator(".kc-chip[data-kc-attachment]", has_text="receipt.png").wait_for()
-    page.get_by_label("Message").fill("my receipt")
-    page.keyboard.press("Enter")
+    say(page, "my receipt")
     thumbnail = page.locator(".kc-role-user[data-kc-id] img.kc-file-thumb[alt='receipt.png']")
     thumbnail.wait_for(timeout=10_000)
     assert thumbnail.evaluate("img => img.complete && img.naturalWidth") == 1
@@ -44,13 +42,12 @@ def test_a_file_attached_with_the_button_reaches_the_bot_and_shows_a_thumbnail(
     assert fetched.status_code == 200
     assert fetched.content == PNG
     assert page.locator(".kc-chip").count() == 0
-    context.close()
 
 
 def test_a_file_dropped_on_the_chat_or_pasted_into_the_message_box_is_attached(
-    browser: Any, live_server_url: str
+    new_context: Any, live_server_url: str
 ) -> None:
-    context, page, identity = open_chat(browser, live_server_url)
+    page, identity = open_chat(new_context, live_server_url)
     dropped = page.evaluate_handle(DATA_TRANSFER, ["dropped.png", list(PNG)])
     page.locator("[data-kc-scroll]").dispatch_event("drop", {"dataTransfer": dropped})
     page.locator(".kc-chip[data-kc-attachment]", has_text="dropped.png").wait_for()
@@ -66,13 +63,12 @@ def test_a_file_dropped_on_the_chat_or_pasted_into_the_message_box_is_attached(
     page.locator(".kc-role-user[data-kc-id] img.kc-file-thumb").nth(1).wait_for(timeout=10_000)
     links = sent_with_attachments(live_server_url, identity, "dropped.png, pasted.png")
     assert len(links) == 2
-    context.close()
 
 
 def test_a_bad_file_is_refused_in_the_composer_and_nothing_is_sent(
-    browser: Any, live_server_url: str
+    new_context: Any, live_server_url: str
 ) -> None:
-    context, page, _ = open_chat(browser, live_server_url)
+    page, _ = open_chat(new_context, live_server_url)
     page.set_input_files(
         "[data-kc-file]",
         files=[
@@ -87,4 +83,3 @@ def test_a_bad_file_is_refused_in_the_composer_and_nothing_is_sent(
     assert page.locator(".kc-role-user").count() == 0
     refusal.get_by_role("button", name="Remove photo.png").click()
     assert page.locator(".kc-chip").count() == 0
-    context.close()

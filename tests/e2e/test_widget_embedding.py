@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_browser_templates import wait_until_received
-from tests.e2e.widget import PAGES, open_host
+from tests.e2e.widget import PAGES, open_embedded_chat, open_host, received_text, say, wait_for_bot
 from tests.liveserver import ROOT, LiveServer
 
 pytestmark = pytest.mark.browser
@@ -47,7 +46,7 @@ def context_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def test_the_readme_snippet_works_as_written_on_another_local_site(
-    browser: Any, live_server_url: str, host_origin: str
+    new_context: Any, live_server_url: str, host_origin: str
 ) -> None:
     snippet = re.search(r"<!-- embed-snippet -->\n```html\n(.+?)\n```", README.read_text(), re.S)
     assert snippet is not None
@@ -56,19 +55,16 @@ def test_the_readme_snippet_works_as_written_on_another_local_site(
         + snippet.group(1).replace("http://127.0.0.1:8000", live_server_url)
         + "</body></html>"
     )
-    context = browser.new_context()
-    page = context.new_page()
+    page = new_context().new_page()
     page.goto(host_origin + "/readme")
-    page.get_by_role("button", name="Open chat").click()
-    page.frame_locator("iframe").locator(".kc-role-bot").first.wait_for(timeout=10_000)
-    context.close()
+    open_embedded_chat(page)
 
 
 def test_page_context_reaches_the_bot_only_for_allowed_keys_under_the_bots_own(
-    browser: Any, context_server: str, host_origin: str
+    new_context: Any, context_server: str, host_origin: str
 ) -> None:
     who = f"shopper-{uuid.uuid4()}"
-    context = browser.new_context()
+    context = new_context()
     page = open_host(
         context,
         host_origin,
@@ -77,58 +73,45 @@ def test_page_context_reaches_the_bot_only_for_allowed_keys_under_the_bots_own(
         custom_data='{"plan": "gold", "tier": "forged", "card": "4111"}'.replace('"', "&quot;"),
         meta_tags='{"page": "checkout", "other": "x"}'.replace('"', "&quot;"),
     )
-    page.locator("button[aria-controls='kore-chat-frame']").click()
-    chat = page.frame_locator("iframe")
-    chat.locator(".kc-role-bot").first.wait_for(timeout=10_000)
-    chat.get_by_label("Message").fill("with context")
-    chat.get_by_label("Message").press("Enter")
-    bodies = wait_until_received(
-        context_server, who, lambda b: b["message"].get("val") == "with context"
-    )
-    body = next(b for b in bodies if b["message"].get("val") == "with context")
+    chat = open_embedded_chat(page)
+    say(chat, "with context")
+    body = received_text(context_server, who, "with context")
     assert body["customData"] == {"plan": "gold", "tier": "set-by-the-admin"}
     assert body["metaTags"] == {"page": "checkout"}
     # A single-page site changes it later.
     page.evaluate("KoreChat.setContext({customData: {plan: 'silver'}})")
-    chat.get_by_label("Message").fill("changed plan")
-    chat.get_by_label("Message").press("Enter")
-    bodies = wait_until_received(
-        context_server, who, lambda b: b["message"].get("val") == "changed plan"
-    )
-    body = next(b for b in bodies if b["message"].get("val") == "changed plan")
+    say(chat, "changed plan")
+    body = received_text(context_server, who, "changed plan")
     assert body["customData"] == {"plan": "silver", "tier": "set-by-the-admin"}
     assert "metaTags" not in body
-    context.close()
 
 
 def test_the_bots_theme_colours_the_panel_and_places_the_launcher(
-    browser: Any, context_server: str, host_origin: str
+    new_context: Any, context_server: str, host_origin: str
 ) -> None:
-    context = browser.new_context(viewport={"width": 1200, "height": 800})
-    page = open_host(context, host_origin, context_server)
+    page = open_host(
+        new_context(viewport={"width": 1200, "height": 800}), host_origin, context_server
+    )
     launcher = page.get_by_role("button", name="Open chat")
     page.wait_for_function(
         "() => document.querySelector('[aria-controls=kore-chat-frame]').style.left === '20px'"
     )
     assert launcher.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(255, 212, 0)"
     assert launcher.evaluate("b => getComputedStyle(b).color") == "rgb(0, 0, 0)"
-    launcher.click()
-    chat = page.frame_locator("iframe")
-    chat.locator(".kc-role-bot").first.wait_for(timeout=10_000)
+    chat = open_embedded_chat(page)
     header = chat.locator(".kc-header")
     assert header.evaluate("h => getComputedStyle(h).backgroundColor") == "rgb(255, 212, 0)"
     assert header.evaluate("h => getComputedStyle(h).color") == "rgb(0, 0, 0)"
     assert chat.locator("h1").inner_text() == "Acme help"
     assert chat.locator(".kc-welcome").inner_text() == "We answer in minutes."
     assert page.locator("iframe").bounding_box()["x"] == 20
-    context.close()
 
 
 def test_the_chime_is_off_unless_the_snippet_asks_for_it(
-    browser: Any, live_server_url: str, host_origin: str
+    new_context: Any, live_server_url: str, host_origin: str
 ) -> None:
     for sound, chimes in (("", 0), ("on", 2)):
-        context = browser.new_context()
+        context = new_context()
         # Count the sounds the page makes: each chime is one oscillator started.
         context.add_init_script(
             "window.chimes = 0; const start = OscillatorNode.prototype.start;"
@@ -138,15 +121,10 @@ def test_the_chime_is_off_unless_the_snippet_asks_for_it(
         page = open_host(
             context, host_origin, live_server_url, **({"sound": sound} if sound else {})
         )
-        launcher = page.locator("button[aria-controls='kore-chat-frame']")
-        launcher.click()
-        chat = page.frame_locator("iframe")
-        chat.locator(".kc-role-bot").first.wait_for(timeout=10_000)
-        chat.get_by_label("Message").fill("slow 2")
-        chat.get_by_label("Message").press("Enter")
-        chat.locator(".kc-role-bot", has_text="Working on it").wait_for(timeout=10_000)
+        chat = open_embedded_chat(page)
+        say(chat, "slow 2")
+        wait_for_bot(chat, "Working on it")
         before = page.evaluate("window.chimes")
         chat.get_by_role("button", name="Minimise").click()
         page.get_by_role("button", name="Open chat (2 unread messages)").wait_for(timeout=10_000)
         assert page.evaluate("window.chimes") - before == chimes
-        context.close()

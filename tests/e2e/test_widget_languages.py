@@ -6,19 +6,17 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_browser_templates import say
-from tests.e2e.widget import PAGES, open_host
+from tests.e2e.widget import PAGES, open_embedded_chat, open_host, open_widget, send
 
 pytestmark = pytest.mark.browser
 
 
 def test_arabic_mirrors_the_layout_and_translates_the_widget(
-    browser: Any, live_server_url: str
+    new_context: Any, live_server_url: str
 ) -> None:
-    context = browser.new_context(viewport={"width": 500, "height": 700})
-    page = context.new_page()
-    page.goto(live_server_url + "/?lang=ar")
-    page.locator(".kc-role-bot").first.wait_for(timeout=10_000)
+    page = open_widget(
+        new_context, live_server_url, "/?lang=ar", viewport={"width": 500, "height": 700}
+    )
     assert page.evaluate("document.documentElement.dir") == "rtl"
     assert page.locator("[data-kc-connection]").inner_text().strip() == "متصل"
     page.get_by_label("الرسالة").fill("مرحبا")
@@ -31,24 +29,20 @@ def test_arabic_mirrors_the_layout_and_translates_the_widget(
     # The user's messages sit on the left and the bot's on the right, mirrored.
     assert user["x"] < bot["x"]
     assert page.get_by_role("button", name="محادثة جديدة").is_visible()
-    context.close()
 
 
 def test_the_browser_language_applies_when_nothing_else_says(
-    browser: Any, live_server_url: str
+    new_context: Any, live_server_url: str
 ) -> None:
-    context = browser.new_context(locale="ar-EG")
-    page = context.new_page()
+    page = new_context(locale="ar-EG").new_page()
     page.goto(live_server_url + "/")
     assert page.evaluate("document.documentElement.lang") == "ar"
-    context.close()
 
 
 def test_the_embed_takes_data_lang_then_the_embedding_pages_lang(
-    browser: Any, live_server_url: str, host_origin: str
+    new_context: Any, live_server_url: str, host_origin: str
 ) -> None:
-    context = browser.new_context(locale="en-US")
-    page = open_host(context, host_origin, live_server_url, lang="ar")
+    page = open_host(new_context(locale="en-US"), host_origin, live_server_url, lang="ar")
     assert "lang=ar" in (page.locator("iframe").get_attribute("src") or "")
     PAGES["/shop/arabic"] = (
         '<!doctype html><html lang="ar-SA"><body>'
@@ -56,35 +50,27 @@ def test_the_embed_takes_data_lang_then_the_embedding_pages_lang(
         "</body></html>"
     )
     page.goto(host_origin + "/shop/arabic")
-    page.locator("button[aria-controls='kore-chat-frame']").click()
-    chat = page.frame_locator("iframe")
-    chat.locator(".kc-role-bot").first.wait_for(timeout=10_000)
+    chat = open_embedded_chat(page)
     assert chat.locator("html").get_attribute("dir") == "rtl"
     assert page.get_by_role("button", name="فتح المحادثة").is_visible()
-    context.close()
 
 
 def test_dark_mode_follows_the_system_with_readable_colours(
-    browser: Any, live_server_url: str
+    new_context: Any, live_server_url: str
 ) -> None:
-    context = browser.new_context(color_scheme="dark")
-    page = context.new_page()
+    page = new_context(color_scheme="dark").new_page()
     page.goto(live_server_url + "/")
     welcome = page.locator(".kc-role-bot .kc-bubble").first
     welcome.wait_for(timeout=10_000)
     background = page.evaluate("getComputedStyle(document.body).backgroundColor")
     assert background == "rgb(18, 20, 23)"
     assert welcome.evaluate("b => getComputedStyle(b).color") == "rgb(236, 238, 241)"
-    context.close()
 
 
 def test_the_keyboard_order_is_header_tools_then_conversation_then_message_box(
-    browser: Any, live_server_url: str
+    new_context: Any, live_server_url: str
 ) -> None:
-    context = browser.new_context()
-    page = context.new_page()
-    page.goto(live_server_url + "/")
-    page.locator(".kc-role-bot").first.wait_for(timeout=10_000)
+    page = open_widget(new_context, live_server_url)
     order = []
     for _ in range(7):
         page.keyboard.press("Tab")
@@ -102,6 +88,4 @@ def test_the_keyboard_order_is_header_tools_then_conversation_then_message_box(
         "kc-input",
         "Send",
     ]
-    say(page, "typed with keys")
-    page.locator(".kc-role-user[data-kc-id]", has_text="typed with keys").wait_for()
-    context.close()
+    send(page, "typed with keys")

@@ -6,16 +6,25 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_browser_templates import open_chat, say
-from tests.e2e.widget import open_host
+from tests.e2e.widget import (
+    launcher,
+    open_chat,
+    open_embedded_chat,
+    open_host,
+    open_widget,
+    say,
+    send,
+    wait_for_bot,
+    wait_for_welcome,
+)
 
 pytestmark = pytest.mark.browser
 
 
 def test_bot_messages_have_an_avatar_and_a_relative_time_with_the_absolute_one_on_hover(
-    browser: Any, live_server_url: str
+    new_context: Any, live_server_url: str
 ) -> None:
-    context, page, _ = open_chat(browser, live_server_url)
+    page, _ = open_chat(new_context, live_server_url)
     welcome = page.locator(".kc-role-bot").first
     assert welcome.locator(".kc-avatar").get_attribute("data-initial") == "D"
     stamp = welcome.locator("time.kc-time")
@@ -23,15 +32,14 @@ def test_bot_messages_have_an_avatar_and_a_relative_time_with_the_absolute_one_o
     assert stamp.get_attribute("datetime")
     assert "2026" in (stamp.get_attribute("title") or "") or stamp.get_attribute("title")
     assert page.locator("h1.kc-title").inner_text() == "Demo bot"
-    context.close()
 
 
 def test_consecutive_bot_messages_form_one_group_with_one_avatar(
-    browser: Any, live_server_url: str
+    new_context: Any, live_server_url: str
 ) -> None:
-    context, page, _ = open_chat(browser, live_server_url)
+    page, _ = open_chat(new_context, live_server_url)
     say(page, "slow 1")
-    page.locator(".kc-role-bot", has_text="Done after 1 s.").wait_for(timeout=10_000)
+    wait_for_bot(page, "Done after 1 s.")
     working = page.locator(".kc-role-bot", has_text="Working on it")
     halfway = page.locator(".kc-role-bot", has_text="Halfway there")
     assert "kc-first" in (working.get_attribute("class") or "")
@@ -39,19 +47,20 @@ def test_consecutive_bot_messages_form_one_group_with_one_avatar(
     assert halfway.locator(".kc-avatar").evaluate("a => getComputedStyle(a).visibility") == (
         "hidden"
     )
-    context.close()
 
 
 def test_the_typing_dots_animate_never_hide_the_newest_message_and_respect_reduced_motion(
-    browser: Any, live_server_url: str
+    new_context: Any, live_server_url: str
 ) -> None:
     for motion, animation in (("no-preference", "kc-bounce"), ("reduce", "none")):
-        context = browser.new_context(reduced_motion=motion, viewport={"width": 400, "height": 500})
-        page = context.new_page()
-        page.goto(live_server_url + "/")
-        page.locator(".kc-role-bot").first.wait_for(timeout=10_000)
+        page = open_widget(
+            new_context,
+            live_server_url,
+            reduced_motion=motion,
+            viewport={"width": 400, "height": 500},
+        )
         say(page, "slow 4")
-        page.locator(".kc-role-bot", has_text="Halfway there").wait_for(timeout=10_000)
+        wait_for_bot(page, "Halfway there")
         dots = page.locator(".kc-typing")
         dots.wait_for()
         assert (
@@ -63,20 +72,16 @@ def test_the_typing_dots_animate_never_hide_the_newest_message_and_respect_reduc
         scroller = page.locator("[data-kc-scroll]").bounding_box()
         assert newest["y"] + newest["height"] <= typing["y"]
         assert typing["y"] + typing["height"] <= scroller["y"] + scroller["height"] + 1
-        context.close()
 
 
 def test_a_new_messages_button_appears_when_scrolled_up_and_takes_the_user_down(
-    browser: Any, live_server_url: str
+    new_context: Any, live_server_url: str
 ) -> None:
-    context = browser.new_context(viewport={"width": 400, "height": 420})
-    page = context.new_page()
-    page.goto(live_server_url + "/")
-    page.locator(".kc-role-bot").first.wait_for(timeout=10_000)
+    page = open_widget(new_context, live_server_url, viewport={"width": 400, "height": 420})
     say(page, "show table")
     page.locator(".kc-table").first.wait_for(timeout=10_000)
     say(page, "slow 3")
-    page.locator(".kc-role-bot", has_text="Working on it").wait_for(timeout=10_000)
+    wait_for_bot(page, "Working on it")
     page.locator("[data-kc-scroll]").evaluate("s => { s.scrollTop = 0; }")
     jump = page.get_by_role("button", name="New messages")
     jump.wait_for(timeout=10_000)
@@ -85,19 +90,14 @@ def test_a_new_messages_button_appears_when_scrolled_up_and_takes_the_user_down(
         "s => s.scrollHeight - s.scrollTop - s.clientHeight < 2"
     )
     assert jump.is_hidden()
-    context.close()
 
 
 def test_a_320_px_phone_has_no_sideways_scroll_and_table_dates_stay_whole(
-    browser: Any, live_server_url: str
+    new_context: Any, live_server_url: str
 ) -> None:
-    context = browser.new_context(viewport={"width": 320, "height": 640})
-    page = context.new_page()
-    page.goto(live_server_url + "/")
-    page.locator(".kc-role-bot").first.wait_for(timeout=10_000)
+    page = open_widget(new_context, live_server_url, viewport={"width": 320, "height": 640})
     for command in ("show table", "show carousel", "show all"):
-        say(page, command)
-        page.locator(".kc-role-user[data-kc-id]", has_text=command).wait_for()
+        send(page, command)
     page.locator(".kc-carousel").first.wait_for(timeout=10_000)
     assert page.evaluate("document.documentElement.scrollWidth") <= 320
     assert page.locator("[data-kc-scroll]").evaluate("s => s.scrollWidth <= s.clientWidth")
@@ -107,24 +107,18 @@ def test_a_320_px_phone_has_no_sideways_scroll_and_table_dates_stay_whole(
         " return new Set(Array.from(r.getClientRects()).map(x => Math.round(x.top))).size; }"
     )
     assert lines == 1
-    context.close()
-
-
-def launcher(page: Any) -> Any:
-    return page.locator("button[aria-controls='kore-chat-frame']")
 
 
 def test_the_launcher_is_a_labelled_round_button_that_opens_and_closes_the_panel(
-    browser: Any, live_server_url: str, host_origin: str
+    new_context: Any, live_server_url: str, host_origin: str
 ) -> None:
-    context = browser.new_context()
-    page = open_host(context, host_origin, live_server_url)
+    page = open_host(new_context(), host_origin, live_server_url)
     button = page.get_by_role("button", name="Open chat")
     assert button.evaluate("b => getComputedStyle(b).borderRadius") == "50%"
     assert button.get_attribute("aria-expanded") == "false"
     button.click()
     chat = page.frame_locator("iframe")
-    chat.locator(".kc-role-bot").first.wait_for(timeout=10_000)
+    wait_for_welcome(chat)
     assert button.get_attribute("aria-expanded") == "true"
     # Escape in the panel closes it and gives the focus back to the launcher.
     chat.get_by_label("Message").press("Escape")
@@ -136,20 +130,15 @@ def test_the_launcher_is_a_labelled_round_button_that_opens_and_closes_the_panel
     chat.get_by_role("button", name="Close chat").click()
     page.locator("iframe").wait_for(state="hidden")
     assert button.get_attribute("aria-expanded") == "false"
-    context.close()
 
 
 def test_a_minimised_panel_counts_unread_messages_on_the_launcher(
-    browser: Any, live_server_url: str, host_origin: str
+    new_context: Any, live_server_url: str, host_origin: str
 ) -> None:
-    context = browser.new_context()
-    page = open_host(context, host_origin, live_server_url)
-    launcher(page).click()
-    chat = page.frame_locator("iframe")
-    chat.locator(".kc-role-bot").first.wait_for(timeout=10_000)
-    chat.get_by_label("Message").fill("slow 2")
-    chat.get_by_label("Message").press("Enter")
-    chat.locator(".kc-role-bot", has_text="Working on it").wait_for(timeout=10_000)
+    page = open_host(new_context(), host_origin, live_server_url)
+    chat = open_embedded_chat(page)
+    say(chat, "slow 2")
+    wait_for_bot(chat, "Working on it")
     chat.get_by_role("button", name="Minimise").click()
     page.locator("iframe").wait_for(state="hidden")
     page.get_by_role("button", name="Open chat (2 unread messages)").wait_for(timeout=10_000)
@@ -157,17 +146,15 @@ def test_a_minimised_panel_counts_unread_messages_on_the_launcher(
     launcher(page).click()
     page.get_by_role("button", name="Open chat", exact=True).wait_for()
     assert launcher(page).locator("span").is_hidden()
-    context.close()
 
 
 def test_on_a_phone_the_embedded_panel_fills_the_screen(
-    browser: Any, live_server_url: str, host_origin: str
+    new_context: Any, live_server_url: str, host_origin: str
 ) -> None:
-    context = browser.new_context(viewport={"width": 390, "height": 700})
-    page = open_host(context, host_origin, live_server_url)
-    launcher(page).click()
-    page.frame_locator("iframe").locator(".kc-role-bot").first.wait_for(timeout=10_000)
+    page = open_host(
+        new_context(viewport={"width": 390, "height": 700}), host_origin, live_server_url
+    )
+    open_embedded_chat(page)
     box = page.locator("iframe").bounding_box()
     assert (box["x"], box["y"], box["width"], box["height"]) == (0, 0, 390, 700)
     assert launcher(page).is_hidden()
-    context.close()

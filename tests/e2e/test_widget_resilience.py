@@ -9,47 +9,57 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_browser_templates import (
+from tests.e2e.widget import (
+    goto_chat,
+    message_value,
     open_chat,
     received_by_bot,
+    received_text,
     say,
-    wait_until_received,
+    send,
+    wait_for_bot,
+    wait_for_state,
 )
 
 pytestmark = pytest.mark.browser
 
 
-def state(page: Any) -> str:
-    return str(page.locator("[data-kc-chat]").get_attribute("data-kc-state"))
+def answer_with_error(
+    route: Any, status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> None:
+    """Fulfil an intercepted request with the API's error body."""
+    body = json.dumps({"error": {"code": code, "message": message}})
+    route.fulfill(status=status, headers=headers, content_type="application/json", body=body)
 
 
-def wait_for_state(page: Any, wanted: str, timeout: float = 10_000) -> None:
-    page.locator(f'[data-kc-chat][data-kc-state="{wanted}"]').wait_for(
-        state="attached", timeout=timeout
+def fail_sends(page: Any, fail: Any) -> None:
+    """Answer each message the widget sends (a POST) with fail(route); let its polls through."""
+    page.route(
+        "**/api/v1/messages",
+        lambda route: fail(route) if route.request.method == "POST" else route.continue_(),
     )
 
 
 def times_said(base_url: str, identity: str, text: str) -> int:
-    return [b["message"].get("val") for b in received_by_bot(base_url, identity)].count(text)
+    return [message_value(b) for b in received_by_bot(base_url, identity)].count(text)
 
 
 def test_the_header_shows_online_offline_and_online_again(
-    browser: Any, live_server_url: str
+    new_context: Any, live_server_url: str
 ) -> None:
-    context, page, _ = open_chat(browser, live_server_url)
+    page, _ = open_chat(new_context, live_server_url)
     wait_for_state(page, "online")
     assert page.locator("[data-kc-connection]").inner_text().strip() == "Online"
-    context.set_offline(True)
+    page.context.set_offline(True)
     wait_for_state(page, "offline", 5_000)
-    context.set_offline(False)
+    page.context.set_offline(False)
     wait_for_state(page, "online", 5_000)
-    context.close()
 
 
 def test_an_unknown_bot_stops_the_widget_with_a_clear_message_and_no_retries(
-    browser: Any, live_server_url: str
+    new_context: Any, live_server_url: str
 ) -> None:
-    context = browser.new_context()
+    context = new_context()
     page = context.new_page()
     calls: list[str] = []
     context.on("request", lambda r: calls.append(r.url) if "/api/" in r.url else None)
@@ -58,17 +68,14 @@ def test_an_unknown_bot_stops_the_widget_with_a_clear_message_and_no_retries(
     assert "unavailable" in page.locator("[data-kc-connection]").inner_text()
     page.wait_for_timeout(3000)
     assert len(calls) == 1
-    context.close()
 
 
 def test_a_refused_token_is_reissued_once_then_the_widget_stops_as_expired(
-    browser: Any, live_server_url: str
+    new_context: Any, live_server_url: str
 ) -> None:
-    context, page, _ = open_chat(browser, live_server_url)
-    refused = json.dumps({"error": {"code": "invalid_token", "message": "No."}})
+    page, _ = open_chat(new_context, live_server_url)
     page.route(
-        "**/api/v1/messages*",
-        lambda route: route.fulfill(status=401, content_type="application/json", body=refused),
+        "**/api/v1/messages*", lambda route: answer_with_error(route, 401, "invalid_token", "No.")
     )
     calls: list[str] = []
     page.on("request", lambda r: calls.append(r.url) if "/api/" in r.url else None)
@@ -78,83 +85,65 @@ def test_a_refused_token_is_reissued_once_then_the_widget_stops_as_expired(
     page.wait_for_timeout(2000)
     assert len(calls) == 3
     assert "expired" in page.locator("[data-kc-connection]").inner_text()
-    context.close()
 
 
 def test_a_429_is_retried_no_sooner_than_its_retry_after(
-    browser: Any, live_server_url: str
+    new_context: Any, live_server_url: str
 ) -> None:
-    context, page, identity = open_chat(browser, live_server_url)
+    page, identity = open_chat(new_context, live_server_url)
     attempts: list[float] = []
 
     def slow_down_once(route: Any) -> None:
         attempts.append(time.monotonic())
         if len(attempts) == 1:
-            route.fulfill(
-                status=429,
-                headers={"Retry-After": "2"},
-                content_type="application/json",
-                body=json.dumps({"error": {"code": "rate_limited", "message": "Slow down."}}),
-            )
+            answer_with_error(route, 429, "rate_limited", "Slow down.", {"Retry-After": "2"})
         else:
             route.continue_()
 
     page.route("**/api/v1/messages", slow_down_once)
     say(page, "patience")
     # Waiting through Playwright: route handlers run only while it has control.
-    page.locator(".kc-role-bot", has_text="patience").wait_for(timeout=10_000)
+    wait_for_bot(page, "patience")
     assert attempts[1] - attempts[0] >= 1.9
     assert times_said(live_server_url, identity, "patience") == 1
-    context.close()
 
 
 def test_a_message_typed_offline_shows_at_once_and_arrives_once_within_2_s_of_the_network(
-    browser: Any, live_server_url: str
+    new_context: Any, live_server_url: str
 ) -> None:
-    context, page, identity = open_chat(browser, live_server_url)
-    context.set_offline(True)
+    page, identity = open_chat(new_context, live_server_url)
+    page.context.set_offline(True)
     say(page, "typed in a tunnel")
     bubble = page.locator(".kc-role-user", has_text="typed in a tunnel")
     bubble.wait_for(timeout=500)
     assert bubble.get_attribute("data-kc-delivery") == "queued"
     # Long enough offline for the back-off to grow well past 2 s.
     page.wait_for_timeout(9000)
-    context.set_offline(False)
+    page.context.set_offline(False)
     back = time.monotonic()
-    wait_until_received(
-        live_server_url, identity, lambda b: b["message"].get("val") == "typed in a tunnel", 2
-    )
+    received_text(live_server_url, identity, "typed in a tunnel", 2)
     assert time.monotonic() - back < 2
-    page.locator(".kc-role-bot", has_text="typed in a tunnel").wait_for(timeout=10_000)
+    wait_for_bot(page, "typed in a tunnel")
     assert times_said(live_server_url, identity, "typed in a tunnel") == 1
     assert page.locator(".kc-role-user", has_text="typed in a tunnel").count() == 1
     assert page.locator(".kc-pending").count() == 0
-    context.close()
 
 
 def test_a_sent_bubble_becomes_the_servers_message_without_a_duplicate(
-    browser: Any, live_server_url: str
+    new_context: Any, live_server_url: str
 ) -> None:
-    context, page, _ = open_chat(browser, live_server_url)
-    say(page, "just once")
-    page.locator(".kc-role-user[data-kc-id]", has_text="just once").wait_for()
-    page.locator(".kc-role-bot", has_text="just once").wait_for(timeout=10_000)
+    page, _ = open_chat(new_context, live_server_url)
+    send(page, "just once")
+    wait_for_bot(page, "just once")
     assert page.locator(".kc-role-user", has_text="just once").count() == 1
-    context.close()
 
 
 def test_a_refused_message_is_marked_failed_and_its_retry_button_sends_it(
-    browser: Any, live_server_url: str
+    new_context: Any, live_server_url: str
 ) -> None:
-    context, page, identity = open_chat(browser, live_server_url)
-    refusal = json.dumps({"error": {"code": "invalid", "message": "Refused for the test."}})
-    page.route(
-        "**/api/v1/messages",
-        lambda route: (
-            route.fulfill(status=400, content_type="application/json", body=refusal)
-            if route.request.method == "POST"
-            else route.continue_()
-        ),
+    page, identity = open_chat(new_context, live_server_url)
+    fail_sends(
+        page, lambda route: answer_with_error(route, 400, "invalid", "Refused for the test.")
     )
     say(page, "second chance")
     failed = page.locator('.kc-role-user[data-kc-delivery="failed"]', has_text="second chance")
@@ -162,12 +151,9 @@ def test_a_refused_message_is_marked_failed_and_its_retry_button_sends_it(
     assert "Refused for the test." in failed.inner_text()
     page.unroute("**/api/v1/messages")
     failed.get_by_role("button", name="Retry").click()
-    wait_until_received(
-        live_server_url, identity, lambda b: b["message"].get("val") == "second chance"
-    )
+    received_text(live_server_url, identity, "second chance")
     page.locator(".kc-role-user[data-kc-id]", has_text="second chance").wait_for()
     assert page.locator(".kc-role-user", has_text="second chance").count() == 1
-    context.close()
 
 
 def held_polls(context: Any) -> dict[Any, int]:
@@ -189,23 +175,21 @@ def held_polls(context: Any) -> dict[Any, int]:
 
 
 def test_two_tabs_share_one_long_poll_and_the_second_takes_over_when_the_first_closes(
-    browser: Any, live_server_url: str
+    new_context: Any, live_server_url: str
 ) -> None:
-    context = browser.new_context()
+    context = new_context()
     held = held_polls(context)
     first = context.new_page()
-    first.goto(live_server_url + "/")
-    first.locator(".kc-role-bot").first.wait_for(timeout=10_000)
+    goto_chat(first, live_server_url + "/")
     second = context.new_page()
-    second.goto(live_server_url + "/")
-    second.locator(".kc-role-bot").first.wait_for(timeout=10_000)
+    goto_chat(second, live_server_url + "/")
     second.wait_for_timeout(1500)
     assert held.get(first) == 1
     assert held.get(second, 0) == 0
     # The follower still sees what arrives, through the leader.
     say(second, "from the second tab")
-    second.locator(".kc-role-bot", has_text="from the second tab").wait_for(timeout=10_000)
-    first.locator(".kc-role-bot", has_text="from the second tab").wait_for(timeout=10_000)
+    wait_for_bot(second, "from the second tab")
+    wait_for_bot(first, "from the second tab")
 
     # The follower shows the shared connection's state.
     context.set_offline(True)
@@ -218,74 +202,61 @@ def test_two_tabs_share_one_long_poll_and_the_second_takes_over_when_the_first_c
     second.wait_for_timeout(500)
     assert held.get(second) == 1
     say(second, "after the takeover")
-    second.locator(".kc-role-bot", has_text="after the takeover").wait_for(timeout=10_000)
-    context.close()
+    wait_for_bot(second, "after the takeover")
 
 
 def test_end_chat_sends_session_closure_and_shows_the_chat_ended(
-    browser: Any, live_server_url: str
+    new_context: Any, live_server_url: str
 ) -> None:
-    context, page, identity = open_chat(browser, live_server_url)
+    page, identity = open_chat(new_context, live_server_url)
     page.get_by_role("button", name="End chat").click()
     wait_for_state(page, "ended")
-    wait_until_received(
-        live_server_url, identity, lambda b: b["message"].get("val") == "SESSION_CLOSURE"
-    )
+    received_text(live_server_url, identity, "SESSION_CLOSURE")
     # Writing again picks the conversation up.
     say(page, "one more thing")
     wait_for_state(page, "online")
-    page.locator(".kc-role-bot", has_text="one more thing").wait_for(timeout=10_000)
-    context.close()
+    wait_for_bot(page, "one more thing")
 
 
 def test_new_chat_starts_afresh_and_stays_fresh_after_a_reload(
-    browser: Any, live_server_url: str
+    new_context: Any, live_server_url: str
 ) -> None:
-    context, page, identity = open_chat(browser, live_server_url)
+    page, identity = open_chat(new_context, live_server_url)
     say(page, "the old topic")
-    page.locator(".kc-role-bot", has_text="the old topic").wait_for(timeout=10_000)
+    wait_for_bot(page, "the old topic")
     page.get_by_role("button", name="New chat").click()
-    page.locator(".kc-role-bot", has_text="demo bot").wait_for(timeout=10_000)
+    wait_for_bot(page, "demo bot")
     assert "the old topic" not in page.locator("[data-kc-log]").inner_text()
     bodies = received_by_bot(live_server_url, identity)
     events = [b["message"].get("val") for b in bodies if b["message"].get("type") == "event"]
     assert events[-2:] == ["SESSION_CLOSURE", "ON_CONNECT"]
     page.reload()
-    page.locator(".kc-role-bot", has_text="demo bot").wait_for(timeout=10_000)
+    wait_for_bot(page, "demo bot")
     assert "the old topic" not in page.locator("[data-kc-log]").inner_text()
     assert "session has ended" not in page.locator("[data-kc-log]").inner_text()
-    context.close()
 
 
 def test_the_transcript_download_holds_the_users_own_conversation_only(
-    browser: Any, live_server_url: str
+    new_context: Any, live_server_url: str
 ) -> None:
-    other_context, other, _ = open_chat(browser, live_server_url)
-    say(other, "someone else's words")
-    other.locator(".kc-role-user[data-kc-id]", has_text="someone else's words").wait_for()
-    context, page, _ = open_chat(browser, live_server_url)
+    other, _ = open_chat(new_context, live_server_url)
+    send(other, "someone else's words")
+    page, _ = open_chat(new_context, live_server_url)
     say(page, "my own words")
-    page.locator(".kc-role-bot", has_text="my own words").wait_for(timeout=10_000)
+    wait_for_bot(page, "my own words")
     with page.expect_download() as download:
         page.get_by_role("button", name="Download transcript").click()
     text = Path(download.value.path()).read_text(encoding="utf-8")
     assert "You: my own words" in text
     assert "Demo bot: " in text
     assert "someone else's words" not in text
-    context.close()
-    other_context.close()
 
 
 def test_a_tab_coming_back_into_view_retries_at_once_instead_of_waiting_out_its_back_off(
-    browser: Any, live_server_url: str
+    new_context: Any, live_server_url: str
 ) -> None:
-    context, page, identity = open_chat(browser, live_server_url)
-    page.route(
-        "**/api/v1/messages",
-        lambda route: (
-            route.abort("connectionreset") if route.request.method == "POST" else route.continue_()
-        ),
-    )
+    page, identity = open_chat(new_context, live_server_url)
+    fail_sends(page, lambda route: route.abort("connectionreset"))
     say(page, "after the tunnel")
     # Failures for long enough that the next retry is seconds away.
     page.wait_for_timeout(7000)
@@ -295,4 +266,3 @@ def test_a_tab_coming_back_into_view_retries_at_once_instead_of_waiting_out_its_
     page.locator(".kc-role-user[data-kc-id]", has_text="after the tunnel").wait_for(timeout=10_000)
     assert time.monotonic() - back < 1.5
     assert times_said(live_server_url, identity, "after the tunnel") == 1
-    context.close()

@@ -1,12 +1,113 @@
-"""Helpers of the widget's browser tests: a host page on another origin, STS bodies seen."""
+"""Helpers of the widget's browser tests: opening the chat, talking to it, reading what the
+bot received, its connection state, a host page on another origin, STS bodies seen."""
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from typing import Any
+
+import httpx
 
 # Host pages by path, served by the host_origin fixture (tests/e2e/conftest.py).
 PAGES: dict[str, str] = {}
+
+
+def received_by_bot(base_url: str, identity: str) -> list[dict[str, Any]]:
+    answer = httpx.get(f"{base_url}/emulator/_control/received", params={"user": identity})
+    answer.raise_for_status()
+    return list(answer.json()["received"])
+
+
+def wait_until_received(
+    base_url: str, identity: str, predicate: Any, timeout: float = 10
+) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    while True:
+        bodies = received_by_bot(base_url, identity)
+        if any(predicate(body) for body in bodies):
+            return bodies
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the bot never received it; it got {bodies}")
+        time.sleep(0.2)
+
+
+def message_value(body: dict[str, Any]) -> Any:
+    """What a V2 request carried (the demo bot speaks V2)."""
+    return body["message"].get("val")
+
+
+def received_text(base_url: str, identity: str, text: str, timeout: float = 10) -> dict[str, Any]:
+    """The body in which the bot received this text (waiting for it)."""
+    bodies = wait_until_received(base_url, identity, lambda b: message_value(b) == text, timeout)
+    return next(b for b in bodies if message_value(b) == text)
+
+
+def wait_for_welcome(page: Any) -> None:
+    """Wait for the bot's first message in a page (or a frame locator)."""
+    page.locator(".kc-role-bot").first.wait_for(timeout=10_000)
+
+
+def wait_for_bot(page: Any, text: str) -> None:
+    """Wait for a bot message holding this text."""
+    page.locator(".kc-role-bot", has_text=text).wait_for(timeout=10_000)
+
+
+def goto_chat(page: Any, url: str) -> None:
+    """Load the chat at this address and wait for the bot's welcome."""
+    page.goto(url)
+    wait_for_welcome(page)
+
+
+def open_widget(new_context: Callable[..., Any], url: str, path: str = "/", **options: Any) -> Any:
+    """A page, in a new context with these options, on the chat at url + path, welcomed."""
+    page = new_context(**options).new_page()
+    goto_chat(page, url + path)
+    return page
+
+
+def open_chat(new_context: Callable[..., Any], url: str) -> tuple[Any, str]:
+    """The demo chat in a new context, welcomed, and the identity the widget made itself."""
+    page = open_widget(new_context, url)
+    identity = page.evaluate("JSON.parse(localStorage.getItem('kore-chat:demo:browser')).identity")
+    return page, identity
+
+
+def say(page: Any, text: str) -> None:
+    """Type a message in the chat (a page or the embed's frame locator) and press Enter."""
+    box = page.get_by_label("Message")
+    box.fill(text)
+    box.press("Enter")
+
+
+def launcher(page: Any) -> Any:
+    """The embed's launcher button on the host page."""
+    return page.locator("button[aria-controls='kore-chat-frame']")
+
+
+def send(page: Any, text: str) -> None:
+    """Say this, then wait until its bubble is the server's stored message."""
+    say(page, text)
+    page.locator(".kc-role-user[data-kc-id]", has_text=text).wait_for()
+
+
+def open_embedded_chat(page: Any) -> Any:
+    """Open the embed's panel from its launcher; the chat's frame, welcomed."""
+    launcher(page).click()
+    chat = page.frame_locator("iframe")
+    wait_for_welcome(chat)
+    return chat
+
+
+def state(page: Any) -> str:
+    return str(page.locator("[data-kc-chat]").get_attribute("data-kc-state"))
+
+
+def wait_for_state(page: Any, wanted: str, timeout: float = 10_000) -> None:
+    page.locator(f'[data-kc-chat][data-kc-state="{wanted}"]').wait_for(
+        state="attached", timeout=timeout
+    )
 
 
 def host_page(relay: str, **attributes: str) -> str:

@@ -56,6 +56,15 @@ def settled(base_url: str, user: ChatUser, bot: str, done: Any, timeout: float =
     return final_history(user, done, timeout)
 
 
+def exchange(
+    base_url: str, bot: str, done: Any, timeout: float = 20, **message: Any
+) -> tuple[ChatUser, Messages]:
+    """A new user of the bot sends this message; the user and the settled history."""
+    user = ChatUser(base_url, bot)
+    user.send(**message)
+    return user, settled(base_url, user, bot, done, timeout)
+
+
 def assert_once_each(messages: Messages) -> None:
     ids = [m["id"] for m in messages]
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
@@ -75,9 +84,9 @@ def test_a_text_is_forwarded_once_and_answered(base_url: str, bot: str) -> None:
 
 @pytest.mark.parametrize("bot", MODES)
 def test_a_postback_sends_its_payload_and_shows_its_title(base_url: str, bot: str) -> None:
-    user = ChatUser(base_url, bot)
-    user.send(postback={"payload": "hello", "title": "Say hello"})
-    history = settled(base_url, user, bot, has_bot_text(GREETING))
+    user, history = exchange(
+        base_url, bot, has_bot_text(GREETING), postback={"payload": "hello", "title": "Say hello"}
+    )
     assert [(m["role"], m["text"]) for m in history] == [("user", "Say hello"), ("bot", GREETING)]
     assert [utterance(m) for m in sent_messages(emulator_record(base_url, user.identity))] == [
         "hello"
@@ -86,9 +95,9 @@ def test_a_postback_sends_its_payload_and_shows_its_title(base_url: str, bot: st
 
 @pytest.mark.parametrize("bot", MODES)
 def test_a_digital_form_arrives_and_its_submission_is_answered(base_url: str, bot: str) -> None:
-    user = ChatUser(base_url, bot)
-    user.send(text="form")
-    history = settled(base_url, user, bot, lambda ms: any(m["kind"] == "form" for m in ms))
+    user, history = exchange(
+        base_url, bot, lambda ms: any(m["kind"] == "form" for m in ms), text="form"
+    )
     form = next(m for m in history if m["kind"] == "form")["data"]["form"]
     submit = {
         "formId": form["formDef"]["_id"],
@@ -108,9 +117,7 @@ def test_a_digital_form_arrives_and_its_submission_is_answered(base_url: str, bo
 def test_the_welcome_event_opens_the_session_and_brings_the_welcome(
     base_url: str, bot: str
 ) -> None:
-    user = ChatUser(base_url, bot)
-    user.send(event="ON_CONNECT")
-    history = settled(base_url, user, bot, has_bot_text("demo bot"))
+    user, history = exchange(base_url, bot, has_bot_text("demo bot"), event="ON_CONNECT")
     assert [m["role"] for m in history] == ["user", "bot"]
     assert history[0]["kind"] == "event"
     (body,) = emulator_record(base_url, user.identity)["received"]
@@ -121,9 +128,7 @@ def test_the_welcome_event_opens_the_session_and_brings_the_welcome(
 
 @pytest.mark.parametrize("bot", MODES)
 def test_a_slow_answer_arrives_whole_and_in_order(base_url: str, bot: str) -> None:
-    user = ChatUser(base_url, bot)
-    user.send(text="slow 1")
-    history = settled(base_url, user, bot, has_bot_text("Done after 1 s."))
+    user, history = exchange(base_url, bot, has_bot_text("Done after 1 s."), text="slow 1")
     assert texts(history) == ["Working on it, this takes 1 s…", "Halfway there…", "Done after 1 s."]
     assert len(emulator_record(base_url, user.identity)["received"]) == 1
 
@@ -146,9 +151,7 @@ def test_messages_sent_in_a_burst_reach_the_bot_once_each_in_order(base_url: str
 def test_ending_the_session_is_confirmed_and_the_next_message_opens_a_new_one(
     base_url: str, bot: str
 ) -> None:
-    user = ChatUser(base_url, bot)
-    user.send(text="hello")
-    settled(base_url, user, bot, has_bot_text(GREETING))
+    user, _ = exchange(base_url, bot, has_bot_text(GREETING), text="hello")
     closing = user.send(event="SESSION_CLOSURE").json()["message"]["id"]
     history = settled(base_url, user, bot, lambda ms: bool(of_role(ms, "system")))
     (notice,) = of_role(history, "system")
@@ -185,9 +188,9 @@ def assert_failed_visibly(history: Messages, reason: str) -> None:
 def test_an_upstream_failure_ends_in_a_visible_failed_state(
     base_url: str, bot: str, status: int, reason: str, calls: int
 ) -> None:
-    user = ChatUser(base_url, bot)
-    user.send(text=f"fail {status}")
-    history = settled(base_url, user, bot, lambda ms: bool(of_role(ms, "system")), timeout=30)
+    user, history = exchange(
+        base_url, bot, lambda ms: bool(of_role(ms, "system")), timeout=30, text=f"fail {status}"
+    )
     assert_failed_visibly(history, reason)
     record = emulator_record(base_url, user.identity)
     assert [r["status"] for r in record["requests"]] == [status] * calls
@@ -204,9 +207,7 @@ def test_an_unreachable_platform_is_retried_then_reported(base_url: str, bot: st
 
 @pytest.mark.parametrize("bot", MODES)
 def test_a_transient_503_is_retried_and_the_message_arrives_once(base_url: str, bot: str) -> None:
-    user = ChatUser(base_url, bot)
-    user.send(text="hello")
-    settled(base_url, user, bot, has_bot_text(GREETING))
+    user, _ = exchange(base_url, bot, has_bot_text(GREETING), text="hello")
     bot_id = emulator_record(base_url, user.identity)["requests"][0]["bot"]
     fail_next(base_url, bot_id, 503)
     user.send(text="again")

@@ -10,17 +10,8 @@ import time
 import uuid
 from pathlib import Path
 
+from tests import relay_helpers as relay
 from tests.client import ChatUser
-from tests.relay_helpers import (
-    emulator_record,
-    final_history,
-    has_bot_text,
-    of_role,
-    relay_server,
-    sent_messages,
-    texts,
-    utterance,
-)
 
 GREETING = "Hello! Nice to meet you."
 
@@ -30,7 +21,7 @@ def test_a_message_accepted_before_a_crash_is_forwarded_once_after_restart(
 ) -> None:
     db = tmp_path / "db.sqlite3"
     identity = f"restart-{uuid.uuid4()}"
-    before = relay_server(db, KORE_DISPATCHER="false")
+    before = relay.relay_server(db, KORE_DISPATCHER="false")
     before.migrate()
     before.start()
     try:
@@ -42,17 +33,17 @@ def test_a_message_accepted_before_a_crash_is_forwarded_once_after_restart(
     finally:
         before.stop(kill=True)
 
-    after = relay_server(db).start()
+    after = relay.relay_server(db).start()
     try:
         user = ChatUser(after.url, "demo", identity=identity)
-        history = final_history(user, has_bot_text(GREETING))
+        history = relay.final_history(user, relay.has_bot_text(GREETING))
         # Give a second forward every chance to happen before counting.
         time.sleep(1.5)
         history = user.history()
         assert [(m["role"], m["text"]) for m in history] == [("user", "hello"), ("bot", GREETING)]
         assert history[0]["status"] == "sent"
-        record = emulator_record(after.url, identity)
-        assert [utterance(m) for m in sent_messages(record)] == ["hello"]
+        record = relay.emulator_record(after.url, identity)
+        assert [relay.utterance(m) for m in relay.sent_messages(record)] == ["hello"]
         assert len(record["requests"]) == 1
     finally:
         after.stop()
@@ -62,7 +53,7 @@ def test_a_forward_cut_off_mid_call_is_failed_visibly_and_not_sent_again(tmp_pat
     db = tmp_path / "db.sqlite3"
     identity = f"cut-{uuid.uuid4()}"
     lease = {"KORE_FORWARD_LEASE": "2"}
-    before = relay_server(db, **lease)
+    before = relay.relay_server(db, **lease)
     before.migrate()
     before.start()
     try:
@@ -70,51 +61,56 @@ def test_a_forward_cut_off_mid_call_is_failed_visibly_and_not_sent_again(tmp_pat
         user.send(text="slow 10")
         deadline = time.monotonic() + 10
         # The V1 sync call is now held by the platform for 10 s: kill the server inside it.
-        while not emulator_record(before.url, identity)["requests"]:
+        while not relay.emulator_record(before.url, identity)["requests"]:
             assert time.monotonic() < deadline, "the forward never started"
             time.sleep(0.1)
     finally:
         before.stop(kill=True)
 
-    after = relay_server(db, **lease).start()
+    after = relay.relay_server(db, **lease).start()
     try:
         user = ChatUser(after.url, "demo-v1-sync", identity=identity)
-        history = final_history(user, lambda ms: bool(of_role(ms, "system")), timeout=15)
+        history = relay.final_history(
+            user, lambda ms: bool(relay.of_role(ms, "system")), timeout=15
+        )
         sent, notice = history
         assert (sent["text"], sent["status"]) == ("slow 10", "failed")
         assert notice["data"]["refersTo"] == sent["id"]
         assert "interrupted" in notice["text"]
-        assert emulator_record(after.url, identity)["requests"] == []
+        assert relay.emulator_record(after.url, identity)["requests"] == []
         # The conversation is not stuck behind it.
         user.send(text="hello")
-        history = final_history(user, has_bot_text(GREETING))
-        assert texts(history) == [GREETING]
-        assert [utterance(m) for m in sent_messages(emulator_record(after.url, identity))] == [
-            "hello"
-        ]
+        history = relay.final_history(user, relay.has_bot_text(GREETING))
+        assert relay.texts(history) == [GREETING]
+        assert [
+            relay.utterance(m)
+            for m in relay.sent_messages(relay.emulator_record(after.url, identity))
+        ] == ["hello"]
     finally:
         after.stop()
 
 
 def test_the_relays_own_timeout_and_poll_deadline_end_in_a_clear_state(tmp_path: Path) -> None:
-    server = relay_server(tmp_path / "db.sqlite3", KORE_READ_TIMEOUT="2", KORE_POLL_DEADLINE="2")
+    server = relay.relay_server(
+        tmp_path / "db.sqlite3", KORE_READ_TIMEOUT="2", KORE_POLL_DEADLINE="2"
+    )
     server.migrate()
     server.start()
     try:
         # V1 sync held longer than our read timeout: failed, and not sent a second time.
         v1 = ChatUser(server.url, "demo-v1-sync")
         v1.send(text="slow 6")
-        history = final_history(v1, lambda ms: bool(of_role(ms, "system")))
+        history = relay.final_history(v1, lambda ms: bool(relay.of_role(ms, "system")))
         assert history[0]["status"] == "failed"
         assert "did not answer in time" in history[1]["text"]
-        assert len(emulator_record(server.url, v1.identity)["requests"]) == 1
+        assert len(relay.emulator_record(server.url, v1.identity)["requests"]) == 1
 
         # A V2 poll chain running past KORE_POLL_DEADLINE: what came is kept, the user is told.
         v2 = ChatUser(server.url, "demo")
         v2.send(text="slow 8")
-        history = final_history(v2, lambda ms: bool(of_role(ms, "system")), timeout=15)
-        assert texts(history) == ["Working on it, this takes 8 s…"]
-        (notice,) = of_role(history, "system")
+        history = relay.final_history(v2, lambda ms: bool(relay.of_role(ms, "system")), timeout=15)
+        assert relay.texts(history) == ["Working on it, this takes 8 s…"]
+        (notice,) = relay.of_role(history, "system")
         assert notice["data"]["refersTo"] == history[0]["id"]
         assert notice["data"]["status"] == "deadline"
         assert history[0]["status"] == "sent"
