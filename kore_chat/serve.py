@@ -147,6 +147,13 @@ def main(
         help="no access log lines (the reverse proxy may keep them instead)",
     )
     args = parser.parse_args(argv)
+    if args.workers > 1 and settings.NOTIFY_BACKEND == "local":
+        # The local notifier wakes only its own process's polls, and knows each
+        # conversation's newest message only because that process stores them all.
+        parser.error(
+            "several workers need a shared notifier: PostgreSQL (DATABASE_URL) or "
+            "NOTIFY_BACKEND=redis (docs/deployment.md)"
+        )
     serve(
         app,
         args.host,

@@ -18,12 +18,20 @@ waiters (`publish_local`):
 A listener whose connection drops reconnects with back-off, then wakes all its waiters once:
 they look again, so a notification missed meanwhile costs no more than that query.
 
-Knowing the newest message id of a channel (issue 13): a PostgreSQL listener hears every
-commit from the moment its LISTEN runs, so from then on it can tell that a poll's cursor is
-already current and spare that poll its query on arrival (`wait_for(after=…)`). That
-knowledge is reset whenever the connection drops; Redis's is never trusted (a process that
-dies between its commit and its PUBLISH loses the hint), nor the local backend's (another
-process may write to the same SQLite file).
+Knowing each channel's state (issue 13): a poll whose cursor is current should cost no query,
+neither on arrival nor when its wait runs out. A notifier that hears of every change
+(`authoritative`) remembers, for each channel, the newest message id and the conversation's
+`pending` that a query found, and forgets the `pending` whenever a change is heard: a message
+stored (`stored`) or `pending` changed without one (`changed`). `look` answers from that
+knowledge when it is complete, and queries otherwise. A query's findings are kept only if no
+change of its channel was heard since it began (`token`/`note`), so knowledge never runs
+behind a commit.
+- `LocalNotifier` is authoritative: SQLite serves one process (`python -m kore_chat.serve`
+  refuses several workers with it), which stores every message itself.
+- `PostgresNotifier` is, while its LISTEN connection is up: from then on it hears every
+  commit of every process. Whatever was known is forgotten whenever the connection drops.
+- `RedisNotifier` is not: a process that dies between its commit and its PUBLISH loses the
+  hint, so its polls always query.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import psycopg
@@ -48,7 +57,7 @@ T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
-# Channels whose newest message id is remembered; the oldest are forgotten past this.
+# Channels whose state is remembered; the least recently changed are forgotten past this.
 KNOWN_CHANNELS = 100_000
 # Reconnect back-off of a listener: first delay, growth, cap (seconds, jittered).
 RECONNECT_FIRST, RECONNECT_MAX = 0.05, 5.0
@@ -79,6 +88,23 @@ class Waiter:
             await asyncio.wait_for(self._event.wait(), timeout)
 
 
+@dataclass(frozen=True)
+class Token:
+    """When a query began: the stretch of knowledge and the count of changes heard."""
+
+    epoch: int | None
+    tick: int
+
+
+@dataclass(slots=True)
+class _Known:
+    """What is known of one channel."""
+
+    newest: int | None  # the highest message id known to exist or to be the newest
+    pending: bool | None  # the conversation's `pending`; None since a change was heard
+    tick: int  # the change count when this channel last changed
+
+
 class Notifier(Protocol):
     def subscribe(self, channel: str) -> Waiter: ...
 
@@ -87,29 +113,36 @@ class Notifier(Protocol):
     def stored(self, channel: str, message_id: int) -> None:
         """Inside the transaction that stored `message_id`: wake its channel once committed."""
 
-    def epoch(self) -> int | None:
-        """An id of the current stretch of complete knowledge, or None while it is incomplete."""
+    def changed(self, channel: str) -> None:
+        """Inside the transaction that changed the conversation's `pending`: the same, with
+        no new message."""
 
-    def is_current(self, channel: str, after: int) -> bool:
-        """Whether no message after `after` can exist in `channel` (complete knowledge only)."""
+    def current(self, channel: str, after: int) -> bool | None:
+        """The conversation's `pending` when no message after `after` can exist in `channel`
+        (complete knowledge only); None when a query must tell."""
 
-    def note_current(self, channel: str, after: int, epoch: int | None) -> None:
-        """A query begun in `epoch` found nothing after `after` in `channel`."""
+    def token(self) -> Token:
+        """Taken before a query, for `note`."""
+
+    def note(self, channel: str, newest: int, pending: bool, token: Token) -> None:
+        """A query begun at `token` found `newest` the newest message id and `pending`."""
 
 
 class LocalNotifier:
     """Waiters of this process; other backends add a way to hear of other processes' stores."""
 
-    # Whether this backend hears of every commit while connected (see the module's doc).
-    authoritative = False
+    # Whether this backend hears of every change while connected (see the module's doc).
+    authoritative = True
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._waiters: dict[str, set[Waiter]] = defaultdict(set)
-        # channel → the highest message id known to exist (or known to be the newest).
-        self._known: dict[str, int] = {}
-        self._epoch: int | None = None
-        self._generation = 0
+        self._known: dict[str, _Known] = {}
+        # Changes heard so far, and the count at the last change of a forgotten channel.
+        self._tick = 0
+        self._forgotten_tick = 0
+        self._generation = 1
+        self._epoch: int | None = self._generation if self.authoritative else None
 
     def subscribe(self, channel: str) -> Waiter:
         waiter = Waiter()
@@ -128,10 +161,14 @@ class LocalNotifier:
     def stored(self, channel: str, message_id: int) -> None:
         transaction.on_commit(lambda: self.publish_local(channel, message_id))
 
-    def publish_local(self, channel: str, message_id: int) -> None:
-        """Wake this process's waiters on `channel`: `message_id` was committed."""
+    def changed(self, channel: str) -> None:
+        transaction.on_commit(lambda: self.publish_local(channel, None))
+
+    def publish_local(self, channel: str, message_id: int | None) -> None:
+        """Wake this process's waiters on `channel`: `message_id` (or a change of `pending`
+        alone, with None) was committed."""
         with self._lock:
-            self._remember(channel, message_id)
+            self._heard(channel, message_id)
             waiters = list(self._waiters.get(channel, ()))
         for waiter in waiters:
             waiter.wake()
@@ -146,27 +183,51 @@ class LocalNotifier:
         with self._lock:
             return sum(len(waiters) for waiters in self._waiters.values())
 
-    # Knowledge of each channel's newest message (meaningful only while `epoch()` is set).
+    # Knowledge of each channel (used only while `_epoch` is set).
 
     def epoch(self) -> int | None:
         return self._epoch
 
-    def is_current(self, channel: str, after: int) -> bool:
+    def current(self, channel: str, after: int) -> bool | None:
         with self._lock:
             known = self._known.get(channel) if self._epoch is not None else None
-        return known is not None and known <= after
+            if known is None or known.newest is None or known.newest > after:
+                return None
+            return known.pending
 
-    def note_current(self, channel: str, after: int, epoch: int | None) -> None:
+    def token(self) -> Token:
         with self._lock:
-            if epoch is not None and epoch == self._epoch:
-                self._remember(channel, after)
+            return Token(self._epoch, self._tick)
 
-    def _remember(self, channel: str, message_id: int) -> None:
-        # Max, not overwrite: a later notification may have overtaken the query that noted.
+    def note(self, channel: str, newest: int, pending: bool, token: Token) -> None:
+        with self._lock:
+            if token.epoch is None or token.epoch != self._epoch:
+                return
+            known = self._known.get(channel)
+            # A change heard since the query began may be one it did not see.
+            last_change = known.tick if known is not None else self._forgotten_tick
+            if last_change > token.tick:
+                return
+            if known is None:
+                self._keep(channel, _Known(newest, pending, 0))
+            else:
+                known.newest = newest if known.newest is None else max(known.newest, newest)
+                known.pending = pending
+
+    def _heard(self, channel: str, message_id: int | None) -> None:
+        self._tick += 1
         known = self._known.pop(channel, None)
-        self._known[channel] = message_id if known is None else max(known, message_id)
+        newest = known.newest if known is not None else None
+        if message_id is not None:
+            # Max: a later notification may have overtaken an earlier one.
+            newest = message_id if newest is None else max(newest, message_id)
+        self._keep(channel, _Known(newest, None, self._tick))
+
+    def _keep(self, channel: str, known: _Known) -> None:
+        self._known[channel] = known
         if len(self._known) > KNOWN_CHANNELS:
-            del self._known[next(iter(self._known))]
+            oldest = next(iter(self._known))
+            self._forgotten_tick = max(self._forgotten_tick, self._known.pop(oldest).tick)
 
     def listener_connected(self) -> None:
         """The listener hears every commit from now on: start a new stretch of knowledge, and
@@ -235,25 +296,32 @@ class _Listener:
         self.connected.set()
 
 
-def _parse(payload: str) -> tuple[str, int] | None:
+# A notification is "<message id> <channel>", or "- <channel>" for a change of `pending`.
+NO_MESSAGE = "-"
+
+
+def _parse(payload: str) -> tuple[str, int | None] | None:
     message_id, _, channel = payload.partition(" ")
-    if not message_id.isdigit() or not channel:
+    if not (message_id.isdigit() or message_id == NO_MESSAGE) or not channel:
         log.warning("ignoring a malformed notification %r", payload[:100])
         return None
-    return channel, int(message_id)
+    return channel, int(message_id) if message_id != NO_MESSAGE else None
 
 
-def _payload(channel: str, message_id: int) -> str:
-    return f"{message_id} {channel}"
+def _payload(channel: str, message_id: int | None) -> str:
+    return f"{NO_MESSAGE if message_id is None else message_id} {channel}"
 
 
 class ListeningNotifier(LocalNotifier):
-    """A notifier that hears other processes' stores on one connection, in a thread."""
+    """A notifier that hears other processes' stores on one connection, in a thread; it
+    knows nothing until that connection is up."""
 
+    authoritative = False
     listener_name = "listener"
 
     def __init__(self) -> None:
         super().__init__()
+        self._epoch = None
         self._listener = _Listener(self.listener_name, self)
 
     def subscribe(self, channel: str) -> Waiter:
@@ -277,12 +345,19 @@ class PostgresNotifier(ListeningNotifier):
     listener_name = "notify-listener"
 
     def stored(self, channel: str, message_id: int) -> None:
+        self._notify(channel, message_id)
+        super().stored(channel, message_id)
+
+    def changed(self, channel: str) -> None:
+        self._notify(channel, None)
+        super().changed(channel)
+
+    def _notify(self, channel: str, message_id: int | None) -> None:
         # Queued by PostgreSQL with the transaction: delivered to every listener (this
         # process's too) at commit, never for a rollback. This process's waiters are also
-        # woken directly, sparing them the round trip.
+        # woken directly (by the caller's on_commit), sparing them the round trip.
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_notify(%s, %s)", [PG_CHANNEL, _payload(channel, message_id)])
-        super().stored(channel, message_id)
 
     def _listen(self, on_connected: Callable[[], None]) -> None:
         with psycopg.connect(**_pg_params(), autocommit=True) as conn:
@@ -324,7 +399,10 @@ class RedisNotifier(ListeningNotifier):
     def stored(self, channel: str, message_id: int) -> None:
         transaction.on_commit(lambda: self.publish(channel, message_id))
 
-    def publish(self, channel: str, message_id: int) -> None:
+    def changed(self, channel: str) -> None:
+        transaction.on_commit(lambda: self.publish(channel, None))
+
+    def publish(self, channel: str, message_id: int | None) -> None:
         self.publish_local(channel, message_id)
         try:
             self._redis().publish(self._channel, _payload(channel, message_id))
@@ -381,25 +459,48 @@ async def subscription(channel: str) -> AsyncIterator[Waiter]:
         notifier.unsubscribe(channel, waiter)
 
 
-async def wait_for(
-    channel: str, fetch: Callable[[], Awaitable[T]], timeout: float, *, after: int | None = None
-) -> T:
-    """Return what `fetch` finds, waiting up to `timeout` seconds for it to be truthy.
+class Look(Protocol):
+    """What a poll finds: truthy when there are messages to answer."""
 
-    With `after` (the poll's cursor), a look the notifier knows to be pointless (no message
-    after `after` can exist) is skipped; the last one, when the wait runs out, never is.
-    """
+    @property
+    def pending(self) -> bool: ...
+
+    def __bool__(self) -> bool: ...
+
+    def newest(self, after: int) -> int | None:
+        """The newest message id of the channel as this look saw it (`after` when it found
+        none); None when more may follow than it holds."""
+
+
+L = TypeVar("L", bound=Look)
+
+
+async def look(
+    channel: str, after: int, query: Callable[[], Awaitable[L]], current: Callable[[bool], L]
+) -> L:
+    """What a poll from cursor `after` finds: `current(pending)` when the notifier knows that
+    no message after `after` exists, else `query()`, whose findings it then knows."""
+    pending = notifier.current(channel, after)
+    if pending is not None:
+        return current(pending)
+    token = notifier.token()
+    found = await query()
+    newest = found.newest(after)
+    if newest is not None:
+        notifier.note(channel, newest, found.pending, token)
+    return found
+
+
+async def wait_for(channel: str, fetch: Callable[[], Awaitable[T]], timeout: float) -> T:
+    """Return what `fetch` finds, waiting up to `timeout` seconds for it to be truthy: it
+    looks on arrival, after every wake and when the wait runs out."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     async with subscription(channel) as waiter:
         while True:
             waiter.clear()
+            found = await fetch()
             remaining = deadline - loop.time()
-            if after is None or remaining <= 0 or not notifier.is_current(channel, after):
-                epoch = notifier.epoch()
-                found = await fetch()
-                if found or remaining <= 0:
-                    return found
-                if after is not None:
-                    notifier.note_current(channel, after, epoch)
-            await waiter.wait(deadline - loop.time())
+            if found or remaining <= 0:
+                return found
+            await waiter.wait(remaining)

@@ -188,7 +188,11 @@ class Conversation(models.Model):
     @property
     def channel(self) -> str:
         """The key long-polls wait on and stores publish to."""
-        return f"{self.bot_id}:{self.identity}"
+        return self.channel_of(self.bot_id, self.identity)
+
+    @staticmethod
+    def channel_of(bot_id: int, identity: str) -> str:
+        return f"{bot_id}:{identity}"
 
 
 class Message(models.Model):

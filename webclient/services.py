@@ -237,7 +237,7 @@ def conversation_update(
 ) -> None:
     changes: dict[str, Any] = {}
     if pending is not None:
-        changes["pending"] = pending
+        conversation_pending_set(conversation=conversation, pending=pending)
     if session_started is not None:
         changes["session_started"] = session_started
     if task_state is not None:
@@ -246,3 +246,17 @@ def conversation_update(
         Conversation.objects.filter(pk=conversation.pk).update(**changes)
         for field, value in changes.items():
             setattr(conversation, field, value)
+
+
+def conversation_pending_set(*, conversation: Conversation, pending: bool) -> None:
+    """Set `pending`; a change wakes the conversation's polls, and their notifier forgets
+    what it knew of the conversation (webclient/delivery.py)."""
+    with transaction.atomic(savepoint=False):
+        changed = (
+            Conversation.objects.filter(pk=conversation.pk)
+            .exclude(pending=pending)
+            .update(pending=pending)
+        )
+        if changed:
+            notifier.changed(conversation.channel)
+    conversation.pending = pending

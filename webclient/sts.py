@@ -30,7 +30,7 @@ from django.conf import settings
 
 from webclient import botcache
 from webclient.errors import ApplicationError, Kind
-from webclient.models import Bot
+from webclient.models import Bot, Conversation
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ class Principal:
 
     @property
     def channel(self) -> str:
-        return f"{self.bot.pk}:{self.identity}"
+        return Conversation.channel_of(self.bot.pk, self.identity)
 
     @property
     def proof(self) -> str | None:

@@ -6,7 +6,8 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
+from functools import partial
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from django.db import connection
 from kore_chat.asgi import application
 from tests.servers import session_uses_postgres
 from webclient import delivery, services
-from webclient.api.longpoll import _snapshot, run_db
+from webclient.api.longpoll import Snapshot, _snapshot, run_db
 from webclient.delivery import LISTENER_APPLICATION_NAME, notifier
 from webclient.kore.payloads import BotItem
 from webclient.models import Bot, Conversation
@@ -232,25 +233,30 @@ def test_an_idle_poll_asks_the_database_one_small_question(user: Any) -> None:
 
 needs_listener = pytest.mark.skipif(
     not session_uses_postgres(),
-    reason="only the PostgreSQL notifier knows each channel's newest message (the PostgreSQL"
-    " pass of make test runs this)",
+    reason="only the PostgreSQL notifier has a listener to cut (the PostgreSQL pass of make"
+    " test runs this)",
 )
 
 
 class CountedLooks:
-    """The long-poll's own query, counting how often the wait makes it."""
+    """The long-poll's own look, counting the queries it makes."""
 
     def __init__(self, conversation: Conversation, after: int) -> None:
         self.conversation, self.after, self.count = conversation, after, 0
 
-    async def __call__(self) -> Any:
+    async def query(self) -> Snapshot:
         self.count += 1
         bot_id, identity = self.conversation.bot_id, self.conversation.identity
         return await run_db(_snapshot, bot_id, identity, self.after)
 
+    def __call__(self) -> Awaitable[Snapshot]:
+        current = partial(Snapshot, [])
+        return delivery.look(self.conversation.channel, self.after, self.query, current)
+
 
 def listening(not_in: int | None = None) -> int:
-    """The notifier's epoch once its listener is connected (on a connection after `not_in`)."""
+    """The notifier's epoch once it knows every change (its listener connected, on a
+    connection after `not_in`)."""
     notifier.start()
     deadline = time.monotonic() + 5
     while notifier.epoch() in (None, not_in):
@@ -261,47 +267,100 @@ def listening(not_in: int | None = None) -> int:
     return epoch
 
 
-def looks_made(conversation: Conversation, after: int, wait: float) -> tuple[int, Any]:
-    """How often a wait from `after` queried, and what it found."""
+def looks_made(conversation: Conversation, after: int, wait: float) -> tuple[int, Snapshot]:
+    """How many queries a wait from `after` made, and what it found."""
     looks = CountedLooks(conversation, after)
-    found = asyncio.run(delivery.wait_for(conversation.channel, looks, wait, after=after))
+    found = asyncio.run(delivery.wait_for(conversation.channel, looks, wait))
     return looks.count, found
 
 
-def heard(conversation: Conversation, message_id: int) -> None:
+def known(conversation: Conversation, after: int) -> None:
+    """Look from `after` until the notifier knows the channel (on PostgreSQL the listener
+    hears this process's own commits a moment after they happen, and a look begun before
+    that is not trusted)."""
     deadline = time.monotonic() + 2
-    while not notifier.is_current(conversation.channel, message_id):
-        assert time.monotonic() < deadline, "the notification never arrived"
+    while looks_made(conversation, after, 0)[0]:
+        assert time.monotonic() < deadline, "the notifier never came to know the channel"
         time.sleep(0.01)
 
 
-@needs_listener
-def test_an_idle_poll_whose_cursor_is_current_makes_no_query_on_arrival(user: Any) -> None:
+def test_an_idle_poll_whose_cursor_is_current_makes_no_query(user: Any) -> None:
     _, conversation = user
     listening()
     store(conversation, "the newest")
-    newest = conversation.messages.last()
-    assert newest is not None
-    heard(conversation, newest.pk)
-    # It looks only when its wait runs out (for the conversation's `pending`).
-    assert looks_made(conversation, newest.pk, 0.2)[0] == 1
+    newest = conversation.messages.get().pk
+    known(conversation, newest)
+    # Neither on arrival nor when its wait runs out.
+    count, found = looks_made(conversation, newest, 0.2)
+    assert (count, found) == (0, Snapshot([], pending=False))
     # A message stored since: a poll from the old cursor looks at once, and finds it.
     store(conversation, "newer still")
-    newer = conversation.messages.last()
-    assert newer is not None
-    heard(conversation, newer.pk)
-    count, found = looks_made(conversation, newest.pk, 5)
+    count, found = looks_made(conversation, newest, 5)
     assert (count, [m["text"] for m in found.messages]) == (1, ["newer still"])
 
 
+def test_a_change_of_pending_alone_is_heard_by_the_polls(user: Any) -> None:
+    from datetime import timedelta
+
+    from webclient.kore import outbox
+
+    _, conversation = user
+    listening()
+    store(conversation, "the newest")
+    newest = conversation.messages.get().pk
+    known(conversation, newest)
+    services.conversation_pending_set(conversation=conversation, pending=True)
+    assert looks_made(conversation, newest, 0) == (1, Snapshot([], pending=True))
+    known(conversation, newest)
+    # The stale sweep clears it in one UPDATE for many conversations: each is told.
+    Conversation.objects.filter(pk=conversation.pk).update(
+        last_activity_at=conversation.last_activity_at - timedelta(hours=1)
+    )
+    outbox.conversations_settle_stale(idle=timedelta(minutes=1))
+    assert looks_made(conversation, newest, 0) == (1, Snapshot([], pending=False))
+
+
+def test_a_held_poll_is_woken_by_a_change_of_pending_and_answers_it_when_its_wait_ends(
+    user: Any,
+) -> None:
+    _, conversation = user
+    listening()
+    store(conversation, "the newest")
+    newest = conversation.messages.get().pk
+    known(conversation, newest)
+
+    async def scenario() -> Snapshot:
+        looks = CountedLooks(conversation, newest)
+        held = asyncio.ensure_future(delivery.wait_for(conversation.channel, looks, 1.0))
+        await asyncio.sleep(0.2)
+        await asyncio.to_thread(
+            services.conversation_pending_set, conversation=conversation, pending=True
+        )
+        return await held
+
+    # Answered from what the notifier knew before the change, it would say False.
+    assert asyncio.run(scenario()) == Snapshot([], pending=True)
+
+
+def test_what_a_look_found_is_not_kept_when_its_channel_changed_meanwhile() -> None:
+    local = delivery.LocalNotifier()
+    token = local.token()
+    local.publish_local("1:someone", 5)
+    local.note("1:someone", 5, False, token)
+    assert local.current("1:someone", 5) is None
+    local.note("1:someone", 5, False, local.token())
+    assert local.current("1:someone", 5) is False
+    # Knowing only a newer message, a poll from before it must look.
+    assert local.current("1:someone", 4) is None
+
+
 @needs_listener
-def test_after_the_listener_reconnects_a_poll_looks_again_on_arrival(user: Any) -> None:
+def test_after_the_listener_reconnects_a_poll_looks_again(user: Any) -> None:
     _, conversation = user
     epoch = listening()
     store(conversation, "before the cut")
-    newest = conversation.messages.last()
-    assert newest is not None
-    heard(conversation, newest.pk)
+    newest = conversation.messages.get().pk
+    known(conversation, newest)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
@@ -310,7 +369,7 @@ def test_after_the_listener_reconnects_a_poll_looks_again_on_arrival(user: Any) 
         )
     listening(not_in=epoch)
     # What was known before the cut may have missed a notification: it is forgotten, and the
-    # next poll looks on arrival; what that look finds empty is known again afterwards.
-    assert not notifier.is_current(conversation.channel, newest.pk)
-    assert looks_made(conversation, newest.pk, 0.2)[0] == 2
-    assert looks_made(conversation, newest.pk, 0.2)[0] == 1
+    # next poll looks; what that look finds is known again afterwards.
+    assert notifier.current(conversation.channel, newest) is None
+    assert looks_made(conversation, newest, 0.2)[0] == 1
+    assert looks_made(conversation, newest, 0.2)[0] == 0

@@ -79,6 +79,11 @@ class Snapshot:
     def __bool__(self) -> bool:
         return bool(self.messages)
 
+    def newest(self, after: int) -> int | None:
+        if not self.messages:
+            return after
+        return self.messages[-1]["id"] if len(self.messages) < selectors.PAGE_SIZE else None
+
 
 def _snapshot(bot_id: int, identity: str, after: int) -> Snapshot:
     state = selectors.poll_state(bot_id=bot_id, identity=identity, after=after)
@@ -89,13 +94,19 @@ def _snapshot(bot_id: int, identity: str, after: int) -> Snapshot:
 
 
 async def poll_answer(principal: Principal, after: int, wait: int) -> dict[str, Any]:
-    bot_id, identity = principal.bot.pk, principal.identity
+    bot_id, identity, channel = principal.bot.pk, principal.identity, principal.channel
 
-    def fetch() -> Awaitable[Snapshot]:
+    def query() -> Awaitable[Snapshot]:
         return run_db(_snapshot, bot_id, identity, after)
 
+    def current(pending: bool) -> Snapshot:
+        return Snapshot([], pending)
+
+    def fetch() -> Awaitable[Snapshot]:
+        return delivery.look(channel, after, query, current)
+
     with metrics.LONGPOLLS_HELD.track_inprogress():
-        found = await delivery.wait_for(principal.channel, fetch, wait, after=after)
+        found = await delivery.wait_for(channel, fetch, wait)
     logs.delivered(found.messages, found.request_ids)
     cursor = found.messages[-1]["id"] if found.messages else after
     return {"messages": found.messages, "cursor": cursor, "pending": found.pending}

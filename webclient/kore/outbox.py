@@ -27,6 +27,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from webclient import services
+from webclient.delivery import notifier
 from webclient.kore.payloads import BotItem
 from webclient.models import CallbackDelivery, Conversation, Message
 from webclient.render import Rendered
@@ -188,9 +189,14 @@ def conversations_settle_stale(*, idle: timedelta) -> None:
         status=Message.Status.ACCEPTED,
         forward_started_at__isnull=True,
     )
-    Conversation.objects.filter(pending=True, last_activity_at__lt=cutoff).update(
-        pending=models.Exists(waiting)
-    )
+    stale = Conversation.objects.filter(pending=True, last_activity_at__lt=cutoff)
+    with transaction.atomic(savepoint=False):
+        # The channels to tell: a superset of those the UPDATE changes only costs their polls
+        # one more look.
+        found = list(stale.values_list("bot_id", "identity"))
+        if found and stale.update(pending=models.Exists(waiting)):
+            for bot_id, identity in found:
+                notifier.changed(Conversation.channel_of(bot_id, identity))
 
 
 def conversation_session_closed(
