@@ -36,10 +36,14 @@ class DbThreads:
         self._executor: ThreadPoolExecutor | None = None
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await self.submit(fn, *args)
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        """`fn(*args)` on one of the threads, as a future of the running event loop."""
         if self._executor is None:
             self._executor = ThreadPoolExecutor(self._size, thread_name_prefix=self._name)
         # The caller's context variables (its request id) hold in the thread too.
         context = contextvars.copy_context()
-        return await asyncio.get_running_loop().run_in_executor(
+        return asyncio.get_running_loop().run_in_executor(
             self._executor, context.run, _call, fn, *args
         )

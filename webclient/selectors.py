@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -47,25 +48,31 @@ class PollState:
     pending: bool
 
 
-def poll_state(*, bot_id: int, identity: str, after: int) -> PollState:
-    """Whether there is anything after `after`, and the conversation's `pending`.
+def poll_states(keys: Sequence[tuple[int, str, int]]) -> list[PollState]:
+    """For each (bot id, identity, cursor): whether its conversation has anything after the
+    cursor, and its `pending`.
 
-    Every poll asks this on arrival and when its wait runs out, and most find nothing: one
-    small indexed query in plain SQL (the ORM would spend twenty times the query's own time
-    building it and reading the answer; issue 13). Portable to PostgreSQL.
+    Every poll asks this on arrival unless its notifier already knows (webclient/delivery.py);
+    the polls of one turn of the event loop ask together (a reconnect storm after a restart:
+    thousands at once). One small indexed query in plain SQL: the ORM would spend twenty
+    times the query's own time building it and reading the answer (issue 13). Portable to
+    PostgreSQL.
     """
     conversation, message = Conversation._meta.db_table, Message._meta.db_table
+    rows = ", ".join(["(%s, %s, %s, %s)"] * len(keys))
     sql = (
-        f"SELECT c.pending, EXISTS (SELECT 1 FROM {message} m"  # noqa: S608 (our table names)
-        f" WHERE m.conversation_id = c.id AND m.id > %s)"
-        f" FROM {conversation} c WHERE c.bot_id = %s AND c.identity = %s"
+        f"WITH q (n, bot_id, identity, cursor_id) AS (VALUES {rows})"  # noqa: S608 (our names)
+        f" SELECT q.n, c.pending, EXISTS (SELECT 1 FROM {message} m"
+        f" WHERE m.conversation_id = c.id AND m.id > q.cursor_id)"
+        f" FROM q JOIN {conversation} c ON c.bot_id = q.bot_id AND c.identity = q.identity"
     )
+    params = [value for n, key in enumerate(keys) for value in (n, *key)]
+    found = [PollState(newer=False, pending=False)] * len(keys)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [after, bot_id, identity])
-        row = cursor.fetchone()
-    if row is None:
-        return PollState(newer=False, pending=False)
-    return PollState(newer=bool(row[1]), pending=bool(row[0]))
+        cursor.execute(sql, params)
+        for n, pending, newer in cursor.fetchall():
+            found[n] = PollState(newer=bool(newer), pending=bool(pending))
+    return found
 
 
 def bot_by_callback(*, slug: str) -> Bot | None:

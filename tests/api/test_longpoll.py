@@ -373,3 +373,57 @@ def test_after_the_listener_reconnects_a_poll_looks_again(user: Any) -> None:
     assert notifier.current(conversation.channel, newest) is None
     assert looks_made(conversation, newest, 0.2)[0] == 1
     assert looks_made(conversation, newest, 0.2)[0] == 0
+
+
+def test_one_query_tells_many_polls_each_its_own_state(user: Any) -> None:
+    from webclient import selectors
+
+    _, conversation = user
+    store(conversation, "first")
+    first = conversation.messages.get().pk
+    other = services.conversation_get_or_create(bot=conversation.bot, identity="other")
+    services.conversation_pending_set(conversation=other, pending=True)
+    keys = [
+        (conversation.bot_id, "poller", 0),
+        (conversation.bot_id, "poller", first),
+        (conversation.bot_id, "other", 0),
+        (conversation.bot_id, "nobody", 0),
+        (conversation.bot_id + 1000, "poller", 0),
+    ]
+    assert selectors.poll_states(keys) == [
+        selectors.PollState(newer=True, pending=False),
+        selectors.PollState(newer=False, pending=False),
+        selectors.PollState(newer=False, pending=True),
+        selectors.PollState(newer=False, pending=False),
+        selectors.PollState(newer=False, pending=False),
+    ]
+
+
+def test_the_polls_of_one_turn_of_the_event_loop_share_one_query(
+    user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from webclient import selectors
+
+    _, conversation = user
+    bot = conversation.bot
+    tokens = [token_issue(bot=bot, identity=f"storm-{n}", anonymous=False).jwt for n in range(20)]
+    store(services.conversation_get_or_create(bot=bot, identity="storm-7"), "for seven")
+    asked: list[int] = []
+    real = selectors.poll_states
+
+    def counted(keys: Any) -> Any:
+        asked.append(len(keys))
+        return real(keys)
+
+    monkeypatch.setattr(selectors, "poll_states", counted)
+
+    async def storm() -> list[tuple[int, dict[str, Any]]]:
+        warm = token_issue(bot=bot, identity="warm", anonymous=False).jwt
+        await Call("after=0&wait=0", warm).run()  # the bot is cached from now on
+        asked.clear()
+        return await asyncio.gather(*(Call("after=0&wait=0", t).run() for t in tokens))
+
+    answers = asyncio.run(storm())
+    assert asked == [20]
+    texts = [[m["text"] for m in body["messages"]] for _, body in answers]
+    assert texts == [["for seven"] if n == 7 else [] for n in range(20)]

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -85,19 +87,84 @@ class Snapshot:
         return self.messages[-1]["id"] if len(self.messages) < selectors.PAGE_SIZE else None
 
 
-def _snapshot(bot_id: int, identity: str, after: int) -> Snapshot:
-    state = selectors.poll_state(bot_id=bot_id, identity=identity, after=after)
+Key = tuple[int, str, int]  # a poll's bot id, identity and cursor
+# Most polls one query asks about.
+LOOK_BATCH = 500
+
+
+def _snapshots(keys: list[Key]) -> list[Snapshot]:
+    states = selectors.poll_states(keys)
+    return [_snapshot_of(key, state) for key, state in zip(keys, states, strict=True)]
+
+
+def _snapshot_of(key: Key, state: selectors.PollState) -> Snapshot:
     if not state.newer:
         return Snapshot([], state.pending)
+    bot_id, identity, after = key
     messages = selectors.messages_after(bot_id=bot_id, identity=identity, after=after)
     return Snapshot(messages_output(messages), state.pending, tuple(m.request_id for m in messages))
+
+
+def _snapshot(bot_id: int, identity: str, after: int) -> Snapshot:
+    return _snapshots([(bot_id, identity, after)])[0]
+
+
+class _Looks:
+    """The looks that the polls of one turn of an event loop ask for, made together: one
+    query (and one trip to a database thread) for up to LOOK_BATCH polls. After a restart,
+    every open widget reconnects at once, and none of their channels is known yet."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._queued: list[tuple[Key, asyncio.Future[Snapshot]]] = []
+
+    def ask(self, key: Key) -> asyncio.Future[Snapshot]:
+        future: asyncio.Future[Snapshot] = self.loop.create_future()
+        if not self._queued:
+            # After every poll that is running in this turn has asked.
+            self.loop.call_soon(self._flush)
+        self._queued.append((key, future))
+        return future
+
+    def _flush(self) -> None:
+        queued, self._queued = self._queued, []
+        for start in range(0, len(queued), LOOK_BATCH):
+            batch = queued[start : start + LOOK_BATCH]
+            made = _db.submit(_snapshots, [key for key, _ in batch])
+            made.add_done_callback(partial(_answer_looks, batch))
+
+
+def _answer_looks(
+    batch: list[tuple[Key, asyncio.Future[Snapshot]]], made: asyncio.Future[list[Snapshot]]
+) -> None:
+    for n, (_, future) in enumerate(batch):
+        if future.done():  # its poll went away
+            continue
+        if made.cancelled():
+            future.cancel()
+        elif (error := made.exception()) is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(made.result()[n])
+
+
+_this_thread = threading.local()
+
+
+def _looks() -> _Looks:
+    """This event loop's batch (the development server's polls run on loops of their own)."""
+    loop = asyncio.get_running_loop()
+    looks: _Looks | None = getattr(_this_thread, "looks", None)
+    if looks is None or looks.loop is not loop:
+        looks = _this_thread.looks = _Looks(loop)
+    return looks
 
 
 async def poll_answer(principal: Principal, after: int, wait: int) -> dict[str, Any]:
     bot_id, identity, channel = principal.bot.pk, principal.identity, principal.channel
 
     def query() -> Awaitable[Snapshot]:
-        return run_db(_snapshot, bot_id, identity, after)
+        return _looks().ask((bot_id, identity, after))
 
     def current(pending: bool) -> Snapshot:
         return Snapshot([], pending)
