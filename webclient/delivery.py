@@ -69,23 +69,43 @@ LISTENER_APPLICATION_NAME = "kore-chat listener"
 
 
 class Waiter:
-    """One waiting long-poll: an event on the event loop that created it."""
+    """One waiting long-poll: a future on the event loop that created it, made when it waits
+    (no task of its own: a held poll costs memory and a task switch per wake-up)."""
 
     def __init__(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._event = asyncio.Event()
+        self._woken = False
+        self._future: asyncio.Future[None] | None = None
 
     def wake(self) -> None:
         # Called from any thread; the loop may already be gone if the poll just ended.
         with contextlib.suppress(RuntimeError):
-            self._loop.call_soon_threadsafe(self._event.set)
+            self._loop.call_soon_threadsafe(self._set)
+
+    def _set(self) -> None:
+        self._woken = True
+        if self._future is not None:
+            _resolve(self._future)
 
     def clear(self) -> None:
-        self._event.clear()
+        self._woken = False
 
     async def wait(self, timeout: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._event.wait(), timeout)
+        """Until woken (since the last `clear`) or `timeout` seconds have passed."""
+        if self._woken:
+            return
+        future = self._future = self._loop.create_future()
+        timer = self._loop.call_later(timeout, _resolve, future)
+        try:
+            await future
+        finally:
+            timer.cancel()
+            self._future = None
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 @dataclass(frozen=True)
