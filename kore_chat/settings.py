@@ -251,6 +251,9 @@ STS_MAX_SESSION_AGE = envint("STS_MAX_SESSION_AGE", 24 * 3600)
 # common proxies and load balancers.
 LONGPOLL_DEFAULT_WAIT = envint("LONGPOLL_DEFAULT_WAIT", 25)
 LONGPOLL_MAX_WAIT = envint("LONGPOLL_MAX_WAIT", 45)
+# Long-polls admitted per turn of the event loop while a burst of them is queued (a reconnect
+# storm), so that other requests are served in between (webclient/api/admission.py).
+LONGPOLL_ADMIT_PER_TURN = envint("LONGPOLL_ADMIT_PER_TURN", 32)
 # Seconds a process trusts the bots it cached (webclient/botcache.py) when it cannot hear of
 # a change: changes made in the same process, or in any process sharing CACHE_BACKEND,
 # apply at once.

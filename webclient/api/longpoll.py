@@ -28,6 +28,7 @@ from urllib.parse import parse_qsl
 from django.conf import settings
 
 from webclient import delivery, logs, metrics, selectors
+from webclient.api.admission import admitted
 from webclient.api.auth import bearer_token
 from webclient.api.errors import error_answer
 from webclient.api.serializers import MAX_CURSOR, PollInputSerializer, messages_output
@@ -217,6 +218,7 @@ async def _send_json(
 
 
 async def longpoll_app(scope: Scope, receive: Receive, send: Send) -> None:
+    await admitted()
     headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
     origin = headers.get("origin")
     own = cors.own_origins(scope.get("scheme", "http"), headers.get("host"))
