@@ -40,6 +40,16 @@ def envint(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from None
 
 
+def envfloat(name: str, default: float) -> float:
+    value = os.getenv(name)
+    if value is None or value == "":
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from None
+
+
 def envlist(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.getenv(name, default).split(",") if item.strip()]
 
@@ -258,6 +268,9 @@ LONGPOLL_ADMIT_PER_TURN = envint("LONGPOLL_ADMIT_PER_TURN", 32)
 # a change: changes made in the same process, or in any process sharing CACHE_BACKEND,
 # apply at once.
 BOT_CACHE_SECONDS = envint("BOT_CACHE_SECONDS", 30)
+# How often a process reads the bots' generation from the shared cache (a change made in
+# another process applies within this); seconds, fractions allowed.
+BOT_CHANGE_CHECK_SECONDS = envfloat("BOT_CHANGE_CHECK_SECONDS", 1.0)
 # How a stored message wakes long-polls held by other processes (webclient/delivery.py):
 # "postgres" (LISTEN/NOTIFY, the default on PostgreSQL), "redis" (pub/sub on REDIS_URL) or
 # "local" (this process only: the default on SQLite, which serves one process).

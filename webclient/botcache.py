@@ -8,7 +8,9 @@ forgets them when a bot changes:
   (and again when its transaction commits, so that no read made before the commit
   outlives it);
 - in other processes, through a generation number in Django's default cache, bumped by the
-  same save and compared on every lookup: immediate when that cache is shared (Redis);
+  same save and read again at most every BOT_CHANGE_CHECK_SECONDS (1 s): within that when
+  the cache is shared (Redis). Reading it on every lookup was a blocking round trip to
+  Redis on the event loop for every poll;
 - in any case, after BOT_CACHE_SECONDS: the bound for several processes that share no cache.
 
 Only enabled bots are kept: a disabled or unknown bot is looked up in the database each
@@ -35,13 +37,27 @@ GENERATION_KEY = "kore-chat:bots:generation"
 _lock = threading.Lock()
 # slug -> (bot, when it was read (monotonic), the generation current before it was read)
 _bots: dict[str, tuple[Bot, float, Any]] = {}
+# The generation last read from the cache, and when (monotonic).
+_seen: tuple[float, Any] | None = None
 
 
 def _generation() -> Any:
+    global _seen
     try:
-        return cache.get(GENERATION_KEY, 0)
+        generation = cache.get(GENERATION_KEY, 0)
     except Exception:
-        return None  # the shared cache is down: trust nothing, read the database
+        generation = None  # the shared cache is down: trust nothing, read the database
+    _seen = (time.monotonic(), generation)
+    return generation
+
+
+def _recent_generation() -> Any:
+    """The generation, read from the cache only if the last read is older than
+    BOT_CHANGE_CHECK_SECONDS."""
+    seen = _seen
+    if seen is not None and time.monotonic() - seen[0] < settings.BOT_CHANGE_CHECK_SECONDS:
+        return seen[1]
+    return _generation()
 
 
 def cached_bot(slug: str) -> Bot | None:
@@ -53,7 +69,7 @@ def cached_bot(slug: str) -> Bot | None:
     bot, read_at, generation = entry
     if time.monotonic() - read_at > settings.BOT_CACHE_SECONDS:
         return None
-    if generation is None or generation != _generation():
+    if generation is None or generation != _recent_generation():
         return None
     return copy.copy(bot)
 
@@ -75,8 +91,10 @@ def enabled_bot(slug: str, *, fresh: bool = False) -> Bot | None:
 
 
 def forget_all() -> None:
+    global _seen
     with _lock:
         _bots.clear()
+        _seen = None
 
 
 def _bump() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.core.cache import cache
 from django.db import connection, models
@@ -54,11 +56,34 @@ def test_a_bot_disabled_in_this_process_refuses_its_tokens_at_once(demo: Bot) ->
         sts.token_verify(token)
 
 
-def test_a_change_another_process_announces_drops_the_cached_bot(demo: Bot) -> None:
+def announce_elsewhere() -> None:
+    cache.set(botcache.GENERATION_KEY, cache.get(botcache.GENERATION_KEY, 0) + 1)
+
+
+def test_a_change_another_process_announces_drops_the_cached_bot(
+    demo: Bot, settings: object
+) -> None:
+    settings.BOT_CHANGE_CHECK_SECONDS = 0  # type: ignore[attr-defined]
     token = token_for(demo)
     sts.token_verify(token)
     update_elsewhere(demo, enabled=False)
-    cache.set(botcache.GENERATION_KEY, cache.get(botcache.GENERATION_KEY, 0) + 1)
+    announce_elsewhere()
+    with pytest.raises(ApplicationError):
+        sts.token_verify(token)
+
+
+def test_the_shared_generation_is_read_at_most_once_per_check_interval(
+    demo: Bot, settings: object
+) -> None:
+    settings.BOT_CHANGE_CHECK_SECONDS = 0.5  # type: ignore[attr-defined]
+    token = token_for(demo)
+    sts.token_verify(token)
+    update_elsewhere(demo, enabled=False)
+    announce_elsewhere()
+    # Not read again yet: the cached bot still serves (a poll pays no cache round trip).
+    assert sts.token_verify_cached(token) is not None
+    time.sleep(0.6)
+    assert sts.token_verify_cached(token) is None
     with pytest.raises(ApplicationError):
         sts.token_verify(token)
 
