@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any, NotRequired, Protocol, TypedDict
 
 from django.db import IntegrityError, transaction
@@ -48,20 +49,21 @@ class BotMessageItem(Protocol):
     def platform_message_id(self) -> str | None: ...
 
 
-# Run after every transaction that accepted a user message (the relay wakes its dispatcher).
-_accepted_hooks: list[Callable[[], None]] = []
+# Run after every transaction that accepted a user message, with its conversation's id (the
+# relay wakes its dispatcher for that conversation, with no scan of the outbox).
+_accepted_hooks: list[Callable[[int], None]] = []
 
 
-def on_message_accepted(hook: Callable[[], None]) -> None:
+def on_message_accepted(hook: Callable[[int], None]) -> None:
     """Register `hook` to run on commit of each accepted user message; once per hook."""
     if hook not in _accepted_hooks:
         _accepted_hooks.append(hook)
 
 
-def message_accepted_on_commit() -> None:
+def message_accepted_on_commit(*, conversation: Conversation) -> None:
     """A user message entered the outbox: run the hooks when the transaction commits."""
     for hook in _accepted_hooks:
-        transaction.on_commit(hook)
+        transaction.on_commit(partial(hook, conversation.pk))
 
 
 def conversation_get_or_create(*, bot: Bot, identity: str) -> Conversation:
@@ -152,7 +154,7 @@ def user_message_accept(
             Conversation.objects.filter(pk=conversation.pk).update(
                 pending=True, last_activity_at=timezone.now()
             )
-            message_accepted_on_commit()
+            message_accepted_on_commit(conversation=conversation)
     except IntegrityError:
         # A concurrent request with the same id won the race: answer with its message.
         return conversation.messages.get(client_message_id=client_message_id), False

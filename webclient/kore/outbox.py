@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import timedelta
+from typing import NamedTuple
 
 from django.db import connection, models, transaction
 from django.utils import timezone
@@ -65,32 +66,43 @@ def latest_forwarded_user_message(*, conversation: Conversation) -> Message | No
 # ---- claim, renew, forwarded, fail -----------------------------------------------------
 
 
-def outbox_claim(*, conversation_id: int, lease: timedelta) -> Message | None:
-    """Claim the conversation's oldest accepted message, unless one is already in flight.
+class Claim(NamedTuple):
+    """What `outbox_claim` got: whether this process serves the conversation, and the
+    message it claimed (None when nothing waits, or one is already in flight)."""
 
-    The check and the claim share one transaction, so each message is forwarded at most
-    once, by one process. The claim lasts `lease` unless renewed (`outbox_renew`). On
-    PostgreSQL the conversation's row is locked (not its bot's, which all its conversations
-    share), and a process finding it locked leaves it to the one holding the lock.
+    served: bool
+    message: Message | None
+
+
+def outbox_claim(*, conversation_id: int, owner: str, lease: timedelta) -> Claim:
+    """Serve the conversation from `owner` and claim its oldest accepted message, unless one
+    is already in flight, in one transaction.
+
+    The conversation's dispatch lease is taken (or renewed) first, by a conditional UPDATE
+    that locks the conversation's row on PostgreSQL, so the check that nothing of it is in
+    flight and the claim cannot interleave with another process's: each message is
+    forwarded at most once, by one process, in order. The claim lasts `lease` unless renewed
+    (`outbox_renew`).
     """
     with transaction.atomic():
-        conversation = (
-            Conversation.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("bot")
-            .filter(pk=conversation_id)
+        if not _dispatch_lease_take(conversation_id, owner, lease):
+            return Claim(served=False, message=None)
+        head = (
+            Message.objects.select_related("conversation__bot")
+            .filter(conversation_id=conversation_id, status=Message.Status.ACCEPTED)
+            .order_by("id")
             .first()
         )
-        if conversation is None:
-            return None
-        head = conversation.messages.filter(status=Message.Status.ACCEPTED).order_by("id").first()
         if head is None or head.forward_started_at is not None:
-            return None
+            return Claim(served=True, message=None)
         now = timezone.now()
         head.forward_started_at = now
         head.forward_lease_until = now + lease
-        head.save(update_fields=["forward_started_at", "forward_lease_until"])
-        head.conversation = conversation
-        return head
+        Message.objects.filter(pk=head.pk).update(
+            forward_started_at=head.forward_started_at,
+            forward_lease_until=head.forward_lease_until,
+        )
+        return Claim(served=True, message=head)
 
 
 def outbox_renew(*, message_ids: list[int], lease: timedelta) -> None:
@@ -107,11 +119,18 @@ def user_message_mark_forwarded(*, message: Message) -> bool:
     False when its lease had lapsed and it was already failed (the user was told).
     """
     with transaction.atomic():
-        changed = Message.objects.filter(pk=message.pk, status=Message.Status.ACCEPTED).update(
-            status=Message.Status.SENT
-        )
+        changed = user_message_sent(message=message)
         if changed:
             services.conversation_update(conversation=message.conversation, session_started=True)
+    return changed
+
+
+def user_message_sent(*, message: Message) -> bool:
+    """`sent`, unless its lease lapsed and it was failed; the caller starts the session
+    (`conversation_answered` does it with the answer, in one UPDATE)."""
+    changed = Message.objects.filter(pk=message.pk, status=Message.Status.ACCEPTED).update(
+        status=Message.Status.SENT
+    )
     return bool(changed)
 
 
@@ -167,12 +186,35 @@ def outbox_fail_interrupted(*, reason: str) -> int:
 # ---- conversation state ----------------------------------------------------------------
 
 
-def conversation_settle(*, conversation: Conversation) -> None:
-    """`pending` stays true only while a user message still waits to be forwarded."""
+def conversation_settle(*, conversation: Conversation, session_started: bool | None = None) -> bool:
+    """`pending` stays true only while a user message still waits to be forwarded; returns
+    whether one does. `session_started` rides along in the same UPDATE."""
     waiting = conversation.messages.filter(
         status=Message.Status.ACCEPTED, forward_started_at__isnull=True
     ).exists()
-    services.conversation_update(conversation=conversation, pending=waiting)
+    services.conversation_update(
+        conversation=conversation, pending=waiting, session_started=session_started
+    )
+    return waiting
+
+
+def conversation_answered(
+    *, conversation: Conversation, owner: str, lease: timedelta, session_started: bool | None
+) -> bool:
+    """The bot's answer is stored: settle `pending` and, unless another message waits, let
+    go of the conversation (True), in the answer's transaction.
+
+    The release comes first: its UPDATE locks the conversation's row (PostgreSQL), which
+    every store of a message locks too (`services.message_create`), so a message accepted
+    concurrently either committed before, and the check after the lock sees it waiting (the
+    conversation is kept), or commits after this transaction, and its wake-up finds the
+    conversation free. SQLite has one writer anyway.
+    """
+    _dispatch_lease_drop(conversation.pk, owner)
+    waiting = conversation_settle(conversation=conversation, session_started=session_started)
+    if waiting:
+        _dispatch_lease_take(conversation.pk, owner, lease)
+    return not waiting
 
 
 def conversations_settle_stale(*, idle: timedelta) -> None:
@@ -270,7 +312,7 @@ def callback_deliveries_forget(*, window: timedelta) -> None:
 # atomic), renewed while serving, released when its outbox is empty.
 
 
-def conversation_dispatch_claim(*, conversation_id: int, owner: str, lease: timedelta) -> bool:
+def _dispatch_lease_take(conversation_id: int, owner: str, lease: timedelta) -> bool:
     """Serve this conversation's outbox from `owner` unless another process holds it."""
     now = timezone.now()
     free = (
@@ -284,6 +326,12 @@ def conversation_dispatch_claim(*, conversation_id: int, owner: str, lease: time
     return bool(claimed)
 
 
+def _dispatch_lease_drop(conversation_id: int, owner: str) -> None:
+    Conversation.objects.filter(pk=conversation_id, dispatch_owner=owner).update(
+        dispatch_owner="", dispatch_lease_until=None
+    )
+
+
 def conversations_dispatch_renew(
     *, conversation_ids: list[int], owner: str, lease: timedelta
 ) -> None:
@@ -295,9 +343,7 @@ def conversations_dispatch_renew(
 
 def conversation_dispatch_release(*, conversation_id: int, owner: str) -> bool:
     """Let go of the conversation; True when a message still waits (accepted meanwhile)."""
-    Conversation.objects.filter(pk=conversation_id, dispatch_owner=owner).update(
-        dispatch_owner="", dispatch_lease_until=None
-    )
+    _dispatch_lease_drop(conversation_id, owner)
     return Message.objects.filter(
         conversation_id=conversation_id,
         status=Message.Status.ACCEPTED,
@@ -347,6 +393,6 @@ def user_message_retry(*, message: Message, operator: str) -> Message:
             data={"state": "retried", "by": attempt.pk},
         )
         services.conversation_update(conversation=conversation, pending=True)
-        services.message_accepted_on_commit()
+        services.message_accepted_on_commit(conversation=conversation)
     log.info("operator %s retried message %s as message %s", operator, original.pk, attempt.pk)
     return attempt
