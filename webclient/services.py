@@ -80,12 +80,19 @@ def message_create(
     client_message_id: str | None = None,
     platform_message_id: str | None = None,
     status: str | None = None,
+    conversation_locked: bool = False,
 ) -> Message:
+    """Store a message and publish it at commit.
+
+    `conversation_locked`: the caller's transaction already locked the conversation's row
+    (an UPDATE of it), which spares the lock's query.
+    """
     # Stores into one conversation take turns (a row lock on PostgreSQL; SQLite has one
     # writer anyway), so its message ids commit in order and a cursor never steps over a
     # message that another transaction has yet to commit.
     with transaction.atomic(savepoint=False):
-        list(Conversation.objects.select_for_update().filter(pk=conversation.pk).values("pk"))
+        if not conversation_locked:
+            list(Conversation.objects.select_for_update().filter(pk=conversation.pk).values("pk"))
         message = Message.objects.create(
             conversation=conversation,
             role=role,
@@ -131,11 +138,15 @@ def user_message_accept(
     Returns the message and whether it was new.
     """
     conversation = conversation_get_or_create(bot=bot, identity=identity)
+    messages = conversation.messages
     try:
         with transaction.atomic():
-            existing = conversation.messages.filter(client_message_id=client_message_id).first()
-            if existing is not None:
-                return existing, False
+            if messages.filter(client_message_id=client_message_id).exists():
+                return messages.get(client_message_id=client_message_id), False
+            # First, since it locks the conversation's row for the message's store too.
+            Conversation.objects.filter(pk=conversation.pk).update(
+                pending=True, last_activity_at=timezone.now()
+            )
             if "formData" in body:
                 message = _form_submission_accept(
                     conversation=conversation,
@@ -150,14 +161,12 @@ def user_message_accept(
                     data=body,
                     client_message_id=client_message_id,
                     status=Message.Status.ACCEPTED,
+                    conversation_locked=True,
                 )
-            Conversation.objects.filter(pk=conversation.pk).update(
-                pending=True, last_activity_at=timezone.now()
-            )
             message_accepted_on_commit(conversation=conversation)
     except IntegrityError:
         # A concurrent request with the same id won the race: answer with its message.
-        return conversation.messages.get(client_message_id=client_message_id), False
+        return messages.get(client_message_id=client_message_id), False
     return message, True
 
 
@@ -212,7 +221,8 @@ def bot_messages_store(
 ) -> list[Message]:
     """Store bot messages in order, each platform message id at most once."""
     stored = []
-    with transaction.atomic():
+    # No savepoint: a failure here fails the caller's whole transaction (none goes on).
+    with transaction.atomic(savepoint=False):
         for bot_item in items:
             pid = bot_item.platform_message_id
             if pid and conversation.messages.filter(platform_message_id=pid).exists():

@@ -358,7 +358,7 @@ class Exchange:
 
     def _store(self, answer: Answer, session_started: bool | None = None) -> bool:
         """True when nothing else waits and the conversation was let go of."""
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             services.bot_messages_store(conversation=self.conversation, items=answer.items)
             if answer.task_state:
                 services.conversation_update(

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import timedelta
-from typing import NamedTuple
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
 
 from django.db import connection, models, transaction
 from django.utils import timezone
@@ -98,9 +98,11 @@ def outbox_claim(*, conversation_id: int, owner: str, lease: timedelta) -> Claim
         now = timezone.now()
         head.forward_started_at = now
         head.forward_lease_until = now + lease
-        Message.objects.filter(pk=head.pk).update(
-            forward_started_at=head.forward_started_at,
-            forward_lease_until=head.forward_lease_until,
+        _update(
+            Message,
+            "forward_started_at = %s, forward_lease_until = %s",
+            "id = %s",
+            [_adapt(now), _adapt(now + lease), head.pk],
         )
         return Claim(served=True, message=head)
 
@@ -128,8 +130,11 @@ def user_message_mark_forwarded(*, message: Message) -> bool:
 def user_message_sent(*, message: Message) -> bool:
     """`sent`, unless its lease lapsed and it was failed; the caller starts the session
     (`conversation_answered` does it with the answer, in one UPDATE)."""
-    changed = Message.objects.filter(pk=message.pk, status=Message.Status.ACCEPTED).update(
-        status=Message.Status.SENT
+    changed = _update(
+        Message,
+        "status = %s",
+        "id = %s AND status = %s",
+        [Message.Status.SENT, message.pk, Message.Status.ACCEPTED],
     )
     return bool(changed)
 
@@ -315,21 +320,37 @@ def callback_deliveries_forget(*, window: timedelta) -> None:
 def _dispatch_lease_take(conversation_id: int, owner: str, lease: timedelta) -> bool:
     """Serve this conversation's outbox from `owner` unless another process holds it."""
     now = timezone.now()
-    free = (
-        models.Q(dispatch_lease_until__isnull=True)
-        | models.Q(dispatch_lease_until__lt=now)
-        | models.Q(dispatch_owner=owner)
-    )
-    claimed = Conversation.objects.filter(free, pk=conversation_id).update(
-        dispatch_owner=owner, dispatch_lease_until=now + lease
+    claimed = _update(
+        Conversation,
+        "dispatch_owner = %s, dispatch_lease_until = %s",
+        "id = %s AND (dispatch_lease_until IS NULL OR dispatch_lease_until < %s"
+        " OR dispatch_owner = %s)",
+        [owner, _adapt(now + lease), conversation_id, _adapt(now), owner],
     )
     return bool(claimed)
 
 
 def _dispatch_lease_drop(conversation_id: int, owner: str) -> None:
-    Conversation.objects.filter(pk=conversation_id, dispatch_owner=owner).update(
-        dispatch_owner="", dispatch_lease_until=None
+    _update(
+        Conversation,
+        "dispatch_owner = '', dispatch_lease_until = NULL",
+        "id = %s AND dispatch_owner = %s",
+        [conversation_id, owner],
     )
+
+
+def _update(model: type[models.Model], assignments: str, where: str, params: list[Any]) -> int:
+    """One UPDATE in plain SQL, for the few a message's path runs: the ORM takes about
+    0.2 ms of CPU to build one, several times what the database takes to run it (issue 13,
+    measured). Returns the number of rows changed."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} SET {assignments} WHERE {where}", params)  # noqa: S608
+        return int(cursor.rowcount)
+
+
+def _adapt(moment: datetime) -> Any:
+    return connection.ops.adapt_datetimefield_value(moment)
 
 
 def conversations_dispatch_renew(
