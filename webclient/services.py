@@ -223,6 +223,8 @@ def bot_messages_store(
     stored = []
     # No savepoint: a failure here fails the caller's whole transaction (none goes on).
     with transaction.atomic(savepoint=False):
+        # First, since it locks the conversation's row for the messages' stores too.
+        Conversation.objects.filter(pk=conversation.pk).update(last_activity_at=timezone.now())
         for bot_item in items:
             pid = bot_item.platform_message_id
             if pid and conversation.messages.filter(platform_message_id=pid).exists():
@@ -234,9 +236,9 @@ def bot_messages_store(
                     rendered=render_bot_item(bot_item.item),
                     data=bot_item.item,
                     platform_message_id=pid,
+                    conversation_locked=True,
                 )
             )
-        Conversation.objects.filter(pk=conversation.pk).update(last_activity_at=timezone.now())
     return stored
 
 

@@ -87,24 +87,28 @@ def outbox_claim(*, conversation_id: int, owner: str, lease: timedelta) -> Claim
     with transaction.atomic():
         if not _dispatch_lease_take(conversation_id, owner, lease):
             return Claim(served=False, message=None)
-        head = (
-            Message.objects.select_related("conversation__bot")
-            .filter(conversation_id=conversation_id, status=Message.Status.ACCEPTED)
-            .order_by("id")
-            .first()
-        )
-        if head is None or head.forward_started_at is not None:
+        table = connection.ops.quote_name(Message._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, forward_started_at FROM {table}"  # noqa: S608 (our table)
+                " WHERE conversation_id = %s AND status = %s ORDER BY id LIMIT 1",
+                [conversation_id, Message.Status.ACCEPTED],
+            )
+            head = cursor.fetchone()
+        if head is None or head[1] is not None:
             return Claim(served=True, message=None)
         now = timezone.now()
-        head.forward_started_at = now
-        head.forward_lease_until = now + lease
         _update(
             Message,
             "forward_started_at = %s, forward_lease_until = %s",
             "id = %s",
-            [_adapt(now), _adapt(now + lease), head.pk],
+            [_adapt(now), _adapt(now + lease), head[0]],
         )
-        return Claim(served=True, message=head)
+        # What the forward needs, read once claimed (by primary key: a third of the
+        # ORM's cost of the ordered lookup above).
+        return Claim(
+            served=True, message=Message.objects.select_related("conversation__bot").get(pk=head[0])
+        )
 
 
 def outbox_renew(*, message_ids: list[int], lease: timedelta) -> None:
@@ -194,9 +198,7 @@ def outbox_fail_interrupted(*, reason: str) -> int:
 def conversation_settle(*, conversation: Conversation, session_started: bool | None = None) -> bool:
     """`pending` stays true only while a user message still waits to be forwarded; returns
     whether one does. `session_started` rides along in the same UPDATE."""
-    waiting = conversation.messages.filter(
-        status=Message.Status.ACCEPTED, forward_started_at__isnull=True
-    ).exists()
+    waiting = _outbox_waits(conversation.pk)
     services.conversation_update(
         conversation=conversation, pending=waiting, session_started=session_started
     )
@@ -339,6 +341,18 @@ def _dispatch_lease_drop(conversation_id: int, owner: str) -> None:
     )
 
 
+def _outbox_waits(conversation_id: int) -> bool:
+    """Whether a message of the conversation waits to be forwarded (plain SQL, as below)."""
+    table = connection.ops.quote_name(Message._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {table} WHERE conversation_id = %s AND status = %s"  # noqa: S608
+            " AND forward_started_at IS NULL LIMIT 1",
+            [conversation_id, Message.Status.ACCEPTED],
+        )
+        return cursor.fetchone() is not None
+
+
 def _update(model: type[models.Model], assignments: str, where: str, params: list[Any]) -> int:
     """One UPDATE in plain SQL, for the few a message's path runs: the ORM takes about
     0.2 ms of CPU to build one, several times what the database takes to run it (issue 13,
@@ -365,11 +379,7 @@ def conversations_dispatch_renew(
 def conversation_dispatch_release(*, conversation_id: int, owner: str) -> bool:
     """Let go of the conversation; True when a message still waits (accepted meanwhile)."""
     _dispatch_lease_drop(conversation_id, owner)
-    return Message.objects.filter(
-        conversation_id=conversation_id,
-        status=Message.Status.ACCEPTED,
-        forward_started_at__isnull=True,
-    ).exists()
+    return _outbox_waits(conversation_id)
 
 
 # ---- operators -------------------------------------------------------------------------
