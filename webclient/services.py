@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any, NotRequired, Protocol, TypedDict
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.html import escape
 
@@ -67,7 +67,26 @@ def message_accepted_on_commit(*, conversation: Conversation) -> None:
 
 
 def conversation_get_or_create(*, bot: Bot, identity: str) -> Conversation:
-    conversation, _ = Conversation.objects.get_or_create(bot=bot, identity=identity)
+    """The identity's conversation with `bot`, created on first use.
+
+    Every send asks this, and a send waits on it (issue 13): an existing conversation is
+    found in plain SQL and comes with only its keys loaded (any other field is read from
+    the database when first used), since the ORM's get() cost several times that.
+    """
+    table = connection.ops.quote_name(Conversation._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {table} WHERE bot_id = %s AND identity = %s",  # noqa: S608
+            [bot.pk, identity],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        conversation, _ = Conversation.objects.get_or_create(bot=bot, identity=identity)
+        return conversation
+    conversation = Conversation.from_db(
+        connection.alias, ["id", "bot_id", "identity"], [row[0], bot.pk, identity]
+    )
+    conversation.bot = bot
     return conversation
 
 
@@ -141,7 +160,7 @@ def user_message_accept(
     messages = conversation.messages
     try:
         with transaction.atomic():
-            if messages.filter(client_message_id=client_message_id).exists():
+            if _message_exists(conversation, "client_message_id", client_message_id):
                 return messages.get(client_message_id=client_message_id), False
             # First, since it locks the conversation's row for the message's store too.
             Conversation.objects.filter(pk=conversation.pk).update(
@@ -227,7 +246,7 @@ def bot_messages_store(
         Conversation.objects.filter(pk=conversation.pk).update(last_activity_at=timezone.now())
         for bot_item in items:
             pid = bot_item.platform_message_id
-            if pid and conversation.messages.filter(platform_message_id=pid).exists():
+            if pid and _message_exists(conversation, "platform_message_id", pid):
                 continue
             stored.append(
                 message_create(
@@ -240,6 +259,18 @@ def bot_messages_store(
                 )
             )
     return stored
+
+
+def _message_exists(conversation: Conversation, column: str, value: str) -> bool:
+    """Whether the conversation has a message with this client or platform id: asked on
+    every send and every stored reply, in plain SQL (see conversation_get_or_create)."""
+    table = connection.ops.quote_name(Message._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {table} WHERE conversation_id = %s AND {column} = %s LIMIT 1",  # noqa: S608
+            [conversation.pk, value],
+        )
+        return cursor.fetchone() is not None
 
 
 def conversation_update(
