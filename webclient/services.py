@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any, NotRequired, Protocol, TypedDict
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.html import escape
 
@@ -48,24 +49,44 @@ class BotMessageItem(Protocol):
     def platform_message_id(self) -> str | None: ...
 
 
-# Run after every transaction that accepted a user message (the relay wakes its dispatcher).
-_accepted_hooks: list[Callable[[], None]] = []
+# Run after every transaction that accepted a user message, with its conversation's id (the
+# relay wakes its dispatcher for that conversation, with no scan of the outbox).
+_accepted_hooks: list[Callable[[int], None]] = []
 
 
-def on_message_accepted(hook: Callable[[], None]) -> None:
+def on_message_accepted(hook: Callable[[int], None]) -> None:
     """Register `hook` to run on commit of each accepted user message; once per hook."""
     if hook not in _accepted_hooks:
         _accepted_hooks.append(hook)
 
 
-def message_accepted_on_commit() -> None:
+def message_accepted_on_commit(*, conversation: Conversation) -> None:
     """A user message entered the outbox: run the hooks when the transaction commits."""
     for hook in _accepted_hooks:
-        transaction.on_commit(hook)
+        transaction.on_commit(partial(hook, conversation.pk))
 
 
 def conversation_get_or_create(*, bot: Bot, identity: str) -> Conversation:
-    conversation, _ = Conversation.objects.get_or_create(bot=bot, identity=identity)
+    """The identity's conversation with `bot`, created on first use.
+
+    Every send asks this, and a send waits on it (issue 13): an existing conversation is
+    found in plain SQL and comes with only its keys loaded (any other field is read from
+    the database when first used), since the ORM's get() cost several times that.
+    """
+    table = connection.ops.quote_name(Conversation._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {table} WHERE bot_id = %s AND identity = %s",  # noqa: S608
+            [bot.pk, identity],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        conversation, _ = Conversation.objects.get_or_create(bot=bot, identity=identity)
+        return conversation
+    conversation = Conversation.from_db(
+        connection.alias, ["id", "bot_id", "identity"], [row[0], bot.pk, identity]
+    )
+    conversation.bot = bot
     return conversation
 
 
@@ -78,12 +99,19 @@ def message_create(
     client_message_id: str | None = None,
     platform_message_id: str | None = None,
     status: str | None = None,
+    conversation_locked: bool = False,
 ) -> Message:
+    """Store a message and publish it at commit.
+
+    `conversation_locked`: the caller's transaction already locked the conversation's row
+    (an UPDATE of it), which spares the lock's query.
+    """
     # Stores into one conversation take turns (a row lock on PostgreSQL; SQLite has one
     # writer anyway), so its message ids commit in order and a cursor never steps over a
     # message that another transaction has yet to commit.
     with transaction.atomic(savepoint=False):
-        list(Conversation.objects.select_for_update().filter(pk=conversation.pk).values("pk"))
+        if not conversation_locked:
+            list(Conversation.objects.select_for_update().filter(pk=conversation.pk).values("pk"))
         message = Message.objects.create(
             conversation=conversation,
             role=role,
@@ -129,11 +157,15 @@ def user_message_accept(
     Returns the message and whether it was new.
     """
     conversation = conversation_get_or_create(bot=bot, identity=identity)
+    messages = conversation.messages
     try:
         with transaction.atomic():
-            existing = conversation.messages.filter(client_message_id=client_message_id).first()
-            if existing is not None:
-                return existing, False
+            if _message_exists(conversation, "client_message_id", client_message_id):
+                return messages.get(client_message_id=client_message_id), False
+            # First, since it locks the conversation's row for the message's store too.
+            Conversation.objects.filter(pk=conversation.pk).update(
+                pending=True, last_activity_at=timezone.now()
+            )
             if "formData" in body:
                 message = _form_submission_accept(
                     conversation=conversation,
@@ -148,14 +180,12 @@ def user_message_accept(
                     data=body,
                     client_message_id=client_message_id,
                     status=Message.Status.ACCEPTED,
+                    conversation_locked=True,
                 )
-            Conversation.objects.filter(pk=conversation.pk).update(
-                pending=True, last_activity_at=timezone.now()
-            )
-            message_accepted_on_commit()
+            message_accepted_on_commit(conversation=conversation)
     except IntegrityError:
         # A concurrent request with the same id won the race: answer with its message.
-        return conversation.messages.get(client_message_id=client_message_id), False
+        return messages.get(client_message_id=client_message_id), False
     return message, True
 
 
@@ -210,10 +240,13 @@ def bot_messages_store(
 ) -> list[Message]:
     """Store bot messages in order, each platform message id at most once."""
     stored = []
-    with transaction.atomic():
+    # No savepoint: a failure here fails the caller's whole transaction (none goes on).
+    with transaction.atomic(savepoint=False):
+        # First, since it locks the conversation's row for the messages' stores too.
+        Conversation.objects.filter(pk=conversation.pk).update(last_activity_at=timezone.now())
         for bot_item in items:
             pid = bot_item.platform_message_id
-            if pid and conversation.messages.filter(platform_message_id=pid).exists():
+            if pid and _message_exists(conversation, "platform_message_id", pid):
                 continue
             stored.append(
                 message_create(
@@ -222,10 +255,22 @@ def bot_messages_store(
                     rendered=render_bot_item(bot_item.item),
                     data=bot_item.item,
                     platform_message_id=pid,
+                    conversation_locked=True,
                 )
             )
-        Conversation.objects.filter(pk=conversation.pk).update(last_activity_at=timezone.now())
     return stored
+
+
+def _message_exists(conversation: Conversation, column: str, value: str) -> bool:
+    """Whether the conversation has a message with this client or platform id: asked on
+    every send and every stored reply, in plain SQL (see conversation_get_or_create)."""
+    table = connection.ops.quote_name(Message._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {table} WHERE conversation_id = %s AND {column} = %s LIMIT 1",  # noqa: S608
+            [conversation.pk, value],
+        )
+        return cursor.fetchone() is not None
 
 
 def conversation_update(

@@ -29,6 +29,7 @@ from tests.relay_helpers import (
     texts,
     utterance,
 )
+from webclient.kore.dispatcher import SCAN_INTERVAL
 
 MODES = ["demo", "demo-v1-sync", "demo-v1-async", "demo-v2-async"]
 ASYNC = {"demo-v1-async", "demo-v2-async"}
@@ -131,6 +132,17 @@ def test_a_slow_answer_arrives_whole_and_in_order(base_url: str, bot: str) -> No
     user, history = exchange(base_url, bot, has_bot_text("Done after 1 s."), text="slow 1")
     assert texts(history) == ["Working on it, this takes 1 s…", "Halfway there…", "Done after 1 s."]
     assert len(emulator_record(base_url, user.identity)["received"]) == 1
+
+
+def test_each_message_is_forwarded_on_its_own_wake_up_not_at_the_next_outbox_scan(
+    base_url: str,
+) -> None:
+    # The scan runs every SCAN_INTERVAL (15 s here): of two messages sent one after the other,
+    # at most one could be answered this soon by a scan.
+    user = ChatUser(base_url, "demo")
+    for word in ["one", "two"]:
+        user.send(text=f"ping {word}")
+        final_history(user, has_bot_text(f"You said: ping {word}"), timeout=SCAN_INTERVAL / 3)
 
 
 @pytest.mark.parametrize("bot", MODES)

@@ -13,6 +13,7 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 from tests.code_imports import WEBCLIENT, imported_modules
 from webclient import services
 from webclient.kore import dispatcher
+from webclient.models import Conversation
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -23,11 +24,11 @@ def no_forwarding(settings: SettingsWrapper) -> None:
 
 
 @pytest.fixture
-def woken() -> Iterator[list[str]]:
-    calls: list[str] = []
+def woken() -> Iterator[list[int]]:
+    calls: list[int] = []
 
-    def hook() -> None:
-        calls.append("woken")
+    def hook(conversation_id: int) -> None:
+        calls.append(conversation_id)
 
     services.on_message_accepted(hook)
     yield calls
@@ -41,6 +42,10 @@ def accept(bot: Any, client_message_id: str) -> bool:
     return created
 
 
+def conversation_of(bot: Any) -> int:
+    return int(Conversation.objects.get(bot=bot, identity="seam").pk)
+
+
 def test_services_imports_nothing_from_the_relay() -> None:
     imported = imported_modules(WEBCLIENT / "services.py")
     assert "webclient.models" in imported
@@ -51,23 +56,23 @@ def test_the_app_registers_the_dispatchers_wake_at_start() -> None:
     assert dispatcher.wake in services._accepted_hooks
 
 
-def test_an_accepted_message_wakes_the_relay_once_its_transaction_commits(
-    demo: Any, woken: list[str]
+def test_an_accepted_message_wakes_the_relay_for_its_conversation_once_it_commits(
+    demo: Any, woken: list[int]
 ) -> None:
     with transaction.atomic():
         assert accept(demo, "m-1")
         assert woken == []
-    assert woken == ["woken"]
+    assert woken == [conversation_of(demo)]
 
 
-def test_a_rolled_back_acceptance_wakes_nothing(demo: Any, woken: list[str]) -> None:
+def test_a_rolled_back_acceptance_wakes_nothing(demo: Any, woken: list[int]) -> None:
     with pytest.raises(RuntimeError), transaction.atomic():
         accept(demo, "m-1")
         raise RuntimeError("the request failed after accepting")
     assert woken == []
 
 
-def test_a_replayed_message_wakes_nothing(demo: Any, woken: list[str]) -> None:
+def test_a_replayed_message_wakes_nothing(demo: Any, woken: list[int]) -> None:
     assert accept(demo, "m-1")
     assert not accept(demo, "m-1")
-    assert woken == ["woken"]
+    assert woken == [conversation_of(demo)]

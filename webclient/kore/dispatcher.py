@@ -7,10 +7,16 @@ waiting on the platform, or following a V2 pollId chain, costs that coroutine, n
 whatever the number of conversations or of browsers waiting on them.
 
 Every server process runs a dispatcher, and the database shares the work out: a process
-serves a conversation only while it holds the conversation's lease
-(outbox.conversation_dispatch_claim), so one process at a time forwards a conversation's
-messages, in order, and follows its pollId chains; a process that dies lets its leases lapse
-and the others take its conversations over.
+serves a conversation only while it holds the conversation's lease (taken with each claim,
+outbox.outbox_claim), so one process at a time forwards a conversation's messages, in order,
+and follows its pollId chains; a process that dies lets its leases lapse and the others take
+its conversations over.
+
+A message's path is kept short, since a user waits on it: its acceptance wakes the
+dispatcher for its conversation (no scan of the outbox); one transaction takes the lease and
+claims the message; one stores the answer, marks the message sent, settles `pending` and
+lets go of the conversation when nothing else waits. The look at the whole outbox and the
+chores (lapsed leases, stale `pending`, old callback keys) run on a timer and at startup.
 
 Exactly once: a message is claimed (outbox.outbox_claim) before its call, and the claim is
 a lease this process renews while the call is in flight. A message never claimed is forwarded
@@ -94,10 +100,13 @@ class Dispatcher:
         # This process's name on the conversation leases it holds.
         self.owner = uuid.uuid4().hex
         self._serving: set[int] = set()
+        # Conversations woken while being served: served again when that ends.
+        self._missed: set[int] = set()
         # Messages this process is forwarding: their leases are renewed.
         self._inflight: set[int] = set()
         # Strong references: the loop keeps only weak ones to running tasks.
         self._tasks: set[asyncio.Task[None]] = set()
+        self._client: KoreClient | None = None
 
     def start(self) -> None:
         with self._lock:
@@ -108,11 +117,17 @@ class Dispatcher:
             self._thread.start()
         self._ready.wait(timeout=5)
 
-    def kick(self) -> None:
-        """Look at the outbox now. Safe from any thread; starts the dispatcher if needed."""
+    def kick(self, conversation_id: int | None = None) -> None:
+        """Serve this conversation now, or without one look at the whole outbox now. Safe
+        from any thread; starts the dispatcher if needed."""
         self.start()
-        if self._loop is not None and self._wake is not None:
-            self._loop.call_soon_threadsafe(self._wake.set)
+        loop, wake = self._loop, self._wake
+        if loop is None or wake is None:
+            return
+        if conversation_id is None:
+            loop.call_soon_threadsafe(wake.set)
+        else:
+            loop.call_soon_threadsafe(self._woken, conversation_id)
 
     def _run(self) -> None:
         asyncio.run(self._main())
@@ -120,15 +135,19 @@ class Dispatcher:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
-        self._ready.set()
         client = KoreClient()
+        self._client = client
+        self._ready.set()
         renewing = asyncio.create_task(self._renew_leases())
-        # A lapsed lease is noticed within half a lease, whatever SCAN_INTERVAL is.
+        # The whole outbox is looked at on a kick without a conversation (startup), and at
+        # least every `interval`, with the chores (lapsed leases, stale `pending`, old
+        # callback keys): messages of other processes, and leases, are noticed within half
+        # a lease, whatever SCAN_INTERVAL is. A message's own wake-up needs neither.
         interval = min(SCAN_INTERVAL, settings.KORE_FORWARD_LEASE / 2)
         try:
             while True:
                 self._wake.clear()
-                await self._scan(client)
+                await self._scan()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), interval)
         finally:
@@ -143,7 +162,7 @@ class Dispatcher:
             except Exception:
                 log.exception("renewing forward leases failed")
 
-    async def _scan(self, client: KoreClient) -> None:
+    async def _scan(self) -> None:
         try:
             await self._db.run(_expire)
             waiting = await self._db.run(_waiting, self.owner)
@@ -151,42 +170,51 @@ class Dispatcher:
             log.exception("outbox scan failed")
             return
         for conversation_id in waiting:
-            if conversation_id not in self._serving:
-                self._serving.add(conversation_id)
-                task = asyncio.create_task(self._serve(client, conversation_id))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+            self._woken(conversation_id)
+
+    def _woken(self, conversation_id: int) -> None:
+        """On the loop: serve the conversation, or again once its current serving ends."""
+        if conversation_id in self._serving:
+            self._missed.add(conversation_id)
+            return
+        assert self._client is not None  # set before the loop takes any call
+        self._serving.add(conversation_id)
+        task = asyncio.create_task(self._serve(self._client, conversation_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _serve(self, client: KoreClient, conversation_id: int) -> None:
         try:
-            more = True
-            while more:
-                if not await self._db.run(_claim_conversation, conversation_id, self.owner):
-                    return  # another process serves it
-                try:
-                    await self._forward_all(client, conversation_id)
-                finally:
-                    # A message accepted while this ended (its kick found the lease still
-                    # held) is served now rather than at the next scan.
-                    more = await self._db.run(_release_conversation, conversation_id, self.owner)
+            await self._forward_all(client, conversation_id)
         except Exception:
             log.exception("serving conversation %s failed", conversation_id)
         finally:
             self._serving.discard(conversation_id)
-            # A kick that came while this coroutine was finishing skipped the conversation.
-            if self._wake is not None:
-                self._wake.set()
+            # A wake-up that came while this coroutine was finishing found it still serving.
+            if conversation_id in self._missed:
+                self._missed.discard(conversation_id)
+                self._woken(conversation_id)
 
     async def _forward_all(self, client: KoreClient, conversation_id: int) -> None:
+        """Forward the conversation's messages in turn while this process holds its lease;
+        let go of it when none waits."""
         while True:
-            message = await self._db.run(_claim, conversation_id)
+            claim = await self._db.run(_claim, conversation_id, self.owner)
+            if not claim.served:
+                return  # another process serves it
+            message = claim.message
             if message is None:
+                # Nothing to forward: let go, unless a message was accepted meanwhile.
+                if await self._db.run(_release_conversation, conversation_id, self.owner):
+                    continue
                 return
             self._inflight.add(message.pk)
             logs.adopt_request_id(message)
             log.info("forwarding message %s", message.pk, extra={"message_ids": [message.pk]})
             try:
-                await Exchange(client, self._db, message, self._inflight).run()
+                exchange = Exchange(client, self._db, message, self._inflight, self.owner)
+                if await exchange.run():
+                    return  # the answer's transaction let go of the conversation
             except Exception:
                 log.exception("forwarding message %s failed", message.pk)
                 await self._db.run(_fail, message, UNEXPECTED)
@@ -194,8 +222,8 @@ class Dispatcher:
                 self._inflight.discard(message.pk)
 
 
-def _claim(conversation_id: int) -> Message | None:
-    return outbox.outbox_claim(conversation_id=conversation_id, lease=lease())
+def _claim(conversation_id: int, owner: str) -> outbox.Claim:
+    return outbox.outbox_claim(conversation_id=conversation_id, owner=owner, lease=lease())
 
 
 def _renew(message_ids: list[int], conversation_ids: list[int], owner: str) -> None:
@@ -207,12 +235,6 @@ def _renew(message_ids: list[int], conversation_ids: list[int], owner: str) -> N
 
 def _waiting(owner: str) -> list[int]:
     return outbox.outbox_conversations(owner=owner)
-
-
-def _claim_conversation(conversation_id: int, owner: str) -> bool:
-    return outbox.conversation_dispatch_claim(
-        conversation_id=conversation_id, owner=owner, lease=lease()
-    )
 
 
 def _release_conversation(conversation_id: int, owner: str) -> bool:
@@ -235,9 +257,10 @@ class Exchange:
     """One user message to the platform and everything the bot answers to it (sync modes)."""
 
     def __init__(
-        self, client: KoreClient, db: DbThreads, message: Message, inflight: set[int]
+        self, client: KoreClient, db: DbThreads, message: Message, inflight: set[int], owner: str
     ) -> None:
         self.client = client
+        self.owner = owner
         self.db = db
         self.message = message
         self.conversation = message.conversation
@@ -252,25 +275,23 @@ class Exchange:
         data = self.message.data
         return isinstance(data, dict) and data.get("event") == SESSION_CLOSURE
 
-    async def run(self) -> None:
+    async def run(self) -> bool:
+        """Forward the message and store what the bot answers; True when the answer's
+        transaction let go of the conversation (nothing else waits)."""
         body = request_body(self.bot, self.conversation, self.message)
         try:
             raw = await self.client.send(self.bot, body, self.token)
         except KoreError as exc:
             self._log_failure(exc)
             await self.db.run(_fail, self.message, failure_reason(exc))
-            return
+            return False
         self.inflight.discard(self.message.pk)
-        if not await self.db.run(self._forwarded):
-            # The lease lapsed mid-call and the user was told it failed; the bot has it
-            # after all, so its answer is still delivered below.
-            log.warning("message %s was answered after its lease lapsed", self.message.pk)
         answer = parse_answer(raw)
         if self.bot.mode == Bot.Mode.ASYNC:
             # The bot's messages arrive on our callback, which settles `pending`.
             await self.db.run(self._store_ack, answer)
-            return
-        await self._deliver(answer)
+            return False
+        return await self._deliver(answer)
 
     def _log_failure(self, exc: KoreError) -> None:
         if exc.status in (401, 403) or exc.failure is Failure.NOT_ALLOWED:
@@ -289,17 +310,18 @@ class Exchange:
                 exc.status or exc.failure.value,
             )
 
-    async def _deliver(self, answer: Answer) -> None:
-        """Store the answer, then follow its pollId chain until done or past the deadline."""
+    async def _deliver(self, answer: Answer) -> bool:
+        """Store the answer, then follow its pollId chain until done or past the deadline;
+        True when the last store let go of the conversation."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + settings.KORE_POLL_DEADLINE
-        await self.db.run(self._store, answer)
+        released = await self.db.run(self._store_first, answer)
         poll_id, interval = answer.poll_id, POLL_FIRST
         while poll_id:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 await self.db.run(self._notice, POLL_DEADLINE, "deadline")
-                return
+                return False
             await asyncio.sleep(min(interval, remaining))
             try:
                 polled = parse_answer(await self.client.poll(self.bot, poll_id, self.token))
@@ -311,35 +333,57 @@ class Exchange:
                 else:
                     log.warning("poll %s failed: %s (%s)", poll_id, exc, exc.status)
                     await self.db.run(self._notice, POLL_FAILED, "poll_failed")
-                return
+                return False
             if polled.in_progress:
                 poll_id = polled.poll_id or poll_id
                 interval = min(interval * POLL_GROWTH, POLL_MAX)
                 continue
-            await self.db.run(self._store, polled)
+            released = await self.db.run(self._store, polled)
             poll_id, interval = polled.poll_id, POLL_FIRST
+        return released
 
     # Each step stores its messages and the conversation's new state in one transaction,
-    # so a long-poll woken by the messages already reads the new `pending`.
+    # so a long-poll woken by the messages already reads the new `pending`. The first also
+    # marks the message sent: its answer, `sent` and the started session commit together (a
+    # process dying before that commit lets the claim lapse: failed, never sent twice).
 
-    def _forwarded(self) -> bool:
-        return outbox.user_message_mark_forwarded(message=self.message)
-
-    def _store(self, answer: Answer) -> None:
+    def _store_first(self, answer: Answer) -> bool:
         with transaction.atomic():
+            sent = outbox.user_message_sent(message=self.message)
+            if not sent:
+                # The lease lapsed mid-call and the user was told it failed; the bot has it
+                # after all, so its answer is still delivered.
+                log.warning("message %s was answered after its lease lapsed", self.message.pk)
+            return self._store(answer, session_started=True if sent else None)
+
+    def _store(self, answer: Answer, session_started: bool | None = None) -> bool:
+        """True when nothing else waits and the conversation was let go of."""
+        with transaction.atomic(savepoint=False):
             services.bot_messages_store(conversation=self.conversation, items=answer.items)
             if answer.task_state:
                 services.conversation_update(
                     conversation=self.conversation, task_state=answer.task_state
                 )
             if answer.poll_id:
-                services.conversation_update(conversation=self.conversation, pending=True)
-                return
+                services.conversation_update(
+                    conversation=self.conversation, pending=True, session_started=session_started
+                )
+                return False
+            released = outbox.conversation_answered(
+                conversation=self.conversation,
+                owner=self.owner,
+                lease=lease(),
+                session_started=session_started,
+            )
             self._closed(answer)
-            outbox.conversation_settle(conversation=self.conversation)
+            return released
 
     def _store_ack(self, answer: Answer) -> None:
         with transaction.atomic():
+            if outbox.user_message_sent(message=self.message):
+                services.conversation_update(conversation=self.conversation, session_started=True)
+            else:
+                log.warning("message %s was answered after its lease lapsed", self.message.pk)
             services.bot_messages_store(conversation=self.conversation, items=answer.items)
             self._closed(answer)
 
@@ -370,10 +414,11 @@ class Exchange:
 dispatcher = Dispatcher()
 
 
-def wake() -> None:
-    """What `services.on_message_accepted` runs on commit (registered in apps.py).
+def wake(conversation_id: int) -> None:
+    """What `services.on_message_accepted` runs on commit (registered in apps.py): serve
+    the conversation that accepted a message.
 
     The setting is read again here: it can be switched off while the process runs (tests).
     """
     if settings.KORE_DISPATCHER:
-        dispatcher.kick()
+        dispatcher.kick(conversation_id)
