@@ -109,18 +109,21 @@ async def _until_disconnect(receive: Receive) -> None:
 async def _answer_unless_disconnected(
     receive: Receive, answer: Awaitable[dict[str, Any]]
 ) -> dict[str, Any] | None:
-    """The answer, or None when the client left first (its wait is then cancelled)."""
+    """The answer, or None when the client left first (its wait is then cancelled).
+
+    The client's leaving cancels the answer by a callback: asyncio.wait on both costs
+    twice as much, on every poll."""
     answering = asyncio.ensure_future(answer)
     leaving = asyncio.ensure_future(_until_disconnect(receive))
+    leaving.add_done_callback(lambda _: answering.cancel())
     try:
-        await asyncio.wait({answering, leaving}, return_when=asyncio.FIRST_COMPLETED)
+        return await answering
+    except asyncio.CancelledError:
+        if leaving.done() and not leaving.cancelled():
+            return None
+        raise
     finally:
-        for task in (answering, leaving):
-            if not task.done():
-                task.cancel()
-    if answering.done() and not answering.cancelled():
-        return answering.result()
-    return None
+        leaving.cancel()
 
 
 # json.dumps builds an encoder on each call given any option.
