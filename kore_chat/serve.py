@@ -144,28 +144,38 @@ class SlowClientTimeouts(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         self._parsed = False
         super().data_received(data)
-        if self._reading is HEADERS and not self._parsed:
-            # Nothing handed over: this read is the middle of one long header.
-            self._unfinished += len(data)
-            too_large = self._header_bytes + self._unfinished > MAX_HEADER_BYTES
-            if too_large and not self.transport.is_closing():
-                self.logger.warning("Invalid HTTP request received.")
-                self.send_400_response("Invalid HTTP request received.")
+        if self._reading is HEADERS:
+            if self._parsed:
+                self._unfinished = 0
+            else:
+                # Nothing handed over: this read is the middle of one long header.
+                self._unfinished += len(data)
+                too_large = self._header_bytes + self._unfinished > MAX_HEADER_BYTES
+                if too_large and not self.transport.is_closing():
+                    self.logger.warning("Invalid HTTP request received.")
+                    self.send_400_response("Invalid HTTP request received.")
         self._follow()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._reading = HEADERS
         self._header_bytes = 0
-        self._count(0)
+        self._parsed = True
 
+    # The two callbacks below run for every request line and header: counted inline.
     def on_url(self, url: bytes) -> None:
         super().on_url(url)
-        self._count(len(url))
+        self._parsed = True
+        self._header_bytes += len(url)
+        if self._header_bytes > MAX_HEADER_BYTES:
+            raise HeadersTooLarge
 
     def on_header(self, name: bytes, value: bytes) -> None:
         super().on_header(name, value)
-        self._count(len(name) + len(value) + 4)
+        self._parsed = True
+        self._header_bytes += len(name) + len(value) + 4
+        if self._header_bytes > MAX_HEADER_BYTES:
+            raise HeadersTooLarge
 
     def on_headers_complete(self) -> None:
         self._reading = BODY
@@ -182,13 +192,6 @@ class SlowClientTimeouts(HttpToolsProtocol):
         if self._reading is None and not queued:
             self._reading = HEADERS
         self._follow()
-
-    def _count(self, size: int) -> None:
-        self._parsed = True
-        self._header_bytes += size
-        self._unfinished = 0
-        if self._header_bytes > MAX_HEADER_BYTES:
-            raise HeadersTooLarge
 
     def _follow(self) -> None:
         """Keep the one deadline that matches what the client still owes us."""

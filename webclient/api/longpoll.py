@@ -162,8 +162,9 @@ def _read_headers(raw: list[tuple[bytes, bytes]]) -> list[str | None]:
 
 async def longpoll_app(scope: Scope, receive: Receive, send: Send) -> None:
     origin, host, authorization = _read_headers(scope["headers"])
-    own = cors.own_origins(scope.get("scheme", "http"), host)
-    # Browsers send no Origin on a same-origin GET: only cross-origin polls need the database.
+    # Browsers send no Origin on a same-origin GET: only cross-origin polls need our own
+    # origins (to tell them from others), and the database.
+    own = cors.own_origins(scope.get("scheme", "http"), host) if origin else set()
     cross_origin = await run_db(cors.response_cors_headers, origin, own) if origin else {}
     try:
         token = bearer_token(authorization)
