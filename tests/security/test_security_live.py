@@ -301,3 +301,10 @@ def test_headers_beyond_16_kb_are_refused_however_they_are_written(server: LiveS
     assert status_of(server, one_long[:-4], 1000) == 400
     assert status_of(server, many, 1000) == 400
     assert httpx.get(f"{server.url}/healthz", timeout=5).status_code == 200
+
+
+def test_no_access_log_means_no_access_line(server: LiveServer) -> None:
+    # Django's logging setup, run when the application loads, used to put back the
+    # handlers uvicorn had removed for --no-access-log (the tests' servers pass it).
+    assert httpx.get(f"{server.url}/healthz", timeout=5).status_code == 200
+    assert "uvicorn.access" not in server.log_path.read_text()
