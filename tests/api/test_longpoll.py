@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 from django.db import connection
@@ -15,7 +16,7 @@ from django.db import connection
 from kore_chat.asgi import application
 from tests.servers import session_uses_postgres
 from webclient import delivery, services
-from webclient.api.longpoll import _snapshot, run_db
+from webclient.api.longpoll import _snapshot, query_params, run_db
 from webclient.delivery import LISTENER_APPLICATION_NAME, notifier
 from webclient.kore.payloads import BotItem
 from webclient.models import Bot, Conversation
@@ -314,3 +315,20 @@ def test_after_the_listener_reconnects_a_poll_looks_again_on_arrival(user: Any) 
     assert not notifier.is_current(conversation.channel, newest.pk)
     assert looks_made(conversation, newest.pk, 0.2)[0] == 2
     assert looks_made(conversation, newest.pk, 0.2)[0] == 1
+
+
+@pytest.mark.parametrize(
+    "query_string",
+    [
+        "",
+        "after=12&wait=25",
+        "after=12&after=13",
+        "after=&wait=3",
+        "after&wait=3",
+        "=5&&wait==3&",
+        "after=1%32&wait=a+b",
+        "wait=%zz&x=é",
+    ],
+)
+def test_the_query_is_read_as_parse_qsl_reads_it(query_string: str) -> None:
+    assert query_params(query_string) == dict(parse_qsl(query_string))

@@ -54,6 +54,20 @@ def _plain_int(value: str | None, default: int) -> int | None:
     return None
 
 
+def query_params(query_string: str) -> dict[str, str]:
+    """`dict(parse_qsl(query_string))`; a plain query (no escapes, the widget's
+    `after=…&wait=…`) is split directly, as parse_qsl would, in a third of its time."""
+    if "%" in query_string or "+" in query_string:
+        return dict(parse_qsl(query_string))
+    found = {}
+    for pair in query_string.split("&"):
+        name, equals, value = pair.partition("=")
+        # parse_qsl drops a pair without "=" or with an empty value.
+        if equals and value:
+            found[name] = value
+    return found
+
+
 def poll_params(query: dict[str, str]) -> tuple[int, int]:
     default = min(settings.LONGPOLL_DEFAULT_WAIT, settings.LONGPOLL_MAX_WAIT)
     # Every poll parses these: plain digits skip DRF's serializer (a tenth of a millisecond).
@@ -168,7 +182,7 @@ async def longpoll_app(scope: Scope, receive: Receive, send: Send) -> None:
     cross_origin = await run_db(cors.response_cors_headers, origin, own) if origin else {}
     try:
         token = bearer_token(authorization)
-        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+        query = query_params(scope.get("query_string", b"").decode("latin-1"))
         after, wait = poll_params(query)
         if scope["method"] == "HEAD":
             # Nothing to wait for: a HEAD answer has no body to carry messages.
