@@ -1,6 +1,6 @@
 """`python -m kore_chat.serve`: the one documented way to run kore-chat (`make run`,
-docs/deployment.md). It runs uvicorn on kore_chat.asgi:application with what bare
-`uvicorn` would get wrong:
+docs/deployment.md). It runs uvicorn on kore_chat.asgi:application, with its C parser
+(httptools) on uvloop, and with what bare `uvicorn` would get wrong:
 
 - logging: Django's LOGGING, whose filter redacts secrets, for uvicorn's own loggers too
   (its access log prints the callback URL, secret included);
@@ -9,6 +9,8 @@ docs/deployment.md). It runs uvicorn on kore_chat.asgi:application with what bar
 - slow clients: deadlines for a request's headers and body (HTTP_HEADER_TIMEOUT,
   HTTP_BODY_TIMEOUT), which uvicorn lacks: its only timeout is the idle keep-alive, and
   any byte restarts that. A client sending a byte a second kept its connection forever;
+- headers: at most 16 KB (httptools has no limit of its own);
+- --no-access-log: uvicorn's flag, which Django's logging setup undid;
 - many open widgets: a listen backlog for a reconnect storm (HTTP_BACKLOG) and the
   process's open-file limit raised to the system's maximum.
 
@@ -24,11 +26,10 @@ import asyncio
 import logging
 import os
 import resource
-from typing import Any
+from typing import Any, cast
 
-import h11
 import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kore_chat.settings")
 
@@ -36,61 +37,183 @@ from django.conf import settings
 
 log = logging.getLogger(__name__)
 
+# What a request may spend on its request line and headers (h11's limit, which uvicorn's
+# pure-Python protocol enforced; httptools has none).
+MAX_HEADER_BYTES = 16 * 1024
+HEADERS, BODY = "headers", "body"
 
-class SlowClientTimeouts(H11Protocol):
-    """uvicorn's HTTP/1.1 protocol with a deadline on reading each request.
+
+# A body up to this size goes out in one send() with its head (copying it costs less).
+MAX_JOINED_BODY = 64 * 1024
+
+
+class HeadWithBody:
+    """A connection's transport as uvicorn's protocol sees it, writing a response's head
+    and body in one send() instead of two (a send is a system call and, with TCP_NODELAY,
+    a packet).
+
+    uvicorn writes the status line and headers in one write and the body in the next: a
+    head (a write starting with a final status line) is held until the next write, which
+    it then precedes in one. Closing, the end of the event loop's iteration, or a large
+    body write it out first: nothing is reordered or held past the iteration.
+    """
+
+    __slots__ = ("_head", "_loop", "transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self.transport = transport
+        self._loop = loop
+        self._head: bytes | None = None
+
+    def write(self, data: bytes) -> None:
+        head = self._head
+        if head is not None:
+            self._head = None
+            if len(data) <= MAX_JOINED_BODY:
+                self.transport.write(head + data)
+                return
+            self.transport.write(head)
+        elif data.startswith(b"HTTP/1.1 ") and not data.startswith(b"HTTP/1.1 1"):
+            self._head = data
+            self._loop.call_soon(self.flush)
+            return
+        self.transport.write(data)
+
+    def flush(self) -> None:
+        head, self._head = self._head, None
+        if head is not None and not self.transport.is_closing():
+            self.transport.write(head)
+
+    def close(self) -> None:
+        self.flush()
+        self.transport.close()
+
+    def is_closing(self) -> bool:
+        return self.transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.transport, name)
+
+
+class HeadersTooLarge(Exception):
+    """Raised from a parser callback: httptools turns it into a parser error, which uvicorn
+    answers with a 400 and a closed connection (as it did h11's)."""
+
+
+class SlowClientTimeouts(HttpToolsProtocol):
+    """uvicorn's httptools protocol (C parser) with a deadline on reading each request.
 
     The headers must arrive within HTTP_HEADER_TIMEOUT of the connection opening or of the
     previous response's end, the body within HTTP_BODY_TIMEOUT of the headers; past either,
     the connection is closed (the application, if it was reading the body, sees a
     disconnect). Nothing limits the time the application takes to answer: long-polls wait
-    as long as they were asked to.
+    as long as they were asked to. The parser's callbacks say what the client still owes:
+    headers from a message's beginning, its body once they are complete, nothing once the
+    message is (until the response ends, unless another request was already read).
+
+    Headers beyond MAX_HEADER_BYTES are refused: the request line and each header as the
+    parser hands them over, plus the reads since the last one (a header still arriving).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # uvicorn drops the access log's handlers for --no-access-log, and Django's setup
+        # (loading the application) puts them back: the flag decides.
+        self.access_log = self.access_log and self.config.access_log
+        self._reading: str | None = HEADERS
         self._deadline: asyncio.TimerHandle | None = None
-        self._awaiting: type[h11.IDLE] | type[h11.SEND_BODY] | None = None
+        self._armed_for: str | None = None
+        self._header_bytes = 0
+        self._unfinished = 0
+        self._parsed = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self.transport = cast(asyncio.Transport, HeadWithBody(transport, self.loop))
         self._follow()
+
+    def handle_websocket_upgrade(self) -> None:
+        # The WebSocket protocol that takes the connection over gets the transport itself.
+        self.transport = cast(HeadWithBody, self.transport).transport
+        super().handle_websocket_upgrade()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        self._parsed = False
         super().data_received(data)
+        if self._reading is HEADERS:
+            if self._parsed:
+                self._unfinished = 0
+            else:
+                # Nothing handed over: this read is the middle of one long header.
+                self._unfinished += len(data)
+                too_large = self._header_bytes + self._unfinished > MAX_HEADER_BYTES
+                if too_large and not self.transport.is_closing():
+                    self.logger.warning("Invalid HTTP request received.")
+                    self.send_400_response("Invalid HTTP request received.")
         self._follow()
 
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._reading = HEADERS
+        self._header_bytes = 0
+        self._parsed = True
+
+    # The two callbacks below run for every request line and header: counted inline.
+    def on_url(self, url: bytes) -> None:
+        super().on_url(url)
+        self._parsed = True
+        self._header_bytes += len(url)
+        if self._header_bytes > MAX_HEADER_BYTES:
+            raise HeadersTooLarge
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        super().on_header(name, value)
+        self._parsed = True
+        self._header_bytes += len(name) + len(value) + 4
+        if self._header_bytes > MAX_HEADER_BYTES:
+            raise HeadersTooLarge
+
+    def on_headers_complete(self) -> None:
+        self._reading = BODY
+        self._header_bytes = self._unfinished = 0
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._reading = None
+        super().on_message_complete()
+
     def on_response_complete(self) -> None:
+        queued = bool(self.pipeline)
         super().on_response_complete()
+        if self._reading is None and not queued:
+            self._reading = HEADERS
         self._follow()
 
     def _follow(self) -> None:
         """Keep the one deadline that matches what the client still owes us."""
-        state = self.conn.their_state
-        if state is h11.IDLE or state is h11.SEND_BODY:
-            if self._awaiting is not state:
-                self._disarm()
-                self._awaiting = state
-                header = state is h11.IDLE
-                timeout = settings.HTTP_HEADER_TIMEOUT if header else settings.HTTP_BODY_TIMEOUT
-                self._deadline = self.loop.call_later(timeout, self._timed_out)
-        else:
-            self._disarm()
+        if self._armed_for is self._reading:
+            return
+        self._disarm()
+        if self._reading is not None:
+            header = self._reading is HEADERS
+            timeout = settings.HTTP_HEADER_TIMEOUT if header else settings.HTTP_BODY_TIMEOUT
+            self._deadline = self.loop.call_later(timeout, self._timed_out)
+            self._armed_for = self._reading
 
     def _disarm(self) -> None:
         if self._deadline is not None:
             self._deadline.cancel()
         self._deadline = None
-        self._awaiting = None
+        self._armed_for = None
 
     def _timed_out(self) -> None:
-        what = "headers" if self._awaiting is h11.IDLE else "body"
+        what = self._armed_for
         self._deadline = None
-        self._awaiting = None
+        self._armed_for = None
         if not self.transport.is_closing():
             log.debug("closing a connection whose request %s came too slowly", what)
             self.transport.close()
@@ -101,6 +224,7 @@ def uvicorn_options() -> dict[str, Any]:
     trusted = list(settings.TRUSTED_PROXIES)
     return {
         "http": SlowClientTimeouts,
+        "loop": "uvloop",
         "log_config": settings.LOGGING,
         "proxy_headers": bool(trusted),
         "forwarded_allow_ips": trusted,

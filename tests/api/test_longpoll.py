@@ -9,6 +9,7 @@ import time
 from collections.abc import Awaitable, Mapping
 from functools import partial
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 from django.db import connection
@@ -16,7 +17,7 @@ from django.db import connection
 from kore_chat.asgi import application
 from tests.servers import session_uses_postgres
 from webclient import delivery, services
-from webclient.api.longpoll import Snapshot, _snapshot, run_db
+from webclient.api.longpoll import Snapshot, _snapshot, query_params, run_db
 from webclient.delivery import LISTENER_APPLICATION_NAME, notifier
 from webclient.kore.payloads import BotItem
 from webclient.models import Bot, Conversation
@@ -427,3 +428,20 @@ def test_the_polls_of_one_turn_of_the_event_loop_share_one_query(
     assert asked == [20]
     texts = [[m["text"] for m in body["messages"]] for _, body in answers]
     assert texts == [["for seven"] if n == 7 else [] for n in range(20)]
+
+
+@pytest.mark.parametrize(
+    "query_string",
+    [
+        "",
+        "after=12&wait=25",
+        "after=12&after=13",
+        "after=&wait=3",
+        "after&wait=3",
+        "=5&&wait==3&",
+        "after=1%32&wait=a+b",
+        "wait=%zz&x=é",
+    ],
+)
+def test_the_query_is_read_as_parse_qsl_reads_it(query_string: str) -> None:
+    assert query_params(query_string) == dict(parse_qsl(query_string))

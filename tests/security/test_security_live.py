@@ -25,8 +25,10 @@ from tests.relay_helpers import final_history, has_bot_text
 API_CAP = 64 * 1024
 
 
-def started(tmp_path_factory: pytest.TempPathFactory, name: str, **env: str) -> LiveServer:
-    server = LiveServer(tmp_path_factory.mktemp(name) / "db.sqlite3", env)
+def started(
+    tmp_path_factory: pytest.TempPathFactory, name: str, access_log: bool = False, **env: str
+) -> LiveServer:
+    server = LiveServer(tmp_path_factory.mktemp(name) / "db.sqlite3", env, access_log=access_log)
     server.migrate()
     return server.start()
 
@@ -131,7 +133,9 @@ def bot_secret(server: LiveServer, slug: str) -> str:
 def test_no_secret_reaches_any_log_line_at_debug_level(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    live = started(tmp_path_factory, "logs", LOG_LEVEL="DEBUG", RATELIMIT_ENABLED="false")
+    live = started(
+        tmp_path_factory, "logs", access_log=True, LOG_LEVEL="DEBUG", RATELIMIT_ENABLED="false"
+    )
     try:
         slug = "demo-v1-async"
         secret = bot_secret(live, slug)
@@ -150,7 +154,7 @@ def test_no_secret_reaches_any_log_line_at_debug_level(
     assert guess not in log
     assert user.token not in log
     # The lines are there, redacted: the access log and the relay's HTTP client log.
-    assert f"/hooks/kore/{slug}/***/" in log
+    assert f'"POST /hooks/kore/{slug}/***/ HTTP/1.1"' in log
     assert "HTTP Request: POST" in log
 
 
@@ -265,3 +269,42 @@ def test_slow_clients_are_cut_off_within_the_configured_timeouts(server: LiveSer
     assert len(cut) == len(drips), f"{len(drips) - len(cut)} slow connections still open"
     assert max(cut.values()) < 5, cut
     assert httpx.get(f"{server.url}/healthz", timeout=5).status_code == 200
+
+
+def status_of(server: LiveServer, head: bytes, piece: int) -> int:
+    """The status answered to `head` written `piece` bytes at a time (0 if none came)."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        try:
+            for start in range(0, len(head), piece):
+                sock.sendall(head[start : start + piece])
+                time.sleep(0.005 if piece < len(head) else 0)
+        except OSError:
+            pass  # refused and closed while we were still writing
+        try:
+            status_line = sock.recv(4096).split(b"\r\n", 1)[0]
+        except OSError:
+            return 0
+    return int(status_line.split()[1]) if status_line else 0
+
+
+def test_headers_beyond_16_kb_are_refused_however_they_are_written(server: LiveServer) -> None:
+    def request(*headers: bytes) -> bytes:
+        return b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"".join(headers) + b"\r\n"
+
+    one_long = request(b"X-Long: " + b"a" * 20_000 + b"\r\n")
+    many = request(*(b"X-Many-%d: %s\r\n" % (n, b"b" * 1000) for n in range(20)))
+    assert status_of(server, request(b"X-Fits: " + b"a" * 12_000 + b"\r\n"), 100_000) == 200
+    assert status_of(server, one_long, 100_000) == 400
+    assert status_of(server, many, 100_000) == 400
+    assert status_of(server, one_long, 1000) == 400
+    # A header still arriving is counted too, before the parser hands it over.
+    assert status_of(server, one_long[:-4], 1000) == 400
+    assert status_of(server, many, 1000) == 400
+    assert httpx.get(f"{server.url}/healthz", timeout=5).status_code == 200
+
+
+def test_no_access_log_means_no_access_line(server: LiveServer) -> None:
+    # Django's logging setup, run when the application loads, used to put back the
+    # handlers uvicorn had removed for --no-access-log (the tests' servers pass it).
+    assert httpx.get(f"{server.url}/healthz", timeout=5).status_code == 200
+    assert "uvicorn.access" not in server.log_path.read_text()

@@ -11,6 +11,8 @@ import httpx
 import pytest
 from django.conf import settings
 
+from kore_chat.redact import redact
+
 SECRET = "s3cr3t-callback-token_0123456789"
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl"
 URL = f"http://127.0.0.1:8000/hooks/kore/demo/{SECRET}/"
@@ -75,3 +77,19 @@ def test_the_filter_sits_on_every_logger_that_sees_urls() -> None:
     ):
         assert "redact" in config["loggers"][name]["filters"]
     assert "redact" in config["root"]["filters"]
+
+
+@pytest.mark.parametrize(
+    ("text", "redacted"),
+    [
+        ("BEARER opaque-token-1", "BEARER ***"),
+        ("auth: bEaReR\topaque-token-1 end", "auth: bEaReR\t*** end"),
+        (f"POST /hooks/kore/demo/{SECRET}?x=1", "POST /hooks/kore/demo/***?x=1"),
+        (f"token={JWT}", "token=***"),
+        ("GET /api/v1/messages?after=12&wait=25 HTTP/1.1", None),
+    ],
+)
+def test_the_quick_look_for_a_secret_misses_none_of_the_redactions(
+    text: str, redacted: str | None
+) -> None:
+    assert redact(text) == (text if redacted is None else redacted)

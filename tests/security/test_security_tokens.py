@@ -14,6 +14,7 @@ from tests.conftest import ClaimsFactory
 from webclient import selectors, services
 from webclient.emulator.auth import authenticate
 from webclient.emulator.channels import Channel
+from webclient.errors import ApplicationError
 from webclient.kore.payloads import BotItem
 from webclient.models import Bot
 from webclient.sts import identity_hash, token_issue, token_verify
@@ -106,6 +107,32 @@ def test_a_little_clock_skew_is_tolerated(demo: Bot, claims: ClaimsFactory) -> N
     now = int(time.time())
     token = jwt.encode(claims(demo, iat=now + 10, nbf=now + 10), demo.client_secret)
     assert call("get", "/api/v1/messages?after=0&wait=0", token).status_code == 200
+
+
+def test_a_token_accepted_once_is_refused_once_it_expires(demo: Bot, claims: ClaimsFactory) -> None:
+    # Accepted tokens are remembered, and then only checked against the clock: this one
+    # is within the leeway for between 1 and 2 seconds.
+    now = int(time.time())
+    token = jwt.encode(claims(demo, iat=now - 600, exp=now - 28), demo.client_secret)
+    assert token_verify(token).identity == "dave"
+    time.sleep(now + 2.05 - time.time())
+    with pytest.raises(ApplicationError, match="expired"):
+        token_verify(token)
+
+
+def test_a_token_accepted_once_is_refused_once_the_bots_secret_changes(demo: Bot) -> None:
+    token = token_issue(bot=demo, identity="dave", anonymous=False, proof="browser").jwt
+    assert token_verify(token).identity == "dave"
+    demo.client_secret = "a-new-secret-nobody-signed-with-" + "z" * 30
+    demo.save()
+    with pytest.raises(ApplicationError, match="malformed, expired or not for this bot"):
+        token_verify(token)
+
+
+def test_the_claims_of_a_remembered_token_are_each_callers_own(demo: Bot) -> None:
+    token = token_issue(bot=demo, identity="dave", anonymous=False, proof="browser").jwt
+    token_verify(token).claims["sub"] = "mallory"
+    assert token_verify(token).claims["sub"] == "dave"
 
 
 def test_a_token_living_longer_than_the_configured_lifetime_is_refused(

@@ -57,6 +57,20 @@ def _plain_int(value: str | None, default: int) -> int | None:
     return None
 
 
+def query_params(query_string: str) -> dict[str, str]:
+    """`dict(parse_qsl(query_string))`; a plain query (no escapes, the widget's
+    `after=…&wait=…`) is split directly, as parse_qsl would, in a third of its time."""
+    if "%" in query_string or "+" in query_string:
+        return dict(parse_qsl(query_string))
+    found = {}
+    for pair in query_string.split("&"):
+        name, equals, value = pair.partition("=")
+        # parse_qsl drops a pair without "=" or with an empty value.
+        if equals and value:
+            found[name] = value
+    return found
+
+
 def poll_params(query: dict[str, str]) -> tuple[int, int]:
     default = min(settings.LONGPOLL_DEFAULT_WAIT, settings.LONGPOLL_MAX_WAIT)
     # Every poll parses these: plain digits skip DRF's serializer (a tenth of a millisecond).
@@ -188,24 +202,31 @@ async def _until_disconnect(receive: Receive) -> None:
 async def _answer_unless_disconnected(
     receive: Receive, answer: Awaitable[dict[str, Any]]
 ) -> dict[str, Any] | None:
-    """The answer, or None when the client left first (its wait is then cancelled)."""
+    """The answer, or None when the client left first (its wait is then cancelled).
+
+    The client's leaving cancels the answer by a callback: asyncio.wait on both costs
+    twice as much, on every poll."""
     answering = asyncio.ensure_future(answer)
     leaving = asyncio.ensure_future(_until_disconnect(receive))
+    leaving.add_done_callback(lambda _: answering.cancel())
     try:
-        await asyncio.wait({answering, leaving}, return_when=asyncio.FIRST_COMPLETED)
+        return await answering
+    except asyncio.CancelledError:
+        if leaving.done() and not leaving.cancelled():
+            return None
+        raise
     finally:
-        for task in (answering, leaving):
-            if not task.done():
-                task.cancel()
-    if answering.done() and not answering.cancelled():
-        return answering.result()
-    return None
+        leaving.cancel()
+
+
+# json.dumps builds an encoder on each call given any option.
+_compact_json = json.JSONEncoder(separators=(",", ":")).encode
 
 
 async def _send_json(
     send: Send, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
 ) -> None:
-    raw = json.dumps(body, separators=(",", ":")).encode()
+    raw = _compact_json(body).encode()
     header_list = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(raw)).encode()),
@@ -217,16 +238,31 @@ async def _send_json(
     await send({"type": "http.response.body", "body": raw})
 
 
+# The request headers a poll reads, by name (ASGI servers give names in lower case).
+_READ = {b"origin": 0, b"host": 1, b"authorization": 2}
+
+
+def _read_headers(raw: list[tuple[bytes, bytes]]) -> list[str | None]:
+    """Origin, Host and Authorization (the last of each, as a dict of them would keep):
+    decoding only these three costs half of a dict of every header, on every poll."""
+    found: list[str | None] = [None, None, None]
+    for name, value in raw:
+        index = _READ.get(name.lower())
+        if index is not None:
+            found[index] = value.decode("latin-1")
+    return found
+
+
 async def longpoll_app(scope: Scope, receive: Receive, send: Send) -> None:
     await admitted()
-    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-    origin = headers.get("origin")
-    own = cors.own_origins(scope.get("scheme", "http"), headers.get("host"))
-    # Browsers send no Origin on a same-origin GET: only cross-origin polls need the database.
+    origin, host, authorization = _read_headers(scope["headers"])
+    # Browsers send no Origin on a same-origin GET: only cross-origin polls need our own
+    # origins (to tell them from others), and the database.
+    own = cors.own_origins(scope.get("scheme", "http"), host) if origin else set()
     cross_origin = await run_db(cors.response_cors_headers, origin, own) if origin else {}
     try:
-        token = bearer_token(headers.get("authorization"))
-        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+        token = bearer_token(authorization)
+        query = query_params(scope.get("query_string", b"").decode("latin-1"))
         after, wait = poll_params(query)
         if scope["method"] == "HEAD":
             # Nothing to wait for: a HEAD answer has no body to carry messages.
