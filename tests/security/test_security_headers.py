@@ -256,3 +256,32 @@ def test_a_bot_change_is_audited_with_who_and_which_fields_but_no_secret_values(
     assert new_secret not in " ".join(r.getMessage() for r in caplog.records)
     demo.refresh_from_db()
     assert demo.client_secret == new_secret
+
+
+def test_the_event_loops_health_check_carries_the_headers_django_gives_it(
+    settings: SettingsWrapper,
+) -> None:
+    import asyncio
+
+    from kore_chat.asgi import application
+
+    settings.ALLOWED_HOSTS = ["testserver"]
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(event: dict[str, object]) -> None:
+        sent.append(event)
+
+    scope = {"type": "http", "method": "GET", "path": "/healthz", "headers": [], "scheme": "http"}
+    asyncio.run(application(scope, receive, send))  # type: ignore[arg-type]
+    raw = sent[0]["headers"]
+    assert isinstance(raw, list)
+    bare = {name.decode(): value.decode() for name, value in raw}
+    django = Client().get("/healthz")
+    assert (sent[0]["status"], sent[1]["body"]) == (200, django.content)
+    for name in ("Content-Type", "X-Content-Type-Options", "Referrer-Policy", "X-Frame-Options"):
+        assert bare[name.lower()] == django[name]
+    assert csp(django)["frame-ancestors"] == "'none'"
+    assert "frame-ancestors 'none'" in bare["content-security-policy"]

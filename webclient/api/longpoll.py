@@ -104,7 +104,7 @@ class Snapshot:
 
 Key = tuple[int, str, int]  # a poll's bot id, identity and cursor
 # Most polls one query asks about.
-LOOK_BATCH = 500
+LOOK_BATCH = 64
 
 
 def _snapshots(keys: list[Key]) -> list[Snapshot]:
