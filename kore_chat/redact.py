@@ -17,15 +17,17 @@ from typing import Any
 _REDACTIONS = (
     # The path segment after the slug, whatever it holds (a guess is redacted too).
     (re.compile(r"(/hooks/kore/[^/\s?#\"']+/)[^/\s?#\"']+"), r"\1***"),
-    (re.compile(r"(?i)\b(bearer\s+)[\w.~+/=-]+"), r"\1***"),
-    # A JWT: base64url JSON header ('{"' is 'eyJ'), payload and signature.
-    (re.compile(r"\beyJ[\w-]*\.[\w-]*\.[\w-]*"), "***"),
+    # The space may come URL-encoded (a token put in a query string: `Bearer%20…`, `Bearer+…`).
+    (re.compile(r"(?i)\b(bearer(?:\s+|%20|\+))[\w.~+/=%-]+"), r"\1***"),
+    # A JWT: base64url JSON header ('{"' is 'eyJ'), payload and signature; anywhere, since an
+    # escape before it (`%20eyJ…`) leaves no word boundary.
+    (re.compile(r"eyJ[\w-]*\.[\w-]*\.[\w-]*"), "***"),
 )
 
 
 # Text that any of them could match contains one of these: most lines (every access
 # line) are looked at once, not three times.
-_SUSPECT = re.compile(r"/hooks/kore/|(?i:bearer)\s|eyJ")
+_SUSPECT = re.compile(r"/hooks/kore/|(?i:bearer)(?:\s|%20|\+)|eyJ")
 
 
 def redact(text: str) -> str:

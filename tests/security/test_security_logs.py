@@ -86,6 +86,9 @@ def test_the_filter_sits_on_every_logger_that_sees_urls() -> None:
         ("auth: bEaReR\topaque-token-1 end", "auth: bEaReR\t*** end"),
         (f"POST /hooks/kore/demo/{SECRET}?x=1", "POST /hooks/kore/demo/***?x=1"),
         (f"token={JWT}", "token=***"),
+        (f"GET /x?a=Bearer%20{JWT} HTTP/1.1", "GET /x?a=Bearer%20*** HTTP/1.1"),
+        ("GET /x?auth=bearer+opaque-token-1&y=2", "GET /x?auth=bearer+***&y=2"),
+        (f"GET /x?t=%20{JWT}", "GET /x?t=%20***"),
         ("GET /api/v1/messages?after=12&wait=25 HTTP/1.1", None),
     ],
 )
