@@ -285,12 +285,18 @@ def known(conversation: Conversation, after: int) -> None:
         time.sleep(0.01)
 
 
+def stored_and_known(conversation: Conversation, text: str) -> int:
+    """Store a message, and look until the notifier knows it is the newest: its id."""
+    store(conversation, text)
+    newest = conversation.messages.get().pk
+    known(conversation, newest)
+    return newest
+
+
 def test_an_idle_poll_whose_cursor_is_current_makes_no_query(user: Any) -> None:
     _, conversation = user
     listening()
-    store(conversation, "the newest")
-    newest = conversation.messages.get().pk
-    known(conversation, newest)
+    newest = stored_and_known(conversation, "the newest")
     # Neither on arrival nor when its wait runs out.
     count, found = looks_made(conversation, newest, 0.2)
     assert (count, found) == (0, Snapshot([], pending=False))
@@ -307,9 +313,7 @@ def test_a_change_of_pending_alone_is_heard_by_the_polls(user: Any) -> None:
 
     _, conversation = user
     listening()
-    store(conversation, "the newest")
-    newest = conversation.messages.get().pk
-    known(conversation, newest)
+    newest = stored_and_known(conversation, "the newest")
     services.conversation_pending_set(conversation=conversation, pending=True)
     assert looks_made(conversation, newest, 0) == (1, Snapshot([], pending=True))
     known(conversation, newest)
@@ -326,9 +330,7 @@ def test_a_held_poll_is_woken_by_a_change_of_pending_and_answers_it_when_its_wai
 ) -> None:
     _, conversation = user
     listening()
-    store(conversation, "the newest")
-    newest = conversation.messages.get().pk
-    known(conversation, newest)
+    newest = stored_and_known(conversation, "the newest")
 
     async def scenario() -> Snapshot:
         looks = CountedLooks(conversation, newest)
@@ -359,9 +361,7 @@ def test_what_a_look_found_is_not_kept_when_its_channel_changed_meanwhile() -> N
 def test_after_the_listener_reconnects_a_poll_looks_again(user: Any) -> None:
     _, conversation = user
     epoch = listening()
-    store(conversation, "before the cut")
-    newest = conversation.messages.get().pk
-    known(conversation, newest)
+    newest = stored_and_known(conversation, "before the cut")
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"

@@ -13,12 +13,11 @@ poll is admitted at once, without a single await.
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections import deque
 
 from django.conf import settings
 
-_this_thread = threading.local()
+from webclient.loops import per_loop
 
 
 class _Turns:
@@ -62,12 +61,7 @@ class _Turns:
         return len(self._queue)
 
 
-def _turns() -> _Turns:
-    loop = asyncio.get_running_loop()
-    turns: _Turns | None = getattr(_this_thread, "turns", None)
-    if turns is None or turns.loop is not loop:
-        turns = _this_thread.turns = _Turns(loop, settings.LONGPOLL_ADMIT_PER_TURN)
-    return turns
+_turns = per_loop(lambda loop: _Turns(loop, settings.LONGPOLL_ADMIT_PER_TURN))
 
 
 async def admitted() -> None:

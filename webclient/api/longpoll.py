@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -34,6 +33,7 @@ from webclient.api.errors import error_answer
 from webclient.api.serializers import MAX_CURSOR, PollInputSerializer, messages_output
 from webclient.dbthreads import DbThreads
 from webclient.errors import ApplicationError
+from webclient.loops import per_loop
 from webclient.security import cors
 from webclient.sts import Principal, token_verify, token_verify_cached
 
@@ -163,16 +163,8 @@ def _answer_looks(
             future.set_result(made.result()[n])
 
 
-_this_thread = threading.local()
-
-
-def _looks() -> _Looks:
-    """This event loop's batch (the development server's polls run on loops of their own)."""
-    loop = asyncio.get_running_loop()
-    looks: _Looks | None = getattr(_this_thread, "looks", None)
-    if looks is None or looks.loop is not loop:
-        looks = _this_thread.looks = _Looks(loop)
-    return looks
+# This event loop's batch.
+_looks = per_loop(_Looks)
 
 
 async def poll_answer(principal: Principal, after: int, wait: int) -> dict[str, Any]:
