@@ -38,8 +38,14 @@ setup: $(VENV)/.run-deps
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py seed_demo
 
+# The address `make run` serves, written to var/site-root first: the settings read it when
+# SITE_ROOT is not set, so management commands (create_bot, check_upstream) agree with the
+# server on its port without anyone exporting SITE_ROOT.
+SITE_ROOT_RUN = $${SITE_ROOT:-http://$(HOST):$(PORT)}
+
 run: setup
-	SITE_ROOT=$${SITE_ROOT:-http://$(HOST):$(PORT)} $(BIN)/python -m kore_chat.serve --host $(HOST) --port $(PORT)
+	mkdir -p var && echo "$(SITE_ROOT_RUN)" > var/site-root
+	SITE_ROOT=$(SITE_ROOT_RUN) $(BIN)/python -m kore_chat.serve --host $(HOST) --port $(PORT)
 
 lint: $(VENV)/.dev-deps
 	$(BIN)/ruff check .

@@ -45,6 +45,8 @@ SERVER_ENV = {
     "KORE_ALLOW_LOOPBACK_UPSTREAM": "true",
     "KORE_EMULATOR": "true",  # the demo bots; measured paths never reach it
     "RATELIMIT_ENABLED": "false",
+    # Thousands of widgets, all from loopback: the per-address cap off.
+    "LONGPOLL_MAX_PER_ADDRESS": "0",
     "LOG_LEVEL": "ERROR",
 }
 

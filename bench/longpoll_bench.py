@@ -1,4 +1,4 @@
-"""Long-poll benchmark (issue 13, goals 1-3), each against a baseline measured in the same run.
+"""Long-poll benchmark (docs/performance.md), each against a baseline measured in the same run.
 
 1. Idle poll cycle: server CPU and database queries per poll whose cursor is already current,
    answered at once (wait=0) and after its wait ran out (wait=1). Baselines: the cheapest

@@ -1,4 +1,4 @@
-"""Memory against held polls (issue 13, goal 2's picture): the server's RSS as idle
+"""Memory against held polls (docs/performance.md): the server's RSS as idle
 long-polls are added in steps, each step checked held (the server's waiting count).
 Baseline, same run: the same numbers of idle connections that hold no poll.
 

@@ -3,7 +3,7 @@
 Run: .venv/bin/python bench/render_bench.py [iterations]
 Prints the median (and 95th percentile) microseconds per message for each case, and the
 ratio to the baseline: Django's `linebreaks(escape(text))` of the same 3-line text, i.e.
-the cheapest rendering that is still safe. The budget (issue 4) is 1 ms for a typical reply.
+the cheapest rendering that is still safe. The budget is 1 ms for a typical reply.
 """
 
 from __future__ import annotations

@@ -35,7 +35,8 @@ from django.urls import path
 
 from kore_chat.asgi import application as product
 from webclient import delivery, services
-from webclient.api.longpoll import Receive, Scope, Send, run_db
+from webclient.api.asgi import Receive, Scope, Send
+from webclient.api.longpoll import run_db
 from webclient.api.serializers import messages_output
 from webclient.kore.payloads import BotItem
 from webclient.models import Bot, Conversation, Message

@@ -1,4 +1,4 @@
-"""End-to-end throughput (issue 13, goal 4): send, forward to the emulator, store the reply,
+"""End-to-end throughput (docs/performance.md): send, forward to the emulator, store the reply,
 deliver it, for 1 to 200 concurrent conversations, with loss and duplicates checked.
 
 The emulator runs as a separate server process (the product's own emulator app, on its own

@@ -1,4 +1,4 @@
-"""The widget in a real browser (issue 13, goals 5 and 6), in headless Chromium.
+"""The widget in a real browser (docs/performance.md), in headless Chromium.
 
 5. Idle widget cost: requests per minute an open, idle widget makes, counted over a window
    (default 120 s) with one tab, then with three tabs of the same widget. Baseline: 60 a

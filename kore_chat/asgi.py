@@ -31,7 +31,7 @@ class OneThreadHop(ASGIHandler):
     MiddlewareMixin) in async mode, which moves every `process_request` and
     `process_response` to a thread and back: 16 trips for our chain, each waiting for a turn
     of the event loop. A request that Django merely answers with a 404 cost 6 ms of CPU on
-    the benchmark's machine (issue 13). Here the chain is built synchronous, as under WSGI,
+    the benchmark's machine. Here the chain is built synchronous, as under WSGI,
     and the whole of it runs in one trip; none of our views is async.
     """
 
@@ -48,8 +48,10 @@ from django.core.management import call_command  # noqa: E402
 from django.db import DEFAULT_DB_ALIAS, connections  # noqa: E402
 from django.db.migrations.executor import MigrationExecutor  # noqa: E402
 
+from webclient.api.asgi import Receive, Scope, Send  # noqa: E402
+from webclient.api.bodycap import body_capped  # noqa: E402
 from webclient.api.health import HEALTH_PATH, health_app  # noqa: E402
-from webclient.api.longpoll import Receive, Scope, Send, longpoll_app  # noqa: E402
+from webclient.api.longpoll import longpoll_app  # noqa: E402
 from webclient.delivery import notifier  # noqa: E402
 from webclient.kore.dispatcher import dispatcher  # noqa: E402
 from webclient.metrics import process_exited  # noqa: E402
@@ -108,6 +110,10 @@ async def _lifespan(receive: Receive, send: Send) -> None:
             return
 
 
+# Django reads a body whole before any of its middleware runs: its cap comes first.
+capped_django_application = body_capped(django_application)
+
+
 async def application(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] == "lifespan":
         await _lifespan(receive, send)
@@ -116,6 +122,7 @@ async def application(scope: Scope, receive: Receive, send: Send) -> None:
         and scope["method"] in LONGPOLL_METHODS
         and scope["path"] == LONGPOLL_PATH
     ):
+        # Neither reads the body: whatever one carries is dropped as it arrives.
         await longpoll_app(scope, receive, send)
     elif (
         scope["type"] == "http"
@@ -123,5 +130,7 @@ async def application(scope: Scope, receive: Receive, send: Send) -> None:
         and scope["method"] in ("GET", "HEAD")
     ):
         await health_app(scope, receive, send)
+    elif scope["type"] == "http":
+        await capped_django_application(scope, receive, send)
     else:
         await django_application(scope, receive, send)

@@ -2,10 +2,14 @@
 
 The callback secret is part of a URL (POST_URL, `/hooks/kore/<slug>/<secret>/`, the shape
 operators paste into Kore), so it reaches the ASGI server's access log, the HTTP client's
-request lines and any warning that names the URL. Bearer tokens and JWTs could reach a log
-the same way. The filter rewrites them in the message, its arguments and a formatted
-traceback, so the record is safe whichever handler formats it. Installed from
-settings.LOGGING; it imports nothing of Django, so uvicorn can load it before Django runs.
+request lines and any warning that names the URL. So do a direct link's `identityHash`
+(`/?bot=…&identity=…&identityHash=…`: it never expires, and gets tokens for that user) and
+the signed links to attachments (`/attachments/<key:time:signature>`, each works for
+ATTACHMENT_LINK_LIFETIME). Bearer tokens and JWTs could reach a log the same way. Every
+secret that can reach a log has its pattern here (docs/security.md). The filter rewrites
+them in the message, its arguments and a formatted traceback, so the record is safe
+whichever handler formats it. Installed from settings.LOGGING; it imports nothing of
+Django, so uvicorn can load it before Django runs.
 """
 
 from __future__ import annotations
@@ -22,12 +26,17 @@ _REDACTIONS = (
     # A JWT: base64url JSON header ('{"' is 'eyJ'), payload and signature; anywhere, since an
     # escape before it (`%20eyJ…`) leaves no word boundary.
     (re.compile(r"eyJ[\w-]*\.[\w-]*\.[\w-]*"), "***"),
+    # A direct link's identity hash, as a query parameter (`identityHash=…`, the `=` maybe
+    # URL-encoded) or a JSON or Python field (`"identityHash": "…"`).
+    (re.compile(r"(?i)(identityHash(?:=|%3D|[\"']?\s*[:=]\s*[\"']?))[^&\s\"'#,;}]+"), r"\1***"),
+    # The path segment after /attachments/: a key and its signature (`:` maybe as %3A).
+    (re.compile(r"(/attachments/)[^/\s?#\"']+"), r"\1***"),
 )
 
 
 # Text that any of them could match contains one of these: most lines (every access
-# line) are looked at once, not three times.
-_SUSPECT = re.compile(r"/hooks/kore/|(?i:bearer)(?:\s|%20|\+)|eyJ")
+# line) are looked at once, not once per pattern.
+_SUSPECT = re.compile(r"/hooks/kore/|(?i:bearer)(?:\s|%20|\+)|eyJ|(?i:identityHash)|/attachments/")
 
 
 def redact(text: str) -> str:

@@ -112,7 +112,10 @@ class SlowClientTimeouts(HttpToolsProtocol):
     message is (until the response ends, unless another request was already read).
 
     Headers beyond MAX_HEADER_BYTES are refused: the request line and each header as the
-    parser hands them over, plus the reads since the last one (a header still arriving).
+    parser hands them over, plus what it has not handed over yet (a header still arriving),
+    however the client split its writes. That rest is what a read brought beyond what the
+    parser handed over from it (request lines, headers, bodies), plus any rest carried
+    from earlier reads.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -124,8 +127,10 @@ class SlowClientTimeouts(HttpToolsProtocol):
         self._deadline: asyncio.TimerHandle | None = None
         self._armed_for: str | None = None
         self._header_bytes = 0
+        # Bytes of the current message's head not handed over yet, and the bytes of the
+        # current read the parser handed over.
         self._unfinished = 0
-        self._parsed = False
+        self._handed = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -142,45 +147,50 @@ class SlowClientTimeouts(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        self._parsed = False
+        carried = self._unfinished if self._reading is HEADERS else 0
+        self._handed = 0
         super().data_received(data)
         if self._reading is HEADERS:
-            if self._parsed:
-                self._unfinished = 0
-            else:
-                # Nothing handed over: this read is the middle of one long header.
-                self._unfinished += len(data)
-                too_large = self._header_bytes + self._unfinished > MAX_HEADER_BYTES
-                if too_large and not self.transport.is_closing():
-                    self.logger.warning("Invalid HTTP request received.")
-                    self.send_400_response("Invalid HTTP request received.")
+            # Handing over an element that began in an earlier read counts its carried
+            # part again: hence the floor at 0.
+            self._unfinished = max(0, carried + len(data) - self._handed)
+            too_large = self._header_bytes + self._unfinished > MAX_HEADER_BYTES
+            if too_large and not self.transport.is_closing():
+                self.logger.warning("Invalid HTTP request received.")
+                self.send_400_response("Invalid HTTP request received.")
         self._follow()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._reading = HEADERS
         self._header_bytes = 0
-        self._parsed = True
 
-    # The two callbacks below run for every request line and header: counted inline.
+    # The callbacks below run for every request line, header and body chunk: counted inline.
     def on_url(self, url: bytes) -> None:
         super().on_url(url)
-        self._parsed = True
+        self._handed += len(url)
         self._header_bytes += len(url)
         if self._header_bytes > MAX_HEADER_BYTES:
             raise HeadersTooLarge
 
     def on_header(self, name: bytes, value: bytes) -> None:
         super().on_header(name, value)
-        self._parsed = True
-        self._header_bytes += len(name) + len(value) + 4
+        size = len(name) + len(value) + 4
+        self._handed += size
+        self._header_bytes += size
         if self._header_bytes > MAX_HEADER_BYTES:
             raise HeadersTooLarge
 
     def on_headers_complete(self) -> None:
         self._reading = BODY
         self._header_bytes = self._unfinished = 0
+        # The method, the version and the line ends around them, besides the URL.
+        self._handed += len(self.parser.get_method()) + len(" HTTP/1.1\r\n\r\n") + 1
         super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        self._handed += len(body)
+        super().on_body(body)
 
     def on_message_complete(self) -> None:
         self._reading = None

@@ -55,13 +55,19 @@ def envlist(name: str, default: str) -> list[str]:
 
 
 def postgres_settings(
-    url: str, *, pool_max: int, pool_min: int, pool_timeout: int
+    url: str, *, pool_max: int, pool_min: int, pool_timeout: int, pool_reconnect: float
 ) -> dict[str, Any]:
     """Django's settings for `postgres://user:password@host:port/name?option=value`.
 
     Query parameters go to libpq as they are (`sslmode`, `connect_timeout`…). Connections come
     from a psycopg pool per process (Django's persistent connections do not suit ASGI, where
     each request runs in a thread of its own); the pool checks a connection before lending it.
+
+    The pool retries a failed connection with a doubling delay (1, 2, 4, 8 s…) until its
+    `reconnect_timeout`; left at psycopg's five minutes, a database back after a 10 s outage
+    could wait up to 16 s for the next try. `pool_reconnect` seconds bound each series of
+    tries instead: it is abandoned, and the next request that needs a connection starts a
+    new one at once, so a returning database is found within about a second.
     """
     parts = urlsplit(url)
     if parts.scheme not in ("postgres", "postgresql"):
@@ -80,6 +86,7 @@ def postgres_settings(
         "min_size": min(pool_min, pool_max),
         "max_size": pool_max,
         "timeout": pool_timeout,
+        "reconnect_timeout": pool_reconnect,
     }
     return {
         "ENGINE": "django.db.backends.postgresql",
@@ -106,8 +113,20 @@ if not SECRET_KEY:
     SECRET_KEY = "dev-only-insecure-key-never-used-in-production-0123456789"  # noqa: S105
 
 # Where this server is reachable; the demo bots' upstream (the embedded emulator) and
-# callback URLs derive from it at run time.
-SITE_ROOT = os.getenv("SITE_ROOT", "http://127.0.0.1:8000").rstrip("/")
+# callback URLs derive from it at run time. Unset in development, it is the address
+# `make run` serves (it writes var/site-root, PORT=8100 make run included), so that
+# management commands and the server agree; else http://127.0.0.1:8000.
+SITE_ROOT_FILE = BASE_DIR / "var" / "site-root"
+
+
+def site_root_default() -> str:
+    recorded = SITE_ROOT_FILE.read_text().strip() if SITE_ROOT_FILE.is_file() else ""
+    return recorded or "http://127.0.0.1:8000"
+
+
+SITE_ROOT = (
+    os.getenv("SITE_ROOT") or (site_root_default() if DEBUG else "http://127.0.0.1:8000")
+).rstrip("/")
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
@@ -121,6 +140,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "corsheaders",
+    "drf_spectacular",
     "webclient",
 ]
 # The embedded Kore emulator (webclient/emulator/, docs/emulator.md), a stand-in for the
@@ -188,6 +208,7 @@ if DATABASE_URL:
             ),
             pool_min=envint("DB_POOL_MIN_SIZE", 2),
             pool_timeout=envint("DB_POOL_TIMEOUT", 10),
+            pool_reconnect=envint("DB_POOL_RECONNECT_TIMEOUT", 2),
         )
     }
 else:
@@ -243,6 +264,23 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "webclient.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+# The OpenAPI schema at /api/schema/ (webclient/api/schema.py; docs/api.md in words).
+SPECTACULAR_SETTINGS = {
+    "TITLE": "kore-chat",
+    "DESCRIPTION": "The public HTTP API of kore-chat: tokens, messages (send and long-poll), "
+    "attachments, Kore's callbacks, pages and health. Errors everywhere: "
+    '{"error": {"code", "message"}}.',
+    "VERSION": "1",
+    "OAS_VERSION": "3.1.0",
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "webclient.api.schema.routes_outside_drf",
+    ],
 }
 
 # Encrypts bot secrets at rest (Fernet, 32 url-safe base64 bytes). Development derives
@@ -264,6 +302,13 @@ LONGPOLL_MAX_WAIT = envint("LONGPOLL_MAX_WAIT", 45)
 # Long-polls admitted per turn of the event loop while a burst of them is queued (a reconnect
 # storm), so that other requests are served in between (webclient/api/admission.py).
 LONGPOLL_ADMIT_PER_TURN = envint("LONGPOLL_ADMIT_PER_TURN", 32)
+# Long-polls a worker holds at once for one bot's identity (a widget holds one per open tab)
+# and for one client address (an office behind one NAT shares it); past either, 429. Open
+# files a worker keeps for everything but long-polls (pages, sends, health checks, the
+# admin, the database): past its open-file limit less this, polls get 503.
+LONGPOLL_MAX_PER_IDENTITY = envint("LONGPOLL_MAX_PER_IDENTITY", 10)
+LONGPOLL_MAX_PER_ADDRESS = envint("LONGPOLL_MAX_PER_ADDRESS", 500)
+LONGPOLL_FD_RESERVE = envint("LONGPOLL_FD_RESERVE", 1024)
 # Seconds a process trusts the bots it cached (webclient/botcache.py) when it cannot hear of
 # a change: changes made in the same process, or in any process sharing CACHE_BACKEND,
 # apply at once.
@@ -307,6 +352,15 @@ KORE_FORWARD_LEASE = envint("KORE_FORWARD_LEASE", 30)
 # no message id) counts as a redelivery of the same message.
 KORE_CALLBACK_MAX_BYTES = envint("KORE_CALLBACK_MAX_BYTES", 1024 * 1024)
 KORE_CALLBACK_DEDUP_WINDOW = envint("KORE_CALLBACK_DEDUP_WINDOW", 300)
+# Kore's documented V2 POST_URL body names no user: such a callback goes to the only
+# conversation of its bot that sent an asynchronous bot a message within this many seconds
+# (renewed by each callback routed to it); with none or several, it is kept as undeliverable.
+KORE_CALLBACK_ROUTE_WINDOW = envint("KORE_CALLBACK_ROUTE_WINDOW", 300)
+# Lifetime of the token on each upstream call (each call gets its own, with its own jti);
+# Kore refuses a token with a jti that lives longer than an hour.
+KORE_UPSTREAM_TOKEN_LIFETIME = envint("KORE_UPSTREAM_TOKEN_LIFETIME", 300)
+if not 1 <= KORE_UPSTREAM_TOKEN_LIFETIME <= 3600:
+    raise ImproperlyConfigured("KORE_UPSTREAM_TOKEN_LIFETIME must be 1 to 3600 seconds")
 # Hosts a bot's upstream_url may name ("*.example.com" matches subdomains). The embedded
 # emulator (blank upstream_url) and loopback hosts are allowed only in DEBUG or with
 # KORE_ALLOW_LOOPBACK_UPSTREAM, so a bot setting cannot aim the relay at internal services.
@@ -320,6 +374,23 @@ LOG_FORMAT = os.getenv("LOG_FORMAT", "plain")
 if LOG_FORMAT not in ("plain", "json"):
     raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, got {LOG_FORMAT!r}")
 LOGGING = logging_config(log_format=LOG_FORMAT, level=os.getenv("LOG_LEVEL", "INFO"))
+# Several workers' metrics (webclient/metrics.py): prometheus-client's multiprocess mode
+# writes a file per process into this directory from the first metric on, so it must exist
+# before anything loads the metrics: made here, or refused in one line saying what to do.
+PROMETHEUS_MULTIPROC_DIR = os.getenv("PROMETHEUS_MULTIPROC_DIR", "")
+if PROMETHEUS_MULTIPROC_DIR:
+    try:
+        Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ImproperlyConfigured(
+            f"PROMETHEUS_MULTIPROC_DIR={PROMETHEUS_MULTIPROC_DIR} cannot be created "
+            f"({exc.strerror}): create that directory, writable by this user, or unset it"
+        ) from None
+    if not os.access(PROMETHEUS_MULTIPROC_DIR, os.W_OK | os.X_OK):
+        raise ImproperlyConfigured(
+            f"PROMETHEUS_MULTIPROC_DIR={PROMETHEUS_MULTIPROC_DIR} is not writable by this "
+            "user: make it writable, or unset it"
+        )
 # /metrics answers `Authorization: Bearer <METRICS_TOKEN>`; unset, the route is off (404).
 METRICS_TOKEN = os.getenv("METRICS_TOKEN", "")
 # Conversations idle this many days are deleted by `manage.py purge_conversations`; 0: kept.
@@ -363,23 +434,32 @@ RATELIMIT_CALLBACK_REFUSALS_PER_IP = envint("RATELIMIT_CALLBACK_REFUSALS_PER_IP"
 # client_ip() (webclient/security/ratelimit.py) and by `python -m kore_chat.serve`, which
 # gives uvicorn the same list (--forwarded-allow-ips; proxy headers only when it is set).
 TRUSTED_PROXIES = envlist("TRUSTED_PROXIES", "")
+# "local": this process's own, where rate limits count while the shared cache is down.
+LOCAL_CACHE = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "local"}
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": os.getenv("CACHE_KEY_PREFIX", "kore-chat"),
-        }
+            # An unreachable Redis fails a call within a second, never holds it.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        },
+        "local": LOCAL_CACHE,
     }
 else:
     CACHES = {
         "default": {
             "BACKEND": os.getenv("CACHE_BACKEND", "django.core.cache.backends.locmem.LocMemCache"),
             "LOCATION": os.getenv("CACHE_LOCATION", "kore-chat"),
-        }
+        },
+        "local": LOCAL_CACHE,
     }
-# Request caps: bytes of body on /api/ (callbacks: KORE_CALLBACK_MAX_BYTES) and JSON nesting.
+# Request caps: bytes of body on /api/ (callbacks: KORE_CALLBACK_MAX_BYTES, attachments:
+# ATTACHMENT_MAX_BYTES), on every other path (pages, the admin: Django's own default for
+# form data), and JSON nesting.
 API_MAX_BODY_BYTES = envint("API_MAX_BODY_BYTES", 64 * 1024)
+MAX_BODY_BYTES = envint("MAX_BODY_BYTES", 2_621_440)
 JSON_MAX_DEPTH = envint("JSON_MAX_DEPTH", 64)
 # Slow clients (`python -m kore_chat.serve`, docs/deployment.md), in seconds: a request's
 # headers must arrive within HTTP_HEADER_TIMEOUT of the connection opening (or of the end
@@ -402,6 +482,13 @@ ATTACHMENT_TYPES = envlist(
 )
 ATTACHMENT_MAX_BYTES = envint("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
 ATTACHMENT_LINK_LIFETIME = envint("ATTACHMENT_LINK_LIFETIME", 24 * 3600)
+# Quotas (bytes; 0: none), past which an upload gets 429 over_quota: what one identity may
+# hold in files it uploaded and has not sent yet, and what one conversation may hold in files
+# (sent or not). A file not sent within ATTACHMENT_UNSENT_GRACE seconds of its upload is
+# swept with the relay's chores (and by `purge_conversations --unsent-files`).
+ATTACHMENT_QUOTA_PER_IDENTITY = envint("ATTACHMENT_QUOTA_PER_IDENTITY", 25 * 1024 * 1024)
+ATTACHMENT_QUOTA_PER_CONVERSATION = envint("ATTACHMENT_QUOTA_PER_CONVERSATION", 100 * 1024 * 1024)
+ATTACHMENT_UNSENT_GRACE = envint("ATTACHMENT_UNSENT_GRACE", 3600)
 MEDIA_ROOT = Path(os.getenv("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -53,6 +54,7 @@ class LiveServer:
         access_log: bool = False,
         serve: str = "kore_chat.serve",
         options: Sequence[str] = (),
+        open_files: int | None = None,
     ) -> None:
         self.devserver = devserver
         self.access_log = access_log
@@ -60,6 +62,8 @@ class LiveServer:
         # runs bench.serve, the product's server with its own routes added.
         self.serve = serve
         self.options = list(options)
+        # The server process's open-file limit (soft and hard), when a test needs a small one.
+        self.open_files = open_files
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.db_path = db_path
@@ -105,6 +109,7 @@ class LiveServer:
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            preexec_fn=self._limit_open_files if self.open_files else None,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -116,6 +121,10 @@ class LiveServer:
             except httpx.HTTPError:
                 time.sleep(0.1)
         raise RuntimeError("server did not start in 30 s")
+
+    def _limit_open_files(self) -> None:
+        assert self.open_files is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files, self.open_files))
 
     def shell(self, code: str) -> str:
         """The last line `code` prints, run by `manage.py shell` against this server's data."""

@@ -4,8 +4,9 @@
   callback secret, so the page shows it masked; "Reveal" and "Copy" fetch it with a POST
   (CSRF-checked, staff only), and each reveal is audited like a bot change.
 - The webhook URL (what the relay calls) is not secret and is shown in full.
-- "Check connection" makes one harmless authenticated call upstream (webclient/kore/check.py)
-  and shows what the platform answered.
+- "Check connection", at the top of the page with the last check's result, makes one
+  harmless authenticated call upstream (webclient/kore/check.py) and shows what the
+  platform answered.
 
 The buttons are wired by static/webclient/admin-bot.js (the CSP allows no inline script).
 """
@@ -67,14 +68,11 @@ class BotTools(admin.ModelAdmin):
     def webhook_url(self, bot: Bot) -> str:
         if not bot.pk:
             return "Shown once the bot is saved."
-        check = reverse("admin:webclient_bot_check", args=[bot.pk])
+        # "Check connection" sits at the top of the page, with the last result.
         return format_html(
             '<span class="kc-admin-url"><code data-kc-url>{}</code>'
-            '<button type="button" class="button" data-kc-copy>Copy</button>'
-            '<button type="button" class="button" data-kc-check="{}">Check connection</button>'
-            '</span><output class="kc-admin-result" data-kc-result></output>',
+            '<button type="button" class="button" data-kc-copy>Copy</button></span>',
             hook_url(bot),
-            check,
         )
 
     def get_urls(self) -> list[URLPattern]:

@@ -18,12 +18,18 @@ from typing import Any
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, QuerySet
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.views.decorators.http import require_POST
 
 from webclient import exports
 from webclient.kore import outbox
@@ -124,7 +130,7 @@ class ConversationAdmin(ReadOnly, admin.ModelAdmin):
         "bot",
         "created_at",
         "last_activity_at",
-        "pending",
+        "pending_shown",
         "transcript_link",
     )
     list_filter = ("bot", "pending", FailedFilter, "created_at", "last_activity_at")
@@ -137,12 +143,18 @@ class ConversationAdmin(ReadOnly, admin.ModelAdmin):
         "created_at",
         "last_activity_at",
         "session_started",
-        "pending",
+        "pending_shown",
         "task_state",
         "transcript_link",
     )
     inlines = [MessageInline]
     actions = ["export_json", "export_csv"]
+
+    @admin.display(description="Pending", ordering="pending")
+    def pending_shown(self, conversation: Conversation) -> str:
+        # A word, not Django's red cross: "no" (the bot is not working on an answer) is the
+        # normal state, not a fault.
+        return "yes: the bot is working" if conversation.pending else "no"
 
     @admin.display(description="Transcript")
     def transcript_link(self, conversation: Conversation) -> str:
@@ -177,6 +189,11 @@ class ConversationAdmin(ReadOnly, admin.ModelAdmin):
                 self.admin_site.admin_view(self.transcript_frame),
                 name="webclient_conversation_transcript_frame",
             ),
+            path(
+                "<int:pk>/retry/<int:message_pk>/",
+                self.admin_site.admin_view(require_POST(self.retry_view)),
+                name="webclient_conversation_retry",
+            ),
         ]
         return own + super().get_urls()
 
@@ -189,6 +206,7 @@ class ConversationAdmin(ReadOnly, admin.ModelAdmin):
     def transcript_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         conversation = self._conversation(request, pk)
         entries = transcript_entries(conversation)
+        retried = {e["message"].pk for e in entries if "retried" in e["states"]}
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -196,11 +214,25 @@ class ConversationAdmin(ReadOnly, admin.ModelAdmin):
             "conversation": conversation,
             "entries": entries,
             "failed": [e["message"] for e in entries if e["message"].status == "failed"],
+            "retried": retried,
+            "can_retry": can_retry(request),
             "frame_url": reverse(
                 "admin:webclient_conversation_transcript_frame", args=[conversation.pk]
             ),
         }
         return TemplateResponse(request, "admin/webclient/conversation/transcript.html", context)
+
+    def retry_view(self, request: HttpRequest, pk: int, message_pk: int) -> HttpResponse:
+        """The transcript's "Send to the bot again" button: the Messages list's retry action
+        for one message, with the same permission."""
+        conversation = self._conversation(request, pk)
+        if not can_retry(request):
+            raise PermissionDenied
+        message = get_object_or_404(Message, pk=message_pk, conversation=conversation)
+        retry_messages(self, request, [message])
+        return HttpResponseRedirect(
+            reverse("admin:webclient_conversation_transcript", args=[conversation.pk])
+        )
 
     def transcript_frame(self, request: HttpRequest, pk: int) -> HttpResponse:
         conversation = self._conversation(request, pk)
@@ -217,43 +249,82 @@ class ConversationAdmin(ReadOnly, admin.ModelAdmin):
 
 @admin.register(Message)
 class MessageAdmin(ReadOnly, admin.ModelAdmin):
+    class Media:
+        css = {"all": ("webclient/admin.css",)}
+
     list_display = (
         "id",
+        "created_shown",
         "conversation",
         "role",
-        "kind",
-        "text",
+        "text_shown",
         "status",
-        "failure_reason",
-        "created_at",
+        "failure_shown",
     )
     list_filter = ("role", "kind", "status", "conversation__bot", "created_at")
+    # Newest first: an operator comes to see what just happened.
+    ordering = ("-id",)
     search_fields = ("text", "client_message_id", "platform_message_id", "request_id")
     list_select_related = ("conversation__bot",)
     readonly_fields = [f.name for f in Message._meta.fields]
     actions = ["retry"]
 
     def has_retry_permission(self, request: HttpRequest) -> bool:
-        # Sending to the bot is a write: it needs the right to change messages, which the
-        # admin otherwise never uses (messages are read-only here).
-        return request.user.has_perm("webclient.change_message")
+        return can_retry(request)
 
     @admin.action(description="Send failed user messages to the bot again", permissions=["retry"])
     def retry(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
-        retried, skipped = 0, 0
-        operator = request.user.get_username()
-        for message in queryset.order_by("id"):
-            try:
-                outbox.user_message_retry(message=message, operator=operator)
-            except outbox.NotRetryable:
-                skipped += 1
-            else:
-                retried += 1
-        if retried:
-            self.message_user(request, f"{retried} message(s) sent to the bot again.")
-        if skipped:
-            self.message_user(
-                request,
-                f"{skipped} message(s) skipped: only failed user messages can be retried.",
-                messages.WARNING,
-            )
+        retry_messages(self, request, queryset.order_by("id"))
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        # The columns and the filters need the page's width: no navigation sidebar here (the
+        # breadcrumbs lead back), so the list reads whole at 1,280 px (kind: a filter).
+        context = {"is_nav_sidebar_enabled": False, **(extra_context or {})}
+        return super().changelist_view(request, context)
+
+    @admin.display(description="Created", ordering="created_at")
+    def created_shown(self, message: Message) -> str:
+        return timezone.localtime(message.created_at).strftime("%Y-%m-%d %H:%M")
+
+    @admin.display(description="Text", ordering="text")
+    def text_shown(self, message: Message) -> str:
+        return shortened(message.text)
+
+    @admin.display(description="Failure", ordering="failure_reason")
+    def failure_shown(self, message: Message) -> str:
+        return shortened(message.failure_reason)
+
+
+def shortened(text: str, length: int = 80) -> str:
+    """A list cell's text: one line, cut at a word, the whole on the change page."""
+    line = " ".join(text.split())
+    return line if len(line) <= length else line[:length].rsplit(" ", 1)[0] + "…"
+
+
+def can_retry(request: HttpRequest) -> bool:
+    # Sending to the bot is a write: it needs the right to change messages, which the admin
+    # otherwise never uses (messages are read-only here).
+    return request.user.has_perm("webclient.change_message")
+
+
+def retry_messages(model_admin: admin.ModelAdmin[Any], request: HttpRequest, chosen: Any) -> None:
+    """Send each failed user message to the bot again (webclient.kore.outbox), and say so."""
+    retried, skipped = 0, 0
+    operator = request.user.get_username()
+    for message in chosen:
+        try:
+            outbox.user_message_retry(message=message, operator=operator)
+        except outbox.NotRetryable:
+            skipped += 1
+        else:
+            retried += 1
+    if retried:
+        model_admin.message_user(request, f"{retried} message(s) sent to the bot again.")
+    if skipped:
+        model_admin.message_user(
+            request,
+            f"{skipped} message(s) skipped: only failed user messages can be retried.",
+            messages.WARNING,
+        )

@@ -9,6 +9,16 @@ class WebclientConfig(AppConfig):
     verbose_name = "Kore chat"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_delete
+
+        from webclient import attachments
+        from webclient.models import Attachment
+
+        # However an attachment goes (its message, its conversation, a purge, the sweep),
+        # its stored file goes too.
+        post_delete.connect(
+            attachments.attachment_file_delete, sender=Attachment, dispatch_uid="attachment-file"
+        )
         if settings.KORE_DISPATCHER:
             # Imported here, as Django wants: the relay needs the models loaded.
             from webclient import services

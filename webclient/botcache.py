@@ -11,7 +11,8 @@ forgets them when a bot changes:
   same save and read again at most every BOT_CHANGE_CHECK_SECONDS (1 s): within that when
   the cache is shared (Redis). Reading it on every lookup was a blocking round trip to
   Redis on the event loop for every poll;
-- in any case, after BOT_CACHE_SECONDS: the bound for several processes that share no cache.
+- in any case, after BOT_CACHE_SECONDS: the bound for several processes that share no
+  cache, and while the shared cache is down.
 
 Only enabled bots are kept: a disabled or unknown bot is looked up in the database each
 time. A caller that finds a cached bot's secret wrong (rotated in another process) asks
@@ -20,6 +21,7 @@ again with `fresh=True`. Callers get a copy, never the shared instance.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import threading
 import time
@@ -31,6 +33,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
 from webclient.models import Bot, bots_updated
+from webclient.sharedcache import SharedCacheDown, attempt
 
 GENERATION_KEY = "kore-chat:bots:generation"
 
@@ -42,11 +45,13 @@ _seen: tuple[float, Any] | None = None
 
 
 def _generation() -> Any:
+    """The generation, or None while the shared cache is down (then only the time bound,
+    BOT_CACHE_SECONDS, applies: webclient/sharedcache.py)."""
     global _seen
     try:
-        generation = cache.get(GENERATION_KEY, 0)
-    except Exception:
-        generation = None  # the shared cache is down: trust nothing, read the database
+        generation = attempt(lambda: cache.get(GENERATION_KEY, 0))
+    except SharedCacheDown:
+        generation = None
     _seen = (time.monotonic(), generation)
     return generation
 
@@ -69,7 +74,9 @@ def cached_bot(slug: str) -> Bot | None:
     bot, read_at, generation = entry
     if time.monotonic() - read_at > settings.BOT_CACHE_SECONDS:
         return None
-    if generation is None or generation != _recent_generation():
+    current = _recent_generation()
+    # A bot read while the cache was down is read again once it is back.
+    if current is not None and generation != current:
         return None
     return copy.copy(bot)
 
@@ -99,12 +106,9 @@ def forget_all() -> None:
 
 def _bump() -> None:
     forget_all()
-    try:
-        if not cache.add(GENERATION_KEY, 1, timeout=None):
-            cache.incr(GENERATION_KEY)
-    except Exception:
-        # The shared cache is down: other processes fall back on BOT_CACHE_SECONDS.
-        return
+    with contextlib.suppress(SharedCacheDown):
+        # Down: other processes fall back on BOT_CACHE_SECONDS.
+        attempt(lambda: cache.add(GENERATION_KEY, 1, timeout=None) or cache.incr(GENERATION_KEY))
 
 
 def _bot_changed(sender: Any, **kwargs: Any) -> None:

@@ -16,9 +16,10 @@ waiters (`publish_local`):
 - `RedisNotifier`: a PUBLISH after commit; each process holds one subscriber connection.
 
 A listener whose connection drops reconnects with back-off, then wakes all its waiters once:
-they look again, so a notification missed meanwhile costs no more than that query.
+they look again, so a notification missed meanwhile costs no more than that query. While it
+is down, polls look again every DEAF_LOOK seconds rather than wait for a wake-up.
 
-Knowing each channel's state (issue 13): a poll whose cursor is current should cost no query,
+Knowing each channel's state: a poll whose cursor is current should cost no query,
 neither on arrival nor when its wait runs out. A notifier that hears of every change
 (`authoritative`) remembers, for each channel, the newest message id and the conversation's
 `pending` that a query found, and forgets the `pending` whenever a change is heard: a message
@@ -63,6 +64,9 @@ KNOWN_CHANNELS = 100_000
 RECONNECT_FIRST, RECONNECT_MAX = 0.05, 5.0
 # A listener checks its connection at least this often (seconds) when nothing arrives.
 LISTENER_HEALTH_INTERVAL = 5.0
+# While its listener is down, a process's polls look again this often (seconds) instead of
+# waiting for a wake-up that may never come.
+DEAF_LOOK = 2.0
 PG_CHANNEL = "kore_chat_messages"
 # How a listener's connection shows in pg_stat_activity.
 LISTENER_APPLICATION_NAME = "kore-chat listener"
@@ -263,6 +267,10 @@ class LocalNotifier:
             self._known.clear()
             self._epoch = None
 
+    def listening(self) -> bool:
+        """Whether this process hears of other processes' stores (always, here)."""
+        return True
+
     def start(self) -> None:
         """Start listening to other processes (a no-op here)."""
 
@@ -351,6 +359,9 @@ class ListeningNotifier(LocalNotifier):
     def start(self) -> None:
         self._listener.start(self._listen)
 
+    def listening(self) -> bool:
+        return self._listener.connected.is_set()
+
     def stop(self) -> None:
         self._listener.stop()
 
@@ -415,6 +426,7 @@ class RedisNotifier(ListeningNotifier):
         super().__init__()
         self._channel = settings.NOTIFY_REDIS_CHANNEL
         self._client: redis.Redis | None = None
+        self._publish_failing = False
 
     def stored(self, channel: str, message_id: int) -> None:
         transaction.on_commit(lambda: self.publish(channel, message_id))
@@ -427,8 +439,13 @@ class RedisNotifier(ListeningNotifier):
         try:
             self._redis().publish(self._channel, _payload(channel, message_id))
         except Exception as exc:
-            # A hint lost: polls elsewhere find the message when their wait runs out.
-            log.warning("redis publish failed: %s", exc)
+            # A hint lost: polls elsewhere find the message when they look again (at the
+            # latest when their wait runs out). Said once per outage.
+            if not self._publish_failing:
+                self._publish_failing = True
+                log.warning("redis publish failed (%s); other processes' polls look later", exc)
+        else:
+            self._publish_failing = False
 
     def _redis(self) -> redis.Redis:
         if self._client is None:
@@ -523,4 +540,5 @@ async def wait_for(channel: str, fetch: Callable[[], Awaitable[T]], timeout: flo
             remaining = deadline - loop.time()
             if found or remaining <= 0:
                 return found
-            await waiter.wait(remaining)
+            # Deaf to other processes (the listener is down), no wake-up can be trusted.
+            await waiter.wait(remaining if notifier.listening() else min(remaining, DEAF_LOOK))

@@ -78,17 +78,20 @@ def json_chunks(queryset: QuerySet[Conversation]) -> Iterator[str]:
     yield "]\n"
 
 
-# A cell a spreadsheet would read as a formula (user text can start with anything).
+# A cell a spreadsheet would read as a formula. Every cell is guarded, not only the texts:
+# identities, bot slugs and request ids (a caller may choose its X-Request-ID) can start
+# with any of these too.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _cell(value: str) -> str:
-    return f"'{value}" if value.startswith(FORMULA_START) else value
+def _cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return f"'{text}" if text.startswith(FORMULA_START) else text
 
 
 def _csv_line(row: Iterable[Any]) -> str:
     buffer = io.StringIO()
-    csv.writer(buffer).writerow(row)
+    csv.writer(buffer).writerow([_cell(value) for value in row])
     return buffer.getvalue()
 
 
@@ -101,14 +104,14 @@ def csv_chunks(queryset: QuerySet[Conversation]) -> Iterator[str]:
                 (
                     conversation.pk,
                     conversation.bot.slug,
-                    _cell(conversation.identity),
+                    conversation.identity,
                     m.pk,
                     m.created_at.isoformat(),
                     m.role,
                     m.kind,
-                    m.status or "",
-                    _cell(m.text),
-                    _cell(m.failure_reason),
+                    m.status,
+                    m.text,
+                    m.failure_reason,
                     m.request_id,
                 )
             )

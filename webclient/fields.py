@@ -45,6 +45,14 @@ def decrypt(token: str) -> str:
         ) from None
 
 
+def decrypt_fresh(token: str, max_age: int) -> str | None:
+    """What `encrypt` made at most `max_age` seconds ago; None for anything else."""
+    try:
+        return _fernet().decrypt(token.encode(), ttl=max_age).decode()
+    except (InvalidToken, UnicodeError):
+        return None
+
+
 class EncryptedTextField(models.TextField):
     """Plain text in Python, Fernet ciphertext in the database; empty stays empty."""
 

@@ -122,12 +122,20 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+# Answered 503 by design while not ready, and logged once per change by its view.
+QUIET_503_PATHS = frozenset({"/readyz"})
+
+
 class SkipClientErrors(logging.Filter):
-    """For `django.request`: a 4xx is already the access log's line."""
+    """For `django.request`: a 4xx is already the access log's line, and so is a 503 of the
+    readiness probe (its view logs each change of readiness once)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         status = getattr(record, "status_code", None)
-        return not (isinstance(status, int) and status < 500)
+        if isinstance(status, int) and status < 500:
+            return False
+        path = getattr(getattr(record, "request", None), "path", None)
+        return not (status == 503 and path in QUIET_503_PATHS)
 
 
 # uvicorn's access record: args are (client, method, path, http version, status).

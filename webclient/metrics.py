@@ -68,13 +68,27 @@ UPSTREAM_ERRORS = Counter(
 )
 CALLBACKS = Counter(
     f"{PREFIX}_callbacks_total",
-    "Calls to the POST_URL: stored, duplicate, ignored or refused.",
+    "Calls to the POST_URL: stored, duplicate, undeliverable (kept for the admin) or refused.",
     ["bot", "outcome"],
 )
 RATE_LIMITED = Counter(
     f"{PREFIX}_rate_limited_total", "Requests refused with 429, by rule.", ["rule"]
 )
-OWN_METRICS = (LONGPOLLS_HELD, MESSAGES, UPSTREAM_SECONDS, UPSTREAM_ERRORS, CALLBACKS, RATE_LIMITED)
+SHARED_CACHE_UP = Gauge(
+    f"{PREFIX}_shared_cache_up",
+    "1 while the shared cache (Redis) answers, 0 during an outage (webclient/sharedcache.py).",
+    multiprocess_mode="min",
+)
+SHARED_CACHE_UP.set(1)
+OWN_METRICS = (
+    LONGPOLLS_HELD,
+    MESSAGES,
+    UPSTREAM_SECONDS,
+    UPSTREAM_ERRORS,
+    CALLBACKS,
+    RATE_LIMITED,
+    SHARED_CACHE_UP,
+)
 
 
 @lru_cache(maxsize=1024)

@@ -36,8 +36,23 @@ class Bot(models.Model):
         V2 = 2, "V2"
 
     class Mode(models.TextChoices):
-        SYNC = "sync", "Synchronous (V2: with polling)"
+        SYNC = "sync", "Synchronous (V1: the answer in the response; V2: with polling)"
         ASYNC = "async", "Asynchronous (bot messages POSTed to our callback)"
+
+    class JwtAlgorithm(models.TextChoices):
+        HS256 = "HS256", "HS256 (client secret)"
+        HS512 = "HS512", "HS512 (client secret)"
+        RS256 = "RS256", "RS256 (your RSA private key)"
+        RS512 = "RS512", "RS512 (your RSA private key)"
+
+    class JweAlgorithm(models.TextChoices):
+        RSA_OAEP = "RSA-OAEP", "RSA-OAEP"
+        RSA1_5 = "RSA1_5", "RSA1_5 (legacy)"
+
+    class JweEncryption(models.TextChoices):
+        A128CBC_HS256 = "A128CBC-HS256", "A128CBC-HS256"
+        A128GCM = "A128GCM", "A128GCM"
+        A256GCM = "A256GCM", "A256GCM"
 
     class IdentityMode(models.TextChoices):
         ANONYMOUS = "anonymous", "Anonymous: the server chooses the identity"
@@ -70,6 +85,70 @@ class Bot(models.Model):
         max_length=64, blank=True, help_text="ivrInst-… for a second or later webhook channel."
     )
     callback_secret = EncryptedTextField(help_text="Path token of our callback (POST_URL).")
+    # How the tokens the relay sends upstream are made, as the Kore app requires
+    # (webclient/kore/tokens.py). The browser's tokens are always HS256 with the client secret.
+    jwt_algorithm = models.CharField(
+        "JWT signing algorithm",
+        max_length=5,
+        choices=JwtAlgorithm.choices,
+        default=JwtAlgorithm.HS256,
+        help_text="As chosen for the app in Kore. RS256/RS512 sign with the private key below.",
+    )
+    jwt_private_key = EncryptedTextField(
+        "JWT private key",
+        blank=True,
+        help_text="PEM RSA private key, for RS256/RS512 apps (Kore holds its public key).",
+    )
+    jwe_enabled = models.BooleanField(
+        "encrypt tokens (JWE)",
+        default=False,
+        help_text="For apps with JWE on: every token is encrypted to Kore's public key.",
+    )
+    jwe_public_key = models.TextField(
+        "Kore's JWE public key",
+        blank=True,
+        help_text="The JWK Kore shows under the client secret (JSON with kty, n, e, kid).",
+    )
+    jwe_alg = models.CharField(
+        "JWE key algorithm",
+        max_length=8,
+        choices=JweAlgorithm.choices,
+        default=JweAlgorithm.RSA_OAEP,
+    )
+    jwe_enc = models.CharField(
+        "JWE content encryption",
+        max_length=13,
+        choices=JweEncryption.choices,
+        default=JweEncryption.A128CBC_HS256,
+    )
+    preferred_channel = models.CharField(
+        "preferredChannelForResponse",
+        max_length=32,
+        blank=True,
+        default="rtm",
+        help_text=(
+            'Which channel\'s answers Kore sends: "rtm" asks for the Web/Mobile SDK '
+            "channel's (their templates, and Digital Forms as a link to Kore's hosted form); "
+            "blank sends nothing, and Kore answers with the webhook channel's own (Digital "
+            "Forms as a form definition, rendered here)."
+        ),
+    )
+    send_v1_events = models.BooleanField(
+        "send events to V1",
+        default=False,
+        help_text=(
+            "Kore's V1 webhook does not support events (ON_CONNECT, SESSION_CLOSURE); leave "
+            "off unless your platform accepts them. V2 always gets them."
+        ),
+    )
+    anonymous_users_anonymous = models.BooleanField(
+        "tell Kore anonymous visitors are anonymous",
+        default=False,
+        help_text=(
+            "Send isAnonymous: true for visitors the server named (anon-…): Kore then keeps "
+            "no user record for them. Off, as Kore's Web SDK does."
+        ),
+    )
     identity_mode = models.CharField(
         max_length=16, choices=IdentityMode.choices, default=IdentityMode.ANONYMOUS
     )
@@ -82,6 +161,10 @@ class Bot(models.Model):
     custom_data = models.JSONField(default=dict, blank=True)
     meta_tags = models.JSONField(default=dict, blank=True)
     merge_identity = models.BooleanField(default=False)
+    # The last "Check connection" (admin or check_upstream): when, and what it said.
+    last_check_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_check_ok = models.BooleanField(null=True, editable=False)
+    last_check_summary = models.CharField(max_length=300, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -170,6 +253,13 @@ class Conversation(models.Model):
     pending = models.BooleanField(default=False)
     # Task state from the last answer: endOfTask, endReason, completedTaskName…
     task_state = models.JSONField(default=dict, blank=True)
+    # Until then, a callback that names no user may be routed here: the conversation's last
+    # message went to an asynchronous bot, and it is the only one of its bot waiting
+    # (webclient/kore/callbacks.py).
+    awaiting_callback_until = models.DateTimeField(null=True, blank=True)
+    # Messages forwarded to an asynchronous bot whose task end has not come back yet: the
+    # window above closes when none is left.
+    callbacks_awaited = models.PositiveIntegerField(default=0)
     # The process whose dispatcher serves this conversation's outbox, until the lease lapses
     # (renewed while it serves): one process at a time, so order holds across processes.
     dispatch_owner = models.CharField(max_length=32, blank=True)
@@ -288,6 +378,27 @@ class CallbackDelivery(models.Model):
         return f"{self.conversation_id}:{self.digest}"
 
 
+class UndeliverableCallback(models.Model):
+    """A body the platform POSTed to our callback that could not be routed to a
+    conversation: kept, with why, for an operator to read (never silently dropped)."""
+
+    class Reason(models.TextChoices):
+        NO_RECIPIENT = "no_recipient", "Names no user, and no single conversation awaits it"
+        UNKNOWN_USER = "unknown_user", "Names a user with no conversation"
+
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="undeliverable_callbacks")
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    recipient = models.CharField(max_length=255, blank=True)
+    body = models.JSONField()
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.bot.slug}: {self.reason} at {self.received_at:%Y-%m-%d %H:%M:%S}"
+
+
 def attachment_storage() -> Storage:
     """Where attachments live: STORAGES["attachments"] (local disk unless configured)."""
     return storages["attachments"]
@@ -295,10 +406,15 @@ def attachment_storage() -> Storage:
 
 class Attachment(models.Model):
     """A file a user attached (webclient/attachments.py). `key` is unguessable; the links
-    that serve the file also carry an expiring signature."""
+    that serve the file also carry an expiring signature. `message` is the message that
+    sent it: none until then (an upload not sent within ATTACHMENT_UNSENT_GRACE is swept).
+    Deleting the row, or its message or conversation, deletes the stored file."""
 
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, related_name="attachments"
+    )
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.CASCADE, related_name="files"
     )
     key = models.CharField(max_length=64, unique=True)
     file = models.FileField(storage=attachment_storage, upload_to="%Y/%m/", max_length=255)
@@ -306,6 +422,15 @@ class Attachment(models.Model):
     content_type = models.CharField(max_length=100)
     size = models.PositiveIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(message__isnull=True),
+                name="attachment_unsent",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.content_type}, {self.size} bytes)"

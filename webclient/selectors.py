@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.db import connection
@@ -55,7 +56,7 @@ def poll_states(keys: Sequence[tuple[int, str, int]]) -> list[PollState]:
     Every poll asks this on arrival unless its notifier already knows (webclient/delivery.py);
     the polls of one turn of the event loop ask together (a reconnect storm after a restart:
     thousands at once). One small indexed query in plain SQL: the ORM would spend twenty
-    times the query's own time building it and reading the answer (issue 13). Portable to
+    times the query's own time building it and reading the answer (measured). Portable to
     PostgreSQL.
     """
     conversation, message = Conversation._meta.db_table, Message._meta.db_table
@@ -96,3 +97,14 @@ def form_is_closed(*, form_message: Message) -> bool:
         data__refersTo=form_message.pk,
         data__state__in=["submitted", "cancelled"],
     ).exists()
+
+
+def conversation_awaiting_callback(*, bot_id: int, now: datetime) -> Conversation | None:
+    """The one conversation of the bot waiting on an asynchronous answer, if just one is:
+    where a callback that names no user belongs (webclient/kore/callbacks.py)."""
+    waiting = list(
+        Conversation.objects.select_related("bot").filter(
+            bot_id=bot_id, awaiting_callback_until__gt=now
+        )[:2]
+    )
+    return waiting[0] if len(waiting) == 1 else None

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from functools import partial
 from typing import Any, NotRequired, Protocol, TypedDict
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.html import escape
 
-from webclient import forms, logs, metrics, selectors
+from webclient import attachments, forms, logs, metrics, selectors
 from webclient.delivery import notifier
 from webclient.errors import ApplicationError, Kind
 from webclient.models import Bot, Conversation, Message
@@ -34,6 +36,7 @@ class UserBody(TypedDict, total=False):
     event: str
     attachments: list[str]
     pageContext: dict[str, dict[str, Any]]
+    language: str
 
 
 class BotMessageItem(Protocol):
@@ -69,7 +72,7 @@ def message_accepted_on_commit(*, conversation: Conversation) -> None:
 def conversation_get_or_create(*, bot: Bot, identity: str) -> Conversation:
     """The identity's conversation with `bot`, created on first use.
 
-    Every send asks this, and a send waits on it (issue 13): an existing conversation is
+    Every send asks this, and a send waits on it (measured): an existing conversation is
     found in plain SQL and comes with only its keys loaded (any other field is read from
     the database when first used), since the ORM's get() cost several times that.
     """
@@ -182,6 +185,8 @@ def user_message_accept(
                     status=Message.Status.ACCEPTED,
                     conversation_locked=True,
                 )
+                if body.get("attachments"):
+                    attachments.attachments_attach(message=message, keys=body["attachments"])
             message_accepted_on_commit(conversation=conversation)
     except IntegrityError:
         # A concurrent request with the same id won the race: answer with its message.
@@ -293,6 +298,32 @@ def conversation_update(
             setattr(conversation, field, value)
 
 
+def conversation_callback_awaited(*, conversation: Conversation, until: datetime) -> None:
+    """A message went to an asynchronous bot: until `until`, a callback that names no user
+    may be routed to this conversation (webclient/kore/callbacks.py)."""
+    Conversation.objects.filter(pk=conversation.pk).update(
+        awaiting_callback_until=until, callbacks_awaited=F("callbacks_awaited") + 1
+    )
+
+
+def conversation_callback_renewed(*, conversation: Conversation, until: datetime) -> None:
+    """A callback came for the conversation's pending answer: its window goes on."""
+    Conversation.objects.filter(pk=conversation.pk, callbacks_awaited__gt=0).update(
+        awaiting_callback_until=until
+    )
+
+
+def conversation_callback_done(*, conversation: Conversation, all_of_them: bool = False) -> None:
+    """A task ended (or a forward failed): one answer less to wait for; with none left, the
+    window closes."""
+    awaited = Conversation.objects.filter(pk=conversation.pk)
+    if all_of_them:
+        awaited.update(callbacks_awaited=0, awaiting_callback_until=None)
+        return
+    awaited.filter(callbacks_awaited__gt=0).update(callbacks_awaited=F("callbacks_awaited") - 1)
+    awaited.filter(callbacks_awaited=0).update(awaiting_callback_until=None)
+
+
 def conversation_pending_set(*, conversation: Conversation, pending: bool) -> None:
     """Set `pending`; a change wakes the conversation's polls, and their notifier forgets
     what it knew of the conversation (webclient/delivery.py)."""
@@ -305,3 +336,11 @@ def conversation_pending_set(*, conversation: Conversation, pending: bool) -> No
         if changed:
             notifier.changed(conversation.channel)
     conversation.pending = pending
+
+
+def bot_check_record(*, bot: Bot, ok: bool, summary: str) -> None:
+    """Keep the outcome of a connection check on the bot, for its admin page. An update of
+    these columns alone: the relay's cached bots need not hear of it."""
+    Bot.objects.filter(pk=bot.pk).update(
+        last_check_at=timezone.now(), last_check_ok=ok, last_check_summary=summary[:300]
+    )

@@ -1,10 +1,14 @@
 """Issue and verify the JWTs that Kore expects, signed with the bot's client secret.
 
-The same token is the browser's bearer for our API and the relay's bearer upstream, so it
-has Kore's claims (`appId`, `sub`, `userIdentity`, `iat`, `exp`) plus ours: `bot` (the bot
+The token is the browser's bearer for our API (and what Kore's Web SDK holds); the relay
+never sends it upstream: each upstream call has a token of its own (webclient/kore/tokens.py).
+It has Kore's claims (`appId`, `sub`, `userIdentity`, `iat`, `exp`) plus ours: `bot` (the bot
 slug), `identityProof` (how the identity was established, so that a refresh can be
 refused once the bot stops accepting that proof), `authTime` (when the STS call that
-started this chain of refreshes was made: a chain lives at most STS_MAX_SESSION_AGE) and,
+started this chain of refreshes was made: a chain lives at most STS_MAX_SESSION_AGE),
+`identityMode` (the bot's identity mode when it was issued: a token is valid only while the
+bot keeps that mode, so changing the mode revokes every token issued before, in every
+process within the bot cache's bound, webclient/botcache.py) and,
 on a token refreshed from one the previous client secret signed, `rotation` (that
 rotation's time in milliseconds: ending its grace or rotating again revokes the chain).
 No `aud` is issued: Kore's platform has its own idea of the audience, and a token carrying
@@ -150,6 +154,7 @@ def token_issue(
         "exp": int(expires_at.timestamp()),
         "authTime": int(now.timestamp()) if auth_time is None else auth_time,
     }
+    claims[MODE_CLAIM] = bot.identity_mode
     if proof is not None:
         claims["identityProof"] = proof
     if rotation is not None:
@@ -178,6 +183,14 @@ def token_refresh(principal: Principal) -> IssuedToken:
 
 
 ROTATION_CLAIM = "rotation"
+MODE_CLAIM = "identityMode"
+
+
+def _mode_changed(claims: dict[str, Any], bot: Bot) -> bool:
+    """Issued under another identity mode than the bot's: a token of a trusting mode must
+    not outlive a switch to a stricter one. (Tokens issued before this claim existed carry
+    none, and live out their lifetime.)"""
+    return MODE_CLAIM in claims and claims[MODE_CLAIM] != bot.identity_mode
 
 
 def _milliseconds(moment: datetime) -> int:
@@ -321,6 +334,7 @@ def _verify(token: str, bot_for: _BotLookup) -> Principal:
         or claims.get("userIdentity", identity) != identity
         or int(claims["exp"]) - int(claims["iat"]) > settings.STS_TOKEN_LIFETIME + LEEWAY_SECONDS
         or _chain_refused(claims, bot)
+        or _mode_changed(claims, bot)
         or _proof_mismatch(identity, claims.get("identityProof"))
     ):
         raise _invalid()

@@ -3,7 +3,9 @@
 The chat page's Content-Security-Policy allows no inline style, so the theme is a small
 stylesheet of its own (`/theme/<slug>.css`), linked by the chat page. Text on the brand
 colour is black or white, whichever contrasts more: one of them always reaches 4.58:1,
-above WCAG AA's 4.5:1, whatever colour the admin picks.
+above WCAG AA's 4.5:1, whatever colour the admin picks. The focus ring is the brand
+colour too, darkened (light scheme) or lightened (dark scheme) until it stands out 3:1 from
+the chat's backgrounds.
 """
 
 from __future__ import annotations
@@ -55,6 +57,38 @@ def text_on(color: str) -> str:
     return white if contrast_ratio(color, white) >= contrast_ratio(color, black) else black
 
 
+# The backgrounds a focus ring is drawn on (chat.css: page, surfaces, bot bubbles), per
+# colour scheme, and the contrast WCAG asks of a focus indicator against them (2.4.13, 3:1).
+LIGHT_BACKGROUNDS = ("#f3f4f6", "#ffffff", "#eef1f5")
+DARK_BACKGROUNDS = ("#121417", "#1b1e23", "#23272e", "#2c313a")
+FOCUS_CONTRAST = 3.0
+
+
+def _mix(color: str, toward: str, share: float) -> str:
+    """`color` moved `share` (0..1) of the way toward `toward`, as #rrggbb."""
+    a = [int(color[i : i + 2], 16) for i in (1, 3, 5)]
+    b = [int(toward[i : i + 2], 16) for i in (1, 3, 5)]
+    return "#" + "".join(f"{round(x + (y - x) * share):02x}" for x, y in zip(a, b, strict=True))
+
+
+def focus_color(brand: str, backgrounds: tuple[str, ...], toward: str) -> str:
+    """The brand colour, darkened or lightened (toward black or white) just enough to
+    stand out 3:1 from every one of `backgrounds`: the focus ring keeps the theme's hue."""
+    for step in range(21):
+        candidate = _mix(brand, toward, step / 20)
+        if min(contrast_ratio(candidate, bg) for bg in backgrounds) >= FOCUS_CONTRAST:
+            return candidate
+    return toward
+
+
+def focus_colors(brand: str) -> tuple[str, str]:
+    """The focus ring's colour in the light and the dark scheme."""
+    return (
+        focus_color(brand, LIGHT_BACKGROUNDS, "#000000"),
+        focus_color(brand, DARK_BACKGROUNDS, "#ffffff"),
+    )
+
+
 def theme_of(bot: Bot | None) -> Theme:
     color = (bot.theme_color if bot else "") or DEFAULT_COLOR
     title = (bot.theme_title or bot.name) if bot else DEFAULT_TITLE
@@ -76,7 +110,12 @@ def _css_url(url: str) -> str:
 
 
 def theme_css(theme: Theme) -> str:
-    lines = [f"--kc-brand: {theme.color};", f"--kc-brand-contrast: {theme.contrast};"]
+    light, dark = focus_colors(theme.color)
+    lines = [
+        f"--kc-brand: {theme.color};",
+        f"--kc-brand-contrast: {theme.contrast};",
+        f"--kc-focus: light-dark({light}, {dark});",
+    ]
     if theme.avatar_url:
         lines.append(f"--kc-avatar-image: {_css_url(theme.avatar_url)};")
         lines.append('--kc-avatar-text: "";')

@@ -6,6 +6,7 @@ from webclient import attachments, i18n, theming, views
 from webclient.api import callbacks
 from webclient.api import views as api
 from webclient.api.attachments import AttachmentsView
+from webclient.api.schema import SchemaView
 from webclient.gallery import gallery
 
 urlpatterns = [
@@ -20,6 +21,7 @@ urlpatterns = [
     path("attachments/<str:signed>", attachments.attachment_file, name="attachment"),
     path("hooks/kore/<slug:slug>/<str:secret>/", callbacks.kore_callback, name="kore-callback"),
     path("gallery/", gallery, name="gallery"),
+    path("api/schema/", SchemaView.as_view(), name="api-schema"),
     path("healthz", api.HealthView.as_view(), name="healthz"),
     path("readyz", api.ReadyView.as_view(), name="readyz"),
 ]

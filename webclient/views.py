@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils import translation
 from django.utils.crypto import salted_hmac
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from webclient import i18n, selectors, theming
-from webclient.security.cors import embedding_origins
+from webclient.security import headers
+from webclient.security.cors import (
+    EmbedRefusal,
+    embed_refusal,
+    embedding_origins,
+    request_own_origins,
+)
+
+log = logging.getLogger(__name__)
 
 
 def session_key(request: HttpRequest) -> str:
@@ -23,22 +34,31 @@ def session_key(request: HttpRequest) -> str:
 
 
 @ensure_csrf_cookie
-def chat_page(request: HttpRequest) -> HttpResponse:
+def chat_page(request: HttpRequest) -> HttpResponseBase:
     """The widget. Direct links may vouch for a user with `identity` and `identityHash`
     (verified bots); embedded (`embed=1`), the widget waits for them from embed.js by
     postMessage instead, so they never appear in a URL. The CSRF cookie lets a logged-in
     session vouch too."""
-    bot = selectors.bot_find(slug=request.GET.get("bot"))
     embedded = request.GET.get("embed") == "1"
     lang = i18n.choose_language(request)
+    if embedded:
+        refused = embed_refusal(
+            request.GET.get("bot", ""), request.GET.get("parent", ""), request_own_origins(request)
+        )
+        if refused is not None:
+            return embed_refused_page(request, refused, lang)
+    bot = selectors.bot_find(slug=request.GET.get("bot"))
+    if bot is None:
+        return chat_unavailable(request, lang)
+    direct = not embedded and direct_link_trusted(request)
     context = {
         "bot": bot.slug if bot else request.GET.get("bot", ""),
         "theme": theming.theme_of(bot),
         "theme_slug": bot.slug if bot else "",
         "theme_version": int(bot.updated_at.timestamp()) if bot else 0,
         "embedded": embedded,
-        "identity": "" if embedded else request.GET.get("identity", ""),
-        "identity_hash": "" if embedded else request.GET.get("identityHash", ""),
+        "identity": request.GET.get("identity", "") if direct else "",
+        "identity_hash": request.GET.get("identityHash", "") if direct else "",
         "parent_origins": " ".join(embedding_origins(bot)),
         "session_key": session_key(request),
         "lang": lang,
@@ -46,3 +66,49 @@ def chat_page(request: HttpRequest) -> HttpResponse:
     }
     with translation.override(lang):
         return render(request, "webclient/chat.html", context)
+
+
+# Navigations a person made on this site, or with no site at all (typed, bookmarked, opened
+# from another application): `Sec-Fetch-Site`, which a page cannot forge.
+DIRECT_LINK_SITES = frozenset({"none", "same-origin", "same-site"})
+
+
+def direct_link_trusted(request: HttpRequest) -> bool:
+    """Whether a direct link's identity (`identity`, `identityHash`) may be taken: not when
+    another site sent the browser here. A hostile page could otherwise send a victim's
+    browser to a link with the attacker's own valid hash, switch the victim's widget to the
+    attacker's identity and drop the victim's stored state (login CSRF). Such a link opens
+    the chat with the identity the browser already had. Browsers without Fetch Metadata send
+    no header and are let through, as before."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is None or site in DIRECT_LINK_SITES:
+        return True
+    if request.GET.get("identity"):
+        log.info("direct-link identity ignored: the link came from another site (%s)", site)
+    return False
+
+
+def chat_unavailable(request: HttpRequest, lang: str) -> HttpResponse:
+    """No enabled bot by that name (or no default bot): a plain page saying so, its input
+    disabled, instead of a widget that would only fail to get a token."""
+    user = getattr(request, "user", None)
+    context = {
+        "lang": lang,
+        "slug": request.GET.get("bot", ""),
+        "hint": settings.DEBUG or bool(user and user.is_staff),
+    }
+    with translation.override(lang):
+        return render(request, "webclient/unavailable.html", context, status=404)
+
+
+def embed_refused_page(request: HttpRequest, refused: EmbedRefusal, lang: str) -> HttpResponseBase:
+    """What the embed's panel shows instead of the chat when the page may not show it: the
+    reason for the site owner (relay in DEBUG, or the snippet's `data-debug="on"`), a
+    neutral line for visitors; the reason always goes to the page's console. Nothing in it
+    acts or is secret, so any page may frame it (a chat page refused by frame-ancestors
+    would show only the browser's broken-frame icon)."""
+    owner = settings.DEBUG or request.GET.get("debug") == "1"
+    context = {"refused": refused, "owner": owner, "lang": lang}
+    with translation.override(lang):
+        response = render(request, "webclient/refused.html", context)
+    return headers.framable_by_anyone(response)

@@ -24,6 +24,11 @@
   var root = document.querySelector("[data-kc-chat]");
   if (!root) { return; }
   var _ = window.gettext || function (s) { return s; };
+  var ngettext = window.ngettext || function (one, many, n) { return n === 1 ? one : many; };
+  var interpolate = window.interpolate || function (text, args, named) {
+    if (named) { return text.replace(/%\((\w+)\)s/g, function (m, key) { return String(args[key]); }); }
+    return text.replace(/%s/g, function () { return String(args.shift()); });
+  };
   function attr(name) { return root.getAttribute(name) || ""; }
   function $(selector) { return root.querySelector(selector); }
 
@@ -59,7 +64,17 @@
   var DELIVERY = {
     sending: _("Sending…"),
     queued: _("Offline: will be sent when the network is back"),
-    failed: _("Not sent.")
+    failed: _("Not sent."),
+    throttled: _("Too many messages at once: it will be sent shortly, at %s.")
+  };
+  // Readable names of the types the server accepts (the file picker's `accept`).
+  var TYPE_NAMES = {
+    "image/png": _("PNG image"),
+    "image/jpeg": _("JPEG image"),
+    "image/gif": _("GIF image"),
+    "image/webp": _("WebP image"),
+    "application/pdf": _("PDF document"),
+    "text/plain": _("text file")
   };
 
   var storeKey = "";
@@ -350,13 +365,19 @@
     node.setAttribute("data-initial", (title || "?").charAt(0).toUpperCase());
     return node;
   }
-  /* Consecutive messages of one sender, close in time, form a group (one avatar). */
+  /* Consecutive messages of one sender, close in time, form a group: one avatar on its
+   * first message, one time under its last (as Intercom shows them). */
+  function sameGroup(prev, item) {
+    return prev.className.split(" ")[1] === item.className.split(" ")[1] &&
+      Number(item.getAttribute("data-kc-at")) - Number(prev.getAttribute("data-kc-at")) <= GROUP_GAP;
+  }
   function regroup(item) {
     if (!item) { return; }
     var prev = item.previousElementSibling;
-    var first = !prev || prev.className.split(" ")[1] !== item.className.split(" ")[1] ||
-      Number(item.getAttribute("data-kc-at")) - Number(prev.getAttribute("data-kc-at")) > GROUP_GAP;
-    item.classList.toggle("kc-first", first);
+    var next = item.nextElementSibling;
+    item.classList.toggle("kc-first", !prev || !sameGroup(prev, item));
+    item.classList.toggle("kc-last", !next || !sameGroup(item, next));
+    if (prev) { prev.classList.toggle("kc-last", !sameGroup(prev, item)); }
   }
   function nearBottom() {
     return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
@@ -385,12 +406,23 @@
     return log.querySelector('[data-kc-client="' + CSS.escape(clientMessageId) + '"]');
   }
 
-  /* A later change of state arrives as a system message naming the earlier one. */
+  /* A later change of state arrives as a system message naming the earlier one. An
+   * operator's retry ("retried") sends a failed message again as a new, unshown attempt
+   * (data.by): the bubble is no longer failed, and the attempt's own failure, if any,
+   * shows on it. */
   function applyState(message) {
     var data = message.data || {};
-    var target = log.querySelector('[data-kc-id="' + String(data.refersTo) + '"]');
+    var target = log.querySelector('[data-kc-id="' + String(data.refersTo) + '"]') ||
+      log.querySelector('[data-kc-attempt="' + String(data.refersTo) + '"]');
     var state = data.state || data.status;
     if (!target || !state) { return; }
+    if (state === "retried") {
+      target.classList.remove("kc-status-failed", "kc-state-failed");
+      target.setAttribute("data-kc-attempt", String(data.by));
+      var slot = target.querySelector(".kc-delivery");
+      if (slot) { slot.textContent = _("Sent again by an operator."); }
+      return;
+    }
     target.classList.add("kc-state-" + state);
     if (state === "failed" && target.classList.contains("kc-role-user")) { offerResend(target); }
     var form = target.querySelector("form[data-kc-form]");
@@ -414,7 +446,11 @@
     if (message.role === "system" && message.data && message.data.refersTo) { applyState(message); }
     if (message.role === "user") { retireQuickReplies(); }
     var pending = message.clientMessageId ? pendingRow(message.clientMessageId) : null;
-    if (pending) { pending.remove(); }
+    if (pending) {
+      var before = pending.previousElementSibling;
+      pending.remove();
+      regroup(before);
+    }
     if (!message.html) { return; }
     var item = row(message.role, message.kind, message.html, message.createdAt);
     if (message.attachments && message.attachments.length) {
@@ -463,11 +499,15 @@
     toBottom();
     mark(body.clientMessageId, navigator.onLine === false ? "queued" : "sending");
   }
-  function mark(clientMessageId, status, error) {
+  function mark(clientMessageId, status, error, at) {
     var item = pendingRow(clientMessageId);
     if (!item || !item.classList.contains("kc-pending")) { return; }
     item.setAttribute("data-kc-delivery", status);
     var slot = item.querySelector(".kc-delivery");
+    if (status === "throttled") {
+      slot.textContent = interpolate(DELIVERY.throttled, [at.toLocaleTimeString(lang)]);
+      return;
+    }
     slot.textContent = DELIVERY[status] + (error && error.message ? " " + error.message : "");
     if (status === "failed") {
       var retry = el("button", "kc-retry", _("Retry"));
@@ -517,9 +557,16 @@
         }
         if (kind === "expired") { stop("expired"); return; }
         if (kind === "retry") {
+          var delay = backoff(attempt++, result && result.wait);
+          if (result && result.status === 429) {
+            // Over the rate limit: the server is fine, the message waits its turn.
+            mark(id, "throttled", null, new Date(Date.now() + delay));
+          } else {
+            mark(id, navigator.onLine === false ? "queued" : "sending");
+            troubleState();
+          }
+          await pause(delay, loop);
           mark(id, navigator.onLine === false ? "queued" : "sending");
-          troubleState();
-          await pause(backoff(attempt++, result && result.wait), loop);
           continue;
         }
         attempt = 0;
@@ -544,6 +591,7 @@
     if (!started) { return Promise.reject({ code: "not_ready", message: _("The chat is still connecting.") }); }
     var payload = Object.assign({ clientMessageId: clientMessageId || uuid() }, body);
     if (pageContext) { payload.pageContext = pageContext; }
+    payload.language = lang.split("-")[0];
     save({ outbox: outbox().concat([{ body: payload }]) });
     var promise = new Promise(function (resolve, reject) {
       waiting[payload.clientMessageId] = { resolve: resolve, reject: reject };
@@ -580,7 +628,9 @@
         thumb.alt = file.name;
         link.appendChild(thumb);
       } else {
-        link.textContent = file.name;
+        link.classList.add("kc-file-doc");
+        link.appendChild(fileIcon());
+        link.appendChild(el("span", "kc-file-name", file.name));
         link.download = file.name;
       }
       box.appendChild(link);
@@ -588,8 +638,35 @@
     return box;
   }
 
+  function fileIcon() {
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("class", "kc-file-icon");
+    svg.setAttribute("aria-hidden", "true");
+    var path = document.createElementNS(ns, "path");
+    path.setAttribute("d", "M14 3H6v18h12V7zM14 3v4h4M9 12h6M9 16h6");
+    svg.appendChild(path);
+    return svg;
+  }
+
+  /* What the server said, in the user's words: accepted types by name, sizes in MB. */
+  function attachError(file, error) {
+    var code = error && error.code;
+    if (code === "file_type_not_allowed") {
+      var names = (fileInput.accept || "").split(",").filter(Boolean).map(function (type) {
+        return TYPE_NAMES[type] || type;
+      });
+      return interpolate(_("%(name)s can't be attached: this kind of file is not accepted. Accepted: %(types)s."), { name: file.name, types: names.join(", ") }, true);
+    }
+    if (code === "file_too_large") {
+      return interpolate(_("%s can't be attached: it is larger than the limit."), [file.name]);
+    }
+    return file.name + ": " + ((error && error.message) || _("The file could not be attached."));
+  }
+
   function chipButton(label, handler) {
-    var button = el("button", "kc-chip-remove", "×");
+    var button = el("button", "kc-attachment-remove", "×");
     button.type = "button";
     button.setAttribute("aria-label", label);
     button.addEventListener("click", handler);
@@ -598,7 +675,7 @@
 
   async function attach(file) {
     if (!started) { return; }
-    var chip = el("span", "kc-chip", file.name);
+    var chip = el("span", "kc-attachment", file.name);
     chip.setAttribute("data-kc-uploading", "");
     chips.appendChild(chip);
     var form = new FormData();
@@ -614,9 +691,11 @@
     if (result.status === 201) {
       chip.setAttribute("data-kc-attachment", result.body.id);
     } else {
-      chip.classList.add("kc-chip-error");
+      chip.classList.add("kc-attachment-error");
       chip.setAttribute("role", "alert");
-      chip.textContent = file.name + ": " + ((result.body.error && result.body.error.message) || _("The file could not be attached."));
+      chip.textContent = "";
+      chip.appendChild(el("span", "kc-attachment-mark", "!"));
+      chip.appendChild(el("span", "kc-attachment-reason", attachError(file, result.body.error)));
     }
     chip.appendChild(dismiss);
   }
@@ -747,21 +826,43 @@
     input.focus();
   }
 
-  /* The user's own conversation as text: read with the user's own token. */
+  /* The user's own conversation as text, as the chat shows it: read with the user's own
+   * token; events the widget sends (ON_CONNECT…) and an operator's unshown retry attempts
+   * are left out, and a message not delivered says so. */
   async function downloadTranscript() {
-    var lines = [];
+    var entries = [];
+    var byId = {};
+    var attempts = {};
     var after = since;
     for (;;) {
       var result = await api("GET", "/api/v1/messages?after=" + after + "&wait=0");
       if (result.status !== 200) { return; }
       result.body.messages.forEach(function (m) {
-        if (!m.text || m.role === "system") { return; }
+        var data = m.data || {};
+        if (m.role === "system" && data.refersTo) {
+          var target = byId[data.refersTo] || byId[attempts[data.refersTo]];
+          var state = data.state || data.status;
+          if (target && state === "retried") {
+            attempts[data.by] = target.id;
+            target.note = _("sent again by an operator");
+          } else if (target && state === "failed") {
+            target.note = _("not delivered");
+          }
+        }
+        if (!m.text || !m.html || m.role === "system") { return; }
         var who = m.role === "user" ? _("You") : title;
-        lines.push("[" + new Date(m.createdAt).toLocaleString(lang) + "] " + who + ": " + m.text);
+        var entry = {
+          id: m.id,
+          line: "[" + new Date(m.createdAt).toLocaleString(lang) + "] " + who + ": " + m.text,
+          note: m.status === "failed" ? _("not delivered") : ""
+        };
+        byId[m.id] = entry;
+        entries.push(entry);
       });
       if (!result.body.messages.length || result.body.cursor <= after) { break; }
       after = result.body.cursor;
     }
+    var lines = entries.map(function (e) { return e.line + (e.note ? " (" + e.note + ")" : ""); });
     var link = el("a");
     link.href = URL.createObjectURL(new Blob([lines.join("\n") + "\n"], { type: "text/plain;charset=utf-8" }));
     link.download = (title || "chat") + " transcript.txt";
@@ -788,10 +889,14 @@
       window.parent.postMessage(message, parentOrigin);
     }
   }
+  /* The launcher's label with the unread count, in the chat's language and plural forms. */
+  function unreadLabel(count) {
+    return interpolate(ngettext("Open chat (%s unread message)", "Open chat (%s unread messages)", count), [count]);
+  }
   function noteUnread() {
     if (!embedded || panelOpen) { return; }
     unread += 1;
-    toParent({ type: "unread", count: unread });
+    toParent({ type: "unread", count: unread, label: unreadLabel(unread) });
   }
   function onParentMessage(event) {
     var data = event.data || {};
@@ -952,7 +1057,7 @@
         contrast: attr("data-contrast"),
         position: attr("data-position")
       },
-      labels: { open: _("Open chat"), unread: _("unread messages") }
+      labels: { open: _("Open chat"), close: _("Close chat") }
     }, "*");
   } else {
     start();

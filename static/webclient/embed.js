@@ -3,7 +3,9 @@
  * Optional attributes: data-identity and data-identity-hash (verified bots: the user's id
  * and its HMAC-SHA256 with the bot's identity secret, computed by the site's backend, never
  * in the browser), data-lang (else the page's <html lang>), data-sound="on" (a chime for
- * messages arriving while the panel is closed; off by default), data-custom-data and
+ * messages arriving while the panel is closed; off by default), data-debug="on" (the panel
+ * tells why when this page may not show the chat; visitors otherwise read only that the chat
+ * is unavailable, and the reason is in the console either way), data-custom-data and
  * data-meta-tags (JSON objects of page context for the bot: Kore's customData and metaTags,
  * of which the relay forwards only the keys the bot's admin allows).
  *
@@ -28,11 +30,12 @@
   var identityHash = script.getAttribute("data-identity-hash") || "";
   var lang = script.getAttribute("data-lang") || document.documentElement.lang || "";
   var sound = script.getAttribute("data-sound") === "on";
+  var debug = script.getAttribute("data-debug") === "on";
   var pageContext = {
     customData: json(script.getAttribute("data-custom-data")),
     metaTags: json(script.getAttribute("data-meta-tags"))
   };
-  var labels = { open: "Open chat", unread: "unread messages" };
+  var labels = { open: "Open chat", close: "Close chat", unreadLabel: "" };
   var position = "right";
   var open = false;
   var muted = false;
@@ -51,8 +54,18 @@
   var launcher = document.createElement("button");
   launcher.type = "button";
   launcher.setAttribute("aria-expanded", "false");
-  launcher.innerHTML = '<svg viewBox="0 0 24 24" width="28" height="28" aria-hidden="true" focusable="false">' +
-    '<path fill="currentColor" d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z"/></svg>';
+  // A speech bubble while the panel is closed, a cross while it is open.
+  var ICONS = {
+    open: '<path fill="currentColor" d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z"/>',
+    close: '<path fill="none" stroke="currentColor" stroke-width="2.5" stroke-linecap="round" d="m6 6 12 12M18 6 6 18"/>'
+  };
+  var icon = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  icon.setAttribute("viewBox", "0 0 24 24");
+  icon.setAttribute("width", "28");
+  icon.setAttribute("height", "28");
+  icon.setAttribute("aria-hidden", "true");
+  icon.setAttribute("focusable", "false");
+  launcher.appendChild(icon);
   css(launcher, {
     position: "fixed", bottom: "20px", "z-index": "2147483646", width: "56px", height: "56px",
     padding: "0", border: "0", "border-radius": "50%", background: "#1f5fbf", color: "#fff",
@@ -68,8 +81,11 @@
   });
   launcher.appendChild(badge);
 
+  /* The frame words the unread count (plural forms of the chat's language). */
   function label() {
-    launcher.setAttribute("aria-label", labels.open + (unread ? " (" + unread + " " + labels.unread + ")" : ""));
+    icon.innerHTML = open ? ICONS.close : ICONS.open;
+    launcher.setAttribute("data-kc-launcher", open ? "close" : "open");
+    launcher.setAttribute("aria-label", open ? labels.close : (unread && labels.unreadLabel) || labels.open);
   }
 
   function layout() {
@@ -100,7 +116,10 @@
   function createFrame() {
     frame = document.createElement("iframe");
     frame.title = labels.open;
-    var query = "?embed=1&bot=" + encodeURIComponent(bot) + (lang ? "&lang=" + encodeURIComponent(lang) : "");
+    // parent and debug only choose the words of a refusal (the browser enforces who may
+    // frame the chat, whatever a URL says).
+    var query = "?embed=1&bot=" + encodeURIComponent(bot) + (lang ? "&lang=" + encodeURIComponent(lang) : "") +
+      "&parent=" + encodeURIComponent(location.origin) + (debug ? "&debug=1" : "");
     frame.src = relay + "/" + query;
     frame.hidden = !open;
     frame.id = "kore-chat-frame";
@@ -114,9 +133,10 @@
     layout();
   }
 
-  function setUnread(count) {
+  function setUnread(count, text) {
     if (count > unread && sound && !muted) { chime(); }
     unread = count;
+    labels.unreadLabel = text || "";
     badge.textContent = count > 9 ? "9+" : String(count);
     badge.hidden = !count;
     label();
@@ -141,6 +161,8 @@
     muted = false;
     frame.hidden = false;
     launcher.setAttribute("aria-expanded", "true");
+    // Opened, everything is read: the badge goes at once (the frame confirms with a zero).
+    setUnread(0, "");
     layout();
     frame.focus();
     post({ type: "open" });
@@ -154,6 +176,7 @@
     muted = silence;
     frame.hidden = true;
     launcher.setAttribute("aria-expanded", "false");
+    label();
     layout();
     post({ type: "closed" });
     launcher.focus();
@@ -167,14 +190,17 @@
       if (/^#[0-9a-f]{6}$/i.test(theme.color || "")) { launcher.style.background = theme.color; }
       if (/^#[0-9a-f]{6}$/i.test(theme.contrast || "")) { launcher.style.color = theme.contrast; }
       if (theme.position) { position = theme.position; }
-      if (data.labels) { labels = { open: String(data.labels.open), unread: String(data.labels.unread) }; }
+      if (data.labels) { labels = { open: String(data.labels.open), close: String(data.labels.close), unreadLabel: "" }; }
       frame.title = theme.title ? String(theme.title) : labels.open;
       label();
       layout();
       post({ type: "init", identity: identity, identityHash: identityHash, context: pageContext });
       if (open) { post({ type: "open" }); }
     } else if (data.type === "unread") {
-      setUnread(Number(data.count) || 0);
+      setUnread(Number(data.count) || 0, data.label ? String(data.label) : "");
+    } else if (data.type === "refused") {
+      // The page may not show this chat (origin not allowed, unknown or disabled bot).
+      console.warn("kore-chat: " + String(data.reason || data.code));
     } else if (data.type === "minimise" || data.type === "close") {
       hide(data.type === "close");
     }

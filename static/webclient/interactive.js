@@ -324,6 +324,60 @@
     }
   });
 
+  /* ---- carousels: arrows on either side while cards overflow, by mouse or keyboard ---- */
+
+  var ARROW = '<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false"><path d="m15 5-7 7 7 7"/></svg>';
+
+  function arrow(carousel, direction) {
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "kc-carousel-arrow kc-carousel-" + direction;
+    button.setAttribute("aria-label", direction === "prev" ? _("Previous cards") : _("Next cards"));
+    button.setAttribute("aria-controls", carousel.id);
+    button.innerHTML = direction === "prev" ? ARROW : ARROW.replace("m15 5-7 7 7 7", "m9 5 7 7-7 7");
+    button.addEventListener("click", function () {
+      var card = carousel.querySelector(".kc-card");
+      var step = card ? card.getBoundingClientRect().width + 8 : carousel.clientWidth * 0.8;
+      // scrollLeft runs negative in right-to-left layouts: "next" is toward the end.
+      var sign = getComputedStyle(carousel).direction === "rtl" ? -1 : 1;
+      carousel.scrollBy({ left: (direction === "prev" ? -step : step) * sign, behavior: "smooth" });
+    });
+    return button;
+  }
+
+  function updateArrows(frame, carousel) {
+    var room = carousel.scrollWidth - carousel.clientWidth;
+    var done = Math.abs(carousel.scrollLeft);
+    var before = room > 1 && done > 1;
+    var after = room > 1 && done < room - 1;
+    frame.querySelector(".kc-carousel-prev").hidden = !before;
+    frame.querySelector(".kc-carousel-next").hidden = !after;
+    frame.toggleAttribute("data-kc-more-before", before);
+    frame.toggleAttribute("data-kc-more-after", after);
+  }
+
+  var carousels = 0;
+  function wireCarousels(scope) {
+    scope.querySelectorAll(".kc-carousel:not([data-kc-arrows])").forEach(function (carousel) {
+      carousel.setAttribute("data-kc-arrows", "");
+      carousel.id = carousel.id || "kc-carousel-" + (++carousels);
+      var frame = document.createElement("div");
+      frame.className = "kc-carousel-frame";
+      carousel.parentNode.insertBefore(frame, carousel);
+      frame.appendChild(arrow(carousel, "prev"));
+      frame.appendChild(carousel);
+      frame.appendChild(arrow(carousel, "next"));
+      var update = function () { updateArrows(frame, carousel); };
+      carousel.addEventListener("scroll", update, { passive: true });
+      if (window.ResizeObserver) { new ResizeObserver(update).observe(carousel); }
+      update();
+    });
+  }
+  document.addEventListener("kore-chat:message", function (event) {
+    wireCarousels(event.detail.element);
+  });
+  wireCarousels(document);
+
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (!(form instanceof HTMLFormElement)) {

@@ -13,7 +13,7 @@ from tests.code_imports import WEBCLIENT, imported_modules
 from webclient.api.errors import STATUS, error_answer, error_response, exception_handler
 from webclient.errors import ApplicationError, Kind
 
-# The statuses /work/shared/API.md promises, with the kind the domain raises for each.
+# The statuses docs/api.md promises, with the kind the domain raises for each.
 CONTRACT = {
     400: Kind.INVALID,
     401: Kind.UNAUTHENTICATED,

@@ -117,8 +117,10 @@ def _threads() -> int:
     return sum(not t.name.startswith(fixed) for t in threading.enumerate())
 
 
-def test_held_polls_hold_no_thread(user: Any) -> None:
+def test_held_polls_hold_no_thread(user: Any, settings: Any) -> None:
     token, conversation = user
+    # One identity's 200 polls, as if from 200 tabs.
+    settings.LONGPOLL_MAX_PER_IDENTITY = 200
     asyncio.run(Call("after=0&wait=0", token).run())
 
     async def scenario() -> tuple[int, int]:

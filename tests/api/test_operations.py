@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.test import Client
 from pytest_django.fixtures import Settings as SettingsWrapper
 
+from webclient.delivery import notifier
 from webclient.models import Bot
 
 pytestmark = pytest.mark.django_db
@@ -13,6 +16,11 @@ pytestmark = pytest.mark.django_db
 
 def test_it_is_ready_when_every_bots_upstream_may_be_called(settings: SettingsWrapper) -> None:
     settings.KORE_ALLOW_LOOPBACK_UPSTREAM = True
+    # A worker is fully ready once it hears other processes' stores (PostgreSQL: LISTEN).
+    notifier.start()
+    deadline = time.monotonic() + 30
+    while not notifier.listening() and time.monotonic() < deadline:
+        time.sleep(0.05)
     answer = Client().get("/readyz")
     assert answer.status_code == 200
     assert answer.json() == {"status": "ready", "bots": 4}
@@ -45,3 +53,23 @@ def test_an_unknown_page_answers_a_page() -> None:
     answer = Client().get("/nothing-here")
     assert answer.status_code == 404
     assert answer["Content-Type"].startswith("text/html")
+
+
+def test_readiness_is_logged_once_per_change_at_warning_not_as_an_error_per_probe(
+    caplog: pytest.LogCaptureFixture, settings: SettingsWrapper
+) -> None:
+    settings.KORE_ALLOW_LOOPBACK_UPSTREAM = True
+    assert Client().get("/readyz").status_code == 200  # whatever this process saw before
+    caplog.clear()
+    Bot.objects.update(enabled=False)
+    with caplog.at_level("INFO"):
+        for _ in range(3):
+            assert Client().get("/readyz").status_code == 503
+        Bot.objects.update(enabled=True)
+        assert Client().get("/readyz").status_code == 200
+        assert Client().get("/readyz").status_code == 200
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records if r.name != "httpx"]
+    assert lines == [
+        ("WARNING", "not ready (no_bots): No enabled bot is configured."),
+        ("INFO", "ready again"),
+    ]

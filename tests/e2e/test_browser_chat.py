@@ -32,3 +32,20 @@ def test_a_visitor_says_hello_sees_the_reply_and_keeps_the_history_on_reload(
     page.locator(".kc-role-bot", has_text=reply_text.strip()[:20]).wait_for(timeout=10_000)
     assert page.locator(".kc-role-user").count() == 1
     assert errors == []
+
+
+@pytest.mark.parametrize("bot", ["demo", "demo-v1-sync", "demo-v1-async", "demo-v2-async"])
+def test_every_demo_bot_greets_and_answers_in_the_browser(
+    new_context: Any, live_server_url: str, bot: str
+) -> None:
+    page = new_context().new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{live_server_url}/?bot={bot}")
+    # V2 bots greet through ON_CONNECT; V1 takes no events, so the widget shows the bot's
+    # welcome text instead.
+    page.get_by_text("Hi! I'm the demo bot.").first.wait_for(timeout=10_000)
+    page.get_by_label("Message").fill("hello")
+    page.keyboard.press("Enter")
+    page.locator(".kc-role-bot", has_text="Hello! Nice to meet you.").wait_for(timeout=15_000)
+    assert errors == []

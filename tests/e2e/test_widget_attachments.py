@@ -20,7 +20,7 @@ DATA_TRANSFER = """([name, bytes]) => {
 }"""
 
 
-def sent_with_attachments(base_url: str, identity: str, text: str) -> list[str]:
+def sent_with_attachments(base_url: str, identity: str, text: str) -> list[dict[str, str]]:
     return list(received_text(base_url, identity, text)["message"]["attachments"])
 
 
@@ -32,16 +32,17 @@ def test_a_file_attached_with_the_button_reaches_the_bot_and_shows_a_thumbnail(
     page.set_input_files(
         "[data-kc-file]", files=[{"name": "receipt.png", "mimeType": "image/png", "buffer": PNG}]
     )
-    page.locator(".kc-chip[data-kc-attachment]", has_text="receipt.png").wait_for()
+    page.locator(".kc-attachment[data-kc-attachment]", has_text="receipt.png").wait_for()
     say(page, "my receipt")
     thumbnail = page.locator(".kc-role-user[data-kc-id] img.kc-file-thumb[alt='receipt.png']")
     thumbnail.wait_for(timeout=10_000)
     assert thumbnail.evaluate("img => img.complete && img.naturalWidth") == 1
-    [link] = sent_with_attachments(live_server_url, identity, "my receipt")
-    fetched = httpx.get(link)
+    [attachment] = sent_with_attachments(live_server_url, identity, "my receipt")
+    assert (attachment["fileName"], attachment["fileType"]) == ("receipt.png", "image")
+    fetched = httpx.get(attachment["url"])
     assert fetched.status_code == 200
     assert fetched.content == PNG
-    assert page.locator(".kc-chip").count() == 0
+    assert page.locator(".kc-attachment").count() == 0
 
 
 def test_a_file_dropped_on_the_chat_or_pasted_into_the_message_box_is_attached(
@@ -50,14 +51,14 @@ def test_a_file_dropped_on_the_chat_or_pasted_into_the_message_box_is_attached(
     page, identity = open_chat(new_context, live_server_url)
     dropped = page.evaluate_handle(DATA_TRANSFER, ["dropped.png", list(PNG)])
     page.locator("[data-kc-scroll]").dispatch_event("drop", {"dataTransfer": dropped})
-    page.locator(".kc-chip[data-kc-attachment]", has_text="dropped.png").wait_for()
+    page.locator(".kc-attachment[data-kc-attachment]", has_text="dropped.png").wait_for()
     pasted = page.evaluate_handle(DATA_TRANSFER, ["pasted.png", list(PNG)])
     page.get_by_label("Message").evaluate(
         "(box, data) => box.dispatchEvent(new ClipboardEvent('paste',"
         " {clipboardData: data, bubbles: true, cancelable: true}))",
         pasted,
     )
-    page.locator(".kc-chip[data-kc-attachment]", has_text="pasted.png").wait_for()
+    page.locator(".kc-attachment[data-kc-attachment]", has_text="pasted.png").wait_for()
     # Without text, the names say what was sent.
     page.get_by_label("Message").press("Enter")
     page.locator(".kc-role-user[data-kc-id] img.kc-file-thumb").nth(1).wait_for(timeout=10_000)
@@ -75,11 +76,11 @@ def test_a_bad_file_is_refused_in_the_composer_and_nothing_is_sent(
             {"name": "photo.png", "mimeType": "image/png", "buffer": b"MZ\x90\x00not an image\x00"}
         ],
     )
-    refusal = page.locator(".kc-chip-error[role='alert']")
+    refusal = page.locator(".kc-attachment-error[role='alert']")
     refusal.wait_for()
     assert "not accepted" in refusal.inner_text()
     page.get_by_label("Message").press("Enter")
     page.wait_for_timeout(1000)
     assert page.locator(".kc-role-user").count() == 0
     refusal.get_by_role("button", name="Remove photo.png").click()
-    assert page.locator(".kc-chip").count() == 0
+    assert page.locator(".kc-attachment").count() == 0

@@ -78,8 +78,8 @@ def test_a_token_is_never_used_for_another_bot(new_context: Any, live_server_url
             used.append(r.headers.get("authorization", "")) if "/api/v1/messages" in r.url else None
         ),
     )
-    goto_chat(page, f"{live_server_url}/?bot=demo-v1-sync")
-    other_jwt = stored_state(page, "kore-chat:demo-v1-sync:browser")["jwt"]
+    goto_chat(page, f"{live_server_url}/?bot=demo-v2-async")
+    other_jwt = stored_state(page, "kore-chat:demo-v2-async:browser")["jwt"]
     assert other_jwt != demo_jwt
     assert used and f"Bearer {demo_jwt}" not in used
 

@@ -113,7 +113,8 @@ def test_the_launcher_is_a_labelled_round_button_that_opens_and_closes_the_panel
     new_context: Any, live_server_url: str, host_origin: str
 ) -> None:
     page = open_host(new_context(), host_origin, live_server_url)
-    button = page.get_by_role("button", name="Open chat")
+    page.get_by_role("button", name="Open chat").wait_for()
+    button = launcher(page)
     assert button.evaluate("b => getComputedStyle(b).borderRadius") == "50%"
     assert button.get_attribute("aria-expanded") == "false"
     button.click()
@@ -144,7 +145,13 @@ def test_a_minimised_panel_counts_unread_messages_on_the_launcher(
     page.get_by_role("button", name="Open chat (2 unread messages)").wait_for(timeout=10_000)
     assert launcher(page).inner_text().strip() == "2"
     launcher(page).click()
-    page.get_by_role("button", name="Open chat", exact=True).wait_for()
+    # Open, the launcher closes the panel, and the count is gone.
+    page.get_by_role("button", name="Close chat", exact=True).wait_for()
+    launcher(page).locator("span").wait_for(state="hidden")
+    # Minimised again with nothing new, the launcher shows no stale count.
+    launcher(page).click()
+    page.locator("iframe").wait_for(state="hidden")
+    assert launcher(page).get_attribute("aria-label") == "Open chat"
     assert launcher(page).locator("span").is_hidden()
 
 

@@ -56,7 +56,7 @@ def test_the_header_shows_online_offline_and_online_again(
     wait_for_state(page, "online", 5_000)
 
 
-def test_an_unknown_bot_stops_the_widget_with_a_clear_message_and_no_retries(
+def test_an_unknown_bot_shows_a_clear_message_with_the_input_disabled_and_calls_nothing(
     new_context: Any, live_server_url: str
 ) -> None:
     context = new_context()
@@ -65,9 +65,14 @@ def test_an_unknown_bot_stops_the_widget_with_a_clear_message_and_no_retries(
     context.on("request", lambda r: calls.append(r.url) if "/api/" in r.url else None)
     page.goto(f"{live_server_url}/?bot=no-such-bot")
     wait_for_state(page, "ended")
-    assert "unavailable" in page.locator("[data-kc-connection]").inner_text()
-    page.wait_for_timeout(3000)
-    assert len(calls) == 1
+    assert page.locator("[data-kc-connection]").inner_text() == "This chat is unavailable."
+    assert "no chat named “no-such-bot”" in page.locator("[data-kc-reason]").inner_text()
+    assert "This field" not in page.content()
+    assert page.locator("textarea").is_disabled()
+    assert page.locator("button[type=submit]").is_disabled()
+    # The page runs no script at all: nothing can call the API, now or later.
+    assert page.locator("script").count() == 0
+    assert calls == []
 
 
 def test_a_refused_token_is_reissued_once_then_the_widget_stops_as_expired(

@@ -15,6 +15,7 @@ import pytest
 from django.test import Client
 
 from webclient.emulator import demo_bot
+from webclient.emulator.auth import JTI_REPLAY, JTI_TOO_LONG
 from webclient.emulator.faults import injector
 from webclient.emulator.models import EmulatedWebhook
 from webclient.emulator.state import state
@@ -103,12 +104,16 @@ def fresh_emulator() -> Any:
     injector.clear()
 
 
-def assert_invalid_token(response: Any) -> None:
+def assert_invalid_token(response: Any, msg: str = "Invalid Access token") -> None:
     assert response.status_code == 401
     answer = response.json()
-    assert answer["errors"] == [{"msg": "Invalid Access token", "code": 401}]
-    assert answer["_v"] == "v2"
-    assert TRACE.match(answer["_t"])
+    assert answer["errors"] == [{"msg": msg, "code": 401}]
+    if msg == "Invalid Access token":
+        assert answer["_v"] == "v2"
+        assert TRACE.match(answer["_t"])
+    else:
+        # Kore's jti refusals are shown as `{"errors": […]}` alone.
+        assert set(answer) == {"errors"}
 
 
 # Authentication
@@ -162,14 +167,40 @@ def test_it_rejects_a_jti_token_living_longer_than_an_hour() -> None:
     webhook = channel(2)
     now = int(time.time())
     long_lived = token(webhook, jti="j-1", iat=now, exp=now + 7200)
-    assert_invalid_token(send(webhook, body(webhook, "hi"), long_lived))
+    # Kore's own wording (sdk-security.md, "jti Validations").
+    assert_invalid_token(send(webhook, body(webhook, "hi"), long_lived), JTI_TOO_LONG)
 
 
-def test_it_accepts_legacy_iss_hs512_and_capitalised_bearer() -> None:
+def test_a_jti_is_accepted_once_and_a_replay_is_refused_in_kores_words() -> None:
     webhook = channel(2)
-    legacy = token(webhook, appId=None, iss=webhook.client_id, algorithm="HS512")
+    once = token(webhook, jti="j-replayed")
+    assert send(webhook, body(webhook, "hi"), once).status_code == 200
+    assert_invalid_token(send(webhook, body(webhook, "hi"), once), JTI_REPLAY)
+
+
+def test_an_app_that_enforces_jti_refuses_a_token_without_one() -> None:
+    webhook = channel(2)
+    webhook.enforce_jti = True
+    webhook.save()
+    assert_invalid_token(send(webhook, body(webhook, "hi"), token(webhook)))
+    assert send(webhook, body(webhook, "hi"), token(webhook, jti="j-fresh")).status_code == 200
+
+
+def test_it_accepts_legacy_iss_and_capitalised_bearer() -> None:
+    webhook = channel(2)
+    legacy = token(webhook, appId=None, iss=webhook.client_id)
     response = send(webhook, body(webhook, "hi"), legacy, scheme="Bearer")
     assert response.status_code == 200
+
+
+def test_an_app_checks_the_signing_algorithm_it_was_set_to() -> None:
+    webhook = channel(2)
+    hs512 = token(webhook, algorithm="HS512")
+    assert_invalid_token(send(webhook, body(webhook, "hi"), hs512))
+    webhook.jwt_algorithm = "HS512"
+    webhook.save()
+    assert send(webhook, body(webhook, "hi"), hs512).status_code == 200
+    assert_invalid_token(send(webhook, body(webhook, "hi"), token(webhook)))
 
 
 def test_it_accepts_a_token_without_user_identity_for_any_sender() -> None:
@@ -254,11 +285,12 @@ def test_a_postback_payload_is_handled_like_text() -> None:
 # Events
 
 
-def test_on_connect_answers_the_welcome_in_both_versions() -> None:
-    v1 = channel(1)
+def test_on_connect_answers_the_welcome_in_v2_and_is_refused_by_v1() -> None:
+    # Kore's V1 table: events "Not supported", and message.text is required.
     event = {"session": {"new": True}, "message": {"type": "event", "val": "ON_CONNECT"}}
-    v1_answer = send(v1, {**event, "from": {"id": USER}}).json()
-    assert v1_answer["text"]["text"].startswith("Hi! I'm the demo bot.")
+    v1_answer = send(channel(1), {**event, "from": {"id": USER}})
+    assert v1_answer.status_code == 400
+    assert v1_answer.json()["errors"] == [{"msg": "Invalid Request Payload", "code": 400}]
     v2_answer = send(channel(2), {**event, "from": {"id": USER}}).json()
     assert v2_answer["data"][0]["val"].startswith("Hi! I'm the demo bot.")
 
@@ -273,9 +305,18 @@ def test_session_closure_succeeds_once_then_is_ignored() -> None:
     assert again["eventType"] == "SESSION_CLOSURE_IGNORED"
 
 
-def test_v1_session_closure_answers_a_text() -> None:
+def test_session_closure_answers_in_kores_documented_shape() -> None:
+    webhook = channel(2)
+    say(webhook, "hello")
     closure = {"message": {"type": "event", "val": "SESSION_CLOSURE"}, "from": {"id": USER}}
-    assert send(channel(1), closure).json()["text"] == "Session closed."
+    (item,) = send(webhook, closure).json()["data"]
+    assert set(item) == {"type", "val", "eventType", "description"}
+    assert (item["type"], item["val"]) == ("event", "SESSION_CLOSURE")
+
+
+def test_v1_refuses_session_closure_as_it_refuses_every_event() -> None:
+    closure = {"message": {"type": "event", "val": "SESSION_CLOSURE"}, "from": {"id": USER}}
+    assert send(channel(1), closure).status_code == 400
 
 
 # The demo bot's script
@@ -310,13 +351,42 @@ def test_show_of_an_unknown_type_says_so() -> None:
     assert "no `nothing_like_it` template" in reply
 
 
-def test_form_travels_top_level_in_v1_and_inside_the_data_item_in_v2(monkeypatch: Any) -> None:
+def test_a_form_travels_at_the_top_level_beside_the_messages_as_kore_documents(
+    monkeypatch: Any,
+) -> None:
     monkeypatch.setattr(demo_bot, "demo_form", lambda: FORM)
     v1_answer = say(channel(1), "form").json()
     assert v1_answer["form"] == FORM
     assert v1_answer["endOfTask"] is False
-    [item] = say(channel(2), "form").json()["data"]
+    v2_answer = say(channel(2), "form").json()
+    assert v2_answer["form"] == FORM
+    assert [item["val"] for item in v2_answer["data"]] == ["Please fill in the demo form."]
+
+
+def test_a_channel_can_put_the_form_inside_the_data_item_instead(monkeypatch: Any) -> None:
+    monkeypatch.setattr(demo_bot, "demo_form", lambda: FORM)
+    webhook = channel(2)
+    webhook.form_placement = "data"
+    webhook.save()
+    answer = say(webhook, "form").json()
+    assert "form" not in answer
+    [item] = answer["data"]
     assert item["val"]["form"] == FORM
+
+
+def test_sdk_channel_answers_carry_the_form_as_a_link_when_asked_for(monkeypatch: Any) -> None:
+    monkeypatch.setattr(demo_bot, "demo_form", lambda: FORM)
+    webhook = channel(2)
+    webhook.sdk_form_links = True
+    webhook.save()
+    webhook_only = say(webhook, "form").json()
+    assert webhook_only["form"] == FORM
+    asked = {**body(webhook, "form"), "preferredChannelForResponse": "rtm"}
+    answer = send(webhook, asked).json()
+    assert "form" not in answer
+    link = answer["data"][1]["val"]
+    assert link["payload"]["template_type"] == "iframe"
+    assert link["payload"]["formData"]["formLink"].endswith("/emulator/forms/frm-1")
 
 
 def test_a_form_submission_is_thanked_with_a_summary(monkeypatch: Any) -> None:
@@ -511,7 +581,8 @@ def sdk_body(text_or_message: str | dict[str, Any], version: int, new: bool = Fa
 def test_it_accepts_the_web_sdk_requests_as_sent(version: int) -> None:
     webhook = channel(version)
     on_connect = sdk_body({"type": "event", "val": "ON_CONNECT"}, version, new=True)
-    assert send(webhook, on_connect).status_code == 200
+    # V1 supports no events: Kore's Web SDK sends ON_CONNECT anyway and ignores the 400.
+    assert send(webhook, on_connect).status_code == (200 if version == 2 else 400)
     assert send(webhook, sdk_body("hello", version)).status_code == 200
 
 

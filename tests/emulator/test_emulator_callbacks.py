@@ -73,8 +73,8 @@ def test_v1_async_acknowledges_at_once_then_posts_text_and_task_end_separately(
 ) -> None:
     webhook = async_channel(1, receiver)
     response = say(webhook, "hello")
-    assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+    # Kore: "an acknowledgement response ... with Status Code as 200", no body shown.
+    assert (response.status_code, response.content) == (200, b"")
     assert dispatcher.wait_idle(10)
     text, task_end = receiver.bodies
     assert text == {"to": USER, "from": webhook.bot_id, "text": "Hello! Nice to meet you."}
@@ -93,11 +93,30 @@ def test_v2_async_acknowledges_then_posts_each_message_in_order(receiver: Receiv
     assert ack["_v"] == "v2"
     assert ack["traceId"].startswith("RTM-TRACE-")
     assert dispatcher.wait_idle(10)
-    vals = [b["data"][0]["val"] for b in receiver.bodies]
+    *messages, task_end = receiver.bodies
+    vals = [b["data"][0]["val"] for b in messages]
     assert vals == ["Working on it, this takes 1 s…", "Halfway there…", "Done after 1 s."]
-    assert all(b["_v"] == "v2" and b["to"] == USER for b in receiver.bodies)
-    assert "endOfTask" not in receiver.bodies[0]
-    assert receiver.bodies[-1]["endOfTask"] is True
+    # Kore's documented POST_URL body: no recipient, no messageId.
+    assert all(set(b) == {"data", "_v"} and b["_v"] == "v2" for b in messages)
+    assert all(set(b["data"][0]) == {"type", "val", "createdOn"} for b in messages)
+    # "...delivered as a separate message."
+    assert task_end["endOfTask"] is True and "data" not in task_end
+
+
+def test_a_v1_channel_can_acknowledge_with_a_json_body(receiver: Receiver) -> None:
+    webhook = async_channel(1, receiver)
+    webhook.v1_ack_body = "json"
+    webhook.save()
+    assert say(webhook, "hello").json() == {"status": "ok"}
+
+
+def test_a_v2_channel_can_name_the_user_in_its_callbacks(receiver: Receiver) -> None:
+    webhook = async_channel(2, receiver)
+    webhook.callback_names_user = True
+    webhook.save()
+    say(webhook, "hello")
+    assert dispatcher.wait_idle(10)
+    assert all(b["to"] == USER and b["from"] == webhook.bot_id for b in receiver.bodies)
 
 
 def test_async_failures_are_answered_synchronously(receiver: Receiver) -> None:
@@ -112,5 +131,6 @@ def test_a_callback_answered_with_5xx_is_retried(receiver: Receiver) -> None:
     receiver.statuses = [500]
     send(webhook, body(webhook, "ping"))
     assert dispatcher.wait_idle(10)
-    assert [b["data"][0]["val"] for b in receiver.bodies] == ["You said: ping"] * 2
-    assert [c["status"] for c in state.callbacks(webhook.bot_id, USER)] == [500, 200]
+    texts = [b["data"][0]["val"] for b in receiver.bodies if "data" in b]
+    assert texts == ["You said: ping"] * 2
+    assert [c["status"] for c in state.callbacks(webhook.bot_id, USER)] == [500, 200, 200]

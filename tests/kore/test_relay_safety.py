@@ -8,6 +8,7 @@ import logging
 import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,10 +16,13 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
+from prometheus_client.parser import text_string_to_metric_families
 
+from webclient import metrics, services
 from webclient.kore import callbacks, outbox
 from webclient.kore.client import Failure, KoreClient, KoreError, retry_delay
-from webclient.models import Bot, Conversation, Message
+from webclient.kore.tokens import Credentials
+from webclient.models import Bot, Conversation, Message, UndeliverableCallback
 from webclient.security.upstream import UpstreamNotAllowed, check_upstream
 
 KORE = ["bots.kore.ai", "platform.kore.ai", "*.kore-eu.example"]
@@ -91,7 +95,7 @@ def send_and_fail(bot: Bot) -> KoreError:
     async def call() -> None:
         client = KoreClient()
         try:
-            await client.send(bot, {}, "token")
+            await client.send(bot, {}, Credentials(bot, "alice"))
         finally:
             await client.aclose()
 
@@ -152,7 +156,9 @@ def test_a_refused_connection_is_retried_a_bounded_number_of_times(
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
-    bot = Bot(slug="x", bot_id="st-1", upstream_url=f"http://127.0.0.1:{port}")
+    bot = Bot(
+        slug="x", bot_id="st-1", client_secret="s" * 32, upstream_url=f"http://127.0.0.1:{port}"
+    )
 
     raised = send_and_fail(bot)
     assert raised.failure is Failure.CONNECT
@@ -223,11 +229,16 @@ def test_malformed_bodies_are_a_400(v1_bot: Bot) -> None:
     assert post(hook(v1_bot), [1, 2]).status_code == 400
 
 
-def test_a_callback_for_an_unknown_user_creates_nothing(v1_bot: Bot) -> None:
-    answer = post(hook(v1_bot), {"to": "stranger", "text": "psst"})
-    assert (answer.status_code, answer.json()["status"]) == (200, "ignored")
+def test_a_callback_for_an_unknown_user_creates_no_conversation_and_is_kept_for_the_admin(
+    v1_bot: Bot,
+) -> None:
+    body = {"to": "stranger", "text": "psst"}
+    answer = post(hook(v1_bot), body)
+    assert (answer.status_code, answer.json()["status"]) == (200, "undeliverable")
     assert not Conversation.objects.filter(identity="stranger").exists()
     assert not Message.objects.filter(text="psst").exists()
+    kept = UndeliverableCallback.objects.get(bot=v1_bot)
+    assert (kept.reason, kept.recipient, kept.body) == ("unknown_user", "stranger", body)
 
 
 def test_a_repeated_v1_delivery_is_stored_once(conversation: Conversation, v1_bot: Bot) -> None:
@@ -256,6 +267,46 @@ def test_a_repeated_v1_delivery_after_the_window_is_stored_again(
     body = {"to": "alice", "text": "again"}
     post(hook(v1_bot), body)
     assert post(hook(v1_bot), body).json()["status"] == "stored"
+
+
+def undeliverable_count(bot: Bot) -> float:
+    """What /metrics says of this bot's undeliverable callbacks."""
+    for family in text_string_to_metric_families(metrics.scrape().decode()):
+        for sample in family.samples:
+            if sample.name == "kore_chat_callbacks_total" and sample.labels == {
+                "bot": bot.slug,
+                "outcome": "undeliverable",
+            }:
+                return sample.value
+    return 0.0
+
+
+def awaiting(bot: Bot, identity: str) -> Conversation:
+    conversation = Conversation.objects.create(bot=bot, identity=identity, pending=True)
+    services.conversation_callback_awaited(
+        conversation=conversation, until=timezone.now() + timedelta(minutes=5)
+    )
+    return conversation
+
+
+def test_a_callback_naming_nobody_is_kept_when_two_conversations_wait_and_counted(
+    db: Any,
+) -> None:
+    bot = Bot.objects.get(slug="demo-v2-async")
+    first, second = awaiting(bot, "ann"), awaiting(bot, "ben")
+    before = undeliverable_count(bot)
+    body = {"data": [{"type": "text", "val": "Whose?", "createdOn": "x"}], "_v": "v2"}
+    answer = post(hook(bot), body).json()
+    assert (answer["status"], answer["reason"]) == ("undeliverable", "no_recipient")
+    assert bot_texts(first) == bot_texts(second) == []
+    kept = UndeliverableCallback.objects.get(bot=bot)
+    assert (kept.reason, kept.recipient, kept.body) == ("no_recipient", "", body)
+    assert undeliverable_count(bot) == before + 1
+    # Once only one of them still waits, the same body is that conversation's.
+    services.conversation_callback_done(conversation=second, all_of_them=True)
+    assert post(hook(bot), body).json()["status"] == "stored"
+    assert bot_texts(first) == ["Whose?"]
+    assert undeliverable_count(bot) == before + 1
 
 
 def test_a_repeated_v2_message_id_is_stored_once(db: Any) -> None:

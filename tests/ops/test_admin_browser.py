@@ -101,12 +101,20 @@ def test_the_bot_page_reveals_the_post_url_and_checks_the_connection(
     admin_page.goto(f"{live.url}/admin/webclient/bot/{bot_pk}/change/")
     post_url = admin_page.locator(".field-post_url [data-kc-url]")
     assert "••••••••" in post_url.inner_text()
-    admin_page.click(".field-webhook_url [data-kc-check]")
+    # "Check connection" comes first on the page, above the form's fields.
+    check = admin_page.locator(".kc-admin-connection [data-kc-check]")
+    slug_field = admin_page.locator("input[name=slug]")
+    assert check.bounding_box()["y"] < slug_field.bounding_box()["y"]
+    check.click()
     result = admin_page.locator("[data-kc-result]")
     admin_page.wait_for_function(
         "() => document.querySelector('[data-kc-result]').textContent.startsWith('Connected')"
     )
     assert "No data found" in result.inner_text()
+    # The result is kept: the page shows it again when it is next opened.
+    admin_page.reload()
+    assert result.inner_text().startswith("Last check, ")
+    assert "Connected" in result.inner_text()
     keep(admin_page, "admin-bot.png", tmp_path)
     admin_page.click(".field-post_url [data-kc-reveal]")
     admin_page.wait_for_function(
@@ -117,3 +125,45 @@ def test_the_bot_page_reveals_the_post_url_and_checks_the_connection(
     admin_page.click(".field-post_url [data-kc-copy]")
     admin_page.wait_for_function("async () => (await navigator.clipboard.readText()).length > 0")
     assert admin_page.evaluate("navigator.clipboard.readText()") == revealed
+
+
+def test_the_messages_list_is_newest_first_and_readable_at_1280_px(
+    browser: Any, admin_page: Any, server: tuple[LiveServer, int, int], tmp_path: Path
+) -> None:
+    live, _, _ = server
+    admin_page.set_viewport_size({"width": 1280, "height": 900})
+    admin_page.goto(f"{live.url}/admin/webclient/message/")
+    keep(admin_page, "admin-messages.png", tmp_path)
+    ids = [
+        int(t)
+        for t in admin_page.locator(
+            "#result_list td.field-id, #result_list th.field-id a"
+        ).all_inner_texts()
+    ]
+    assert ids == sorted(ids, reverse=True) and len(ids) > 1
+    # Nothing is cut: neither the page nor the list scrolls sideways (the list cuts what
+    # overflows it), and the failure column ends inside the list.
+    assert admin_page.evaluate("document.documentElement.scrollWidth") <= 1280
+    results = admin_page.locator("#changelist .results")
+    assert results.evaluate("e => e.scrollWidth <= e.clientWidth")
+    failure = admin_page.locator("#result_list td.field-failure_shown").filter(has_text="reached")
+    box, inside = failure.first.bounding_box(), results.bounding_box()
+    assert box["x"] + box["width"] <= inside["x"] + inside["width"]
+    # Text wraps at a readable width, not one word per line: at least 12em wide.
+    font_size = failure.first.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
+    assert box["width"] >= 12 * font_size
+
+
+def test_the_transcript_sends_a_failed_message_again_with_one_button(
+    admin_page: Any, server: tuple[LiveServer, int, int], tmp_path: Path
+) -> None:
+    live, conversation_pk, _ = server
+    admin_page.goto(f"{live.url}/admin/webclient/conversation/{conversation_pk}/transcript/")
+    keep(admin_page, "admin-transcript-failed.png", tmp_path)
+    admin_page.click("[data-kc-retry]")
+    admin_page.wait_for_url(
+        f"{live.url}/admin/webclient/conversation/{conversation_pk}/transcript/"
+    )
+    assert "1 message(s) sent to the bot again." in admin_page.locator(".messagelist").inner_text()
+    assert admin_page.locator(".kc-admin-retried").inner_text() == "Sent to the bot again."
+    assert admin_page.locator("[data-kc-retry]").count() == 0

@@ -15,7 +15,7 @@ from django.test import Client
 
 from tests.forms.test_forms import PIN, valid
 from tests.ops.story import IDENTITY, UNREACHABLE, Story
-from webclient import forms
+from webclient import exports, forms
 from webclient.models import Conversation, Message
 
 pytestmark = pytest.mark.django_db
@@ -190,6 +190,21 @@ def test_export_csv_has_one_row_per_message_and_defuses_formulas(
     assert not shows_pin(raw.decode())
 
 
+def test_export_csv_defuses_formulas_in_every_cell(superuser_client: Client, story: Story) -> None:
+    # A caller chooses its X-Request-ID (logs.SANE_REQUEST_ID allows '-'), so the request
+    # id is user input too, like the identity and the texts.
+    Message.objects.filter(pk=story.failed.pk).update(
+        request_id="-1-1-1-1-1", failure_reason="+SUM(1)", status="@x"
+    )
+    _, raw = export(superuser_client, "export_csv", story.conversation)
+    for cells in csv.reader(io.StringIO(raw.decode())):
+        assert not any(cell.startswith(exports.FORMULA_START) for cell in cells), cells
+    rows = list(csv.DictReader(io.StringIO(raw.decode())))
+    row = next(r for r in rows if r["message"] == str(story.failed.pk))
+    assert row["request_id"] == "'-1-1-1-1-1"
+    assert row["failure_reason"] == "'+SUM(1)" and row["status"] == "'@x"
+
+
 def retry(client: Client, *messages: Message) -> Any:
     return client.post(
         "/admin/webclient/message/",
@@ -232,3 +247,53 @@ def test_retry_needs_the_right_to_change_messages(story: Story, django_user_mode
     before = Message.objects.count()
     retry(client, story.failed)
     assert Message.objects.count() == before
+
+
+def test_the_transcript_retries_a_failed_message_with_one_button(
+    superuser_client: Client, story: Story
+) -> None:
+    page = transcript(superuser_client, story).content.decode()
+    button = f'data-kc-retry="{story.failed.pk}"'
+    assert button in page
+    url = f"{CHANGELIST}{story.conversation.pk}/retry/{story.failed.pk}/"
+    assert superuser_client.get(url).status_code == 405
+    answer = superuser_client.post(url, follow=True)
+    page = answer.content.decode()
+    assert answer.redirect_chain[-1][0].endswith(f"/{story.conversation.pk}/transcript/")
+    assert "1 message(s) sent to the bot again." in page
+    assert "Sent to the bot again." in page and button not in page
+    attempt = story.conversation.messages.get(client_message_id__startswith="retry-")
+    assert (attempt.status, attempt.data) == ("accepted", story.failed.data)
+
+
+def test_the_transcripts_retry_needs_the_right_to_change_messages(
+    story: Story, django_user_model: Any
+) -> None:
+    from django.contrib.auth.models import Permission
+
+    viewer = django_user_model.objects.create_user("viewer", password="pw", is_staff=True)
+    viewer.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_message", "view_conversation"])
+    )
+    client = Client()
+    client.force_login(viewer)
+    assert "data-kc-retry" not in transcript(client, story).content.decode()
+    before = Message.objects.count()
+    url = f"{CHANGELIST}{story.conversation.pk}/retry/{story.failed.pk}/"
+    assert client.post(url).status_code == 403
+    assert Message.objects.count() == before
+
+
+def test_the_messages_list_shows_the_newest_first(superuser_client: Client, story: Story) -> None:
+    answer = superuser_client.get("/admin/webclient/message/")
+    shown = [m.pk for m in answer.context["cl"].result_list]
+    assert shown == sorted(shown, reverse=True) and len(shown) > 1
+
+
+def test_a_conversation_not_pending_reads_no_rather_than_a_red_cross(
+    superuser_client: Client, story: Story
+) -> None:
+    Conversation.objects.filter(pk=story.conversation.pk).update(pending=False)
+    page = superuser_client.get(CHANGELIST).content.decode()
+    row = page[page.index("field-pending_shown") :].split("</td>")[0]
+    assert row.endswith(">no") and "icon-no" not in row

@@ -177,6 +177,33 @@ def test_check_upstream_reports_a_working_connection(upstream_bot: Bot) -> None:
 
 
 @transactional
+def test_check_upstream_says_what_it_did_without_the_http_clients_own_lines(
+    upstream_bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("INFO"):
+        output = run("check_upstream", "checked")
+    assert "Connected" in output
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("httpx")] == []
+    assert logging.getLogger("httpx").level == logging.NOTSET  # as it was
+
+
+@transactional
+def test_the_bot_page_shows_check_connection_first_with_the_last_result(
+    upstream_bot: Bot, superuser_client: Client
+) -> None:
+    page_url = f"/admin/webclient/bot/{upstream_bot.pk}/change/"
+    before = superuser_client.get(page_url).content.decode()
+    assert "Not checked yet." in before
+    run("check_upstream", "checked")
+    page = superuser_client.get(page_url).content.decode()
+    check = page.index("data-kc-check=")
+    assert check < page.index('name="slug"')  # above the first field of the form
+    result = page[check:].split("</output>")[0]
+    assert "Last check, " in result and "Connected: the platform accepted" in result
+    assert "kc-ok" in result
+
+
+@transactional
 def test_check_upstream_fails_on_a_wrong_secret(upstream_bot: Bot) -> None:
     Bot.objects.filter(pk=upstream_bot.pk).update(client_secret=NEW_SECRET)
     with pytest.raises(CommandError, match="refused the token"):

@@ -9,7 +9,7 @@ from kore_chat.settings import postgres_settings
 
 
 def parse(url: str) -> dict[str, object]:
-    return postgres_settings(url, pool_max=14, pool_min=2, pool_timeout=10)
+    return postgres_settings(url, pool_max=14, pool_min=2, pool_timeout=10, pool_reconnect=2)
 
 
 def test_every_part_of_the_url_is_used_and_escapes_are_undone() -> None:
@@ -23,7 +23,7 @@ def test_every_part_of_the_url_is_used_and_escapes_are_undone() -> None:
     )
     assert db["OPTIONS"] == {
         "sslmode": "require",
-        "pool": {"min_size": 2, "max_size": 14, "timeout": 10},
+        "pool": {"min_size": 2, "max_size": 14, "timeout": 10, "reconnect_timeout": 2},
     }
 
 

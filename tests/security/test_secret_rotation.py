@@ -193,3 +193,34 @@ def test_a_chain_of_refreshes_ends_at_the_maximum_session_age(
     fresh = APIClient().post("/api/v1/sts", {"bot": "demo"}, format="json")
     assert fresh.status_code == 200
     assert refresh(fresh.json()["jwt"])
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "body"),
+    [
+        ("trust_browser", "verified", {"bot": "demo", "identity": "alice"}),
+        ("trust_browser", "anonymous", {"bot": "demo"}),
+        ("anonymous", "trust_browser", {"bot": "demo"}),
+    ],
+)
+def test_a_change_of_identity_mode_in_the_admin_revokes_the_tokens_issued_before_it(
+    superuser_client: Client, before: str, after: str, body: dict[str, str]
+) -> None:
+    Bot.objects.filter(slug="demo").update(identity_mode=before)
+    token = APIClient().post("/api/v1/sts", body, format="json").json()["jwt"]
+    assert history(token).status_code == 200
+    demo = Bot.objects.get(slug="demo")
+    answer = superuser_client.post(
+        f"/admin/webclient/bot/{demo.pk}/change/",
+        bot_form(demo, identity_mode=after, identity_secret="i" * 40),
+    )
+    assert answer.status_code == 302
+    sent = bearer(token).post(
+        "/api/v1/messages", {"text": "still me?", "clientMessageId": "m-9"}, format="json"
+    )
+    assert sent.status_code == 401
+    assert history(token).status_code == 401
+    assert bearer(token).post("/api/v1/sts/refresh").status_code == 401
+    # A token issued under the new mode works.
+    fresh = APIClient().post("/api/v1/sts", {"bot": "demo"}, format="json").json()["jwt"]
+    assert history(fresh).status_code == 200

@@ -147,12 +147,31 @@ def test_no_secret_reaches_any_log_line_at_debug_level(
         # A delivery with the secret, a guess, and a guess without the trailing slash.
         for path in (f"{slug}/{secret}/", f"{slug}/{guess}/", f"demo/{guess}"):
             httpx.post(f"{live.url}/hooks/kore/{path}", json={"text": "x"}, timeout=10)
+        # A direct link vouching for a user (its hash never expires) and a signed link to
+        # an attachment (it works for a day): both are credentials.
+        identity_hash = "9f" * 32
+        page = httpx.get(
+            f"{live.url}/",
+            params={"bot": "demo", "identity": "alice", "identityHash": identity_hash},
+        )
+        assert page.status_code == 200
+        uploaded = user.http.post(
+            "/api/v1/attachments", files={"file": ("note.txt", b"hello", "text/plain")}
+        )
+        assert uploaded.status_code == 201
+        signed = uploaded.json()["url"].rsplit("/", 1)[1]
+        assert httpx.get(f"{live.url}/attachments/{signed}").status_code == 200
     finally:
         live.stop()
     log = live.log_path.read_text()
     assert secret not in log
     assert guess not in log
     assert user.token not in log
+    assert identity_hash not in log
+    for part in signed.split(":"):
+        assert part not in log
+    assert "identityHash=*** HTTP/1.1" in log
+    assert '"GET /attachments/*** HTTP/1.1" 200' in log
     # The lines are there, redacted: the access log and the relay's HTTP client log.
     assert f'"POST /hooks/kore/{slug}/***/ HTTP/1.1"' in log
     assert "HTTP Request: POST" in log
@@ -301,6 +320,68 @@ def test_headers_beyond_16_kb_are_refused_however_they_are_written(server: LiveS
     assert status_of(server, one_long[:-4], 1000) == 400
     assert status_of(server, many, 1000) == 400
     assert httpx.get(f"{server.url}/healthz", timeout=5).status_code == 200
+
+
+def test_an_unfinished_header_over_16_kb_written_at_once_is_refused(server: LiveServer) -> None:
+    # The request line and a first header complete, then 130 KB of a header that never
+    # ends, in one write: refused at once, not held until the header deadline.
+    head = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Long: " + b"a" * 130_000
+    started = time.monotonic()
+    assert status_of(server, head, len(head)) == 400
+    # The fixture's header deadline is 2 s: an answer before it is the refusal's.
+    assert time.monotonic() - started < 2
+    unfinished_second = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-A: b\r\nX-Long: "
+    assert status_of(server, unfinished_second + b"a" * 17_000, 100_000) == 400
+    assert httpx.get(f"{server.url}/healthz", timeout=5).status_code == 200
+
+
+def answer_to_unfinished_body(server: LiveServer, head: bytes, body: bytes) -> bytes:
+    """What the server answers to `head` and the start of a body that never ends: b"" if
+    it answers nothing before its body deadline."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(head + body)
+        answer = b""
+        try:
+            while b"\r\n\r\n" not in answer or not answer.endswith(b"}"):
+                data = sock.recv(65536)
+                if not data:
+                    break
+                answer += data
+        except OSError:
+            pass
+    return answer
+
+
+@pytest.mark.parametrize("path", ["/api/v1/sts", "/api/v1/attachments", "/", "/admin/login/"])
+def test_a_declared_body_over_the_cap_is_refused_before_it_is_read(
+    server: LiveServer, path: str
+) -> None:
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Origin: http://localhost:9\r\nContent-Length: {1 << 30}\r\n\r\n"
+    ).encode()
+    started = time.monotonic()
+    answer = answer_to_unfinished_body(server, head, b"{" * 1000)
+    # Answered before the fixture's 3 s body deadline: at once, not after reading 1 GiB.
+    assert time.monotonic() - started < 3, answer[:200]
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
+    assert b'"code":"body_too_large"' in answer
+    assert b"connection: close" in answer.lower()
+    # A cross-origin widget (a demo bot allows loopback pages) can read the refusal.
+    allowed = b"access-control-allow-origin: http://localhost:9" in answer.lower()
+    assert allowed == path.startswith("/api/")
+
+
+def test_a_chunked_body_is_refused_once_it_passes_the_cap(server: LiveServer) -> None:
+    head = (
+        b"POST /api/v1/sts HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    )
+    chunk = b"%x\r\n%s\r\n" % (API_CAP // 4, b"[" * (API_CAP // 4))
+    # Past the cap and unfinished: the body's end never comes.
+    answer = answer_to_unfinished_body(server, head, chunk * 5)
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
+    assert b'"code":"body_too_large"' in answer
 
 
 def test_no_access_log_means_no_access_line(server: LiveServer) -> None:

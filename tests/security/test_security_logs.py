@@ -89,6 +89,16 @@ def test_the_filter_sits_on_every_logger_that_sees_urls() -> None:
         (f"GET /x?a=Bearer%20{JWT} HTTP/1.1", "GET /x?a=Bearer%20*** HTTP/1.1"),
         ("GET /x?auth=bearer+opaque-token-1&y=2", "GET /x?auth=bearer+***&y=2"),
         (f"GET /x?t=%20{JWT}", "GET /x?t=%20***"),
+        (
+            "GET /?bot=d&identity=a&identityHash=9f0a&x=1 HTTP/1.1",
+            "GET /?bot=d&identity=a&identityHash=***&x=1 HTTP/1.1",
+        ),
+        ("GET /?identityhash%3D9f0a HTTP/1.1", "GET /?identityhash%3D*** HTTP/1.1"),
+        ('{"identity": "a", "identityHash": "9f0a"}', '{"identity": "a", "identityHash": "***"}'),
+        ("{'identityHash': '9f0a'}", "{'identityHash': '***'}"),
+        ('"GET /attachments/k3y%3A1xZ%3As1g HTTP/1.1" 200', '"GET /attachments/*** HTTP/1.1" 200'),
+        ("http://h/attachments/k3y:1xZ:s1g?x", "http://h/attachments/***?x"),
+        ("POST /api/v1/attachments HTTP/1.1", None),
         ("GET /api/v1/messages?after=12&wait=25 HTTP/1.1", None),
     ],
 )

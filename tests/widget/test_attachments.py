@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import io
+import sys
 import uuid
+from collections import Counter
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.test import Client
+from django.utils import timezone
 
 from tests.widget.files import PNG
 from webclient.kore.payloads import request_body
-from webclient.models import Attachment, Bot, Message, attachment_storage
+from webclient.models import Attachment, Bot, Conversation, Message, attachment_storage
 
 pytestmark = pytest.mark.django_db
 
@@ -143,7 +150,10 @@ def test_a_message_goes_upstream_with_expiring_links_to_its_attachments(
     message = Message.objects.get(client_message_id="m1")
     body = request_body(demo, message.conversation, message)
     assert body["message"]["val"] == "see this"
-    [link] = body["message"]["attachments"]
+    [attachment] = body["message"]["attachments"]
+    # Kore's documented attachment object.
+    assert (attachment["fileName"], attachment["fileType"]) == ("photo.png", "image")
+    link = attachment["url"]
     assert link.startswith(settings.SITE_ROOT + "/attachments/")
     assert key in link
     assert Client().get(link.removeprefix(settings.SITE_ROOT)).status_code == 200
@@ -162,3 +172,152 @@ def test_nobody_can_send_someone_elses_attachment(demo: Bot, stored_files: set[s
     assert answer.status_code == 400
     assert answer.json()["error"]["code"] == "unknown_attachment"
     assert not Message.objects.filter(client_message_id="m2").exists()
+
+
+def python_calls_of_an_upload(client: Client, auth: dict[str, str], content: bytes) -> Counter[str]:
+    """The Python functions one upload runs (the profiler's 'call' events, by name): a step
+    of Python per byte shows as millions of them (a generator resumed per byte)."""
+    calls: Counter[str] = Counter()
+
+    def count(frame: FrameType, event: str, arg: Any) -> None:
+        if event == "call":
+            calls[frame.f_code.co_name] += 1
+
+    sys.setprofile(count)
+    try:
+        answer = upload(client, auth, "notes.txt", content, "text/plain")
+    finally:
+        sys.setprofile(None)
+    assert answer.status_code == 201, answer.content
+    return calls
+
+
+def test_an_upload_is_checked_once_and_never_byte_by_byte_in_python(
+    demo: Bot, stored_files: set[str]
+) -> None:
+    client, auth = chat_user()
+    line = "Plain text, with ünïcödé and 日本語 in it.\n".encode()
+    small, large = 64 * 1024, 4 * 1024 * 1024
+    few = python_calls_of_an_upload(client, auth, line * (small // len(line)))
+    many = python_calls_of_an_upload(client, auth, line * (large // len(line)))
+    assert many["attachment_check"] == 1
+    # Reading and writing in chunks adds a few calls per chunk; per byte, none.
+    grown = sum(many.values()) - sum(few.values())
+    assert grown < (large - small) // 1024, many.most_common(5)
+
+
+def sent_with_a_file(client: Client, auth: dict[str, str], cmid: str) -> tuple[Message, str]:
+    key = upload(client, auth, "photo.png", PNG, "image/png").json()["id"]
+    answer = client.post(
+        "/api/v1/messages",
+        {"clientMessageId": cmid, "text": "see this", "attachments": [key]},
+        content_type="application/json",
+        headers=auth,
+    )
+    assert answer.status_code == 202
+    return Message.objects.get(client_message_id=cmid), str(
+        Attachment.objects.get(key=key).file.name
+    )
+
+
+def test_deleting_a_conversation_in_the_admin_deletes_its_files_from_the_storage(
+    demo: Bot,
+    stored_files: set[str],
+    superuser_client: Client,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    client, auth = chat_user()
+    message, name = sent_with_a_file(client, auth, "c1")
+    unsent = upload(client, auth, "notes.txt", b"never sent", "text/plain").json()["id"]
+    unsent_name = str(Attachment.objects.get(key=unsent).file.name)
+    assert attachment_storage().exists(name) and attachment_storage().exists(unsent_name)
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = superuser_client.post(
+            f"/admin/webclient/conversation/{message.conversation_id}/delete/", {"post": "yes"}
+        )
+    assert answer.status_code == 302
+    assert not attachment_storage().exists(name)
+    assert not attachment_storage().exists(unsent_name)
+
+
+def test_deleting_a_message_in_the_admin_deletes_its_files_from_the_storage(
+    demo: Bot,
+    stored_files: set[str],
+    superuser_client: Client,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    client, auth = chat_user()
+    message, name = sent_with_a_file(client, auth, "m1")
+    _, kept_name = sent_with_a_file(client, auth, "m2")
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = superuser_client.post(
+            f"/admin/webclient/message/{message.pk}/delete/", {"post": "yes"}
+        )
+    assert answer.status_code == 302
+    assert not attachment_storage().exists(name)
+    assert attachment_storage().exists(kept_name)
+
+
+def test_purging_conversations_deletes_their_files_from_the_storage(
+    demo: Bot, stored_files: set[str], django_capture_on_commit_callbacks: Any
+) -> None:
+    client, auth = chat_user()
+    message, name = sent_with_a_file(client, auth, "p1")
+    Message.objects.filter(pk=message.pk).update(status="sent")
+    Conversation.objects.filter(pk=message.conversation_id).update(
+        last_activity_at=timezone.now() - timedelta(days=3)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("purge_conversations", "--older-than", "1d", stdout=io.StringIO())
+    assert not Conversation.objects.filter(pk=message.conversation_id).exists()
+    assert not attachment_storage().exists(name)
+
+
+def test_uploads_past_a_quota_get_429_over_quota_and_store_nothing(
+    demo: Bot, stored_files: set[str], settings: Any
+) -> None:
+    settings.ATTACHMENT_QUOTA_PER_IDENTITY = 2 * len(PNG)
+    settings.ATTACHMENT_QUOTA_PER_CONVERSATION = 3 * len(PNG)
+    client, auth = chat_user()
+    assert upload(client, auth, "a.png", PNG, "image/png").status_code == 201
+    assert upload(client, auth, "b.png", PNG, "image/png").status_code == 201
+    refused = upload(client, auth, "c.png", PNG, "image/png")
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "over_quota"
+    assert int(refused["Retry-After"]) > 0
+    assert Attachment.objects.count() == 2
+    # Sending them frees the identity's quota; the conversation's still counts them.
+    keys = list(Attachment.objects.values_list("key", flat=True))
+    sent = client.post(
+        "/api/v1/messages",
+        {"clientMessageId": "q1", "text": "two files", "attachments": keys},
+        content_type="application/json",
+        headers=auth,
+    )
+    assert sent.status_code == 202
+    assert upload(client, auth, "c.png", PNG, "image/png").status_code == 201
+    over = upload(client, auth, "d.png", PNG, "image/png")
+    assert over.status_code == 429 and over.json()["error"]["code"] == "over_quota"
+    assert Attachment.objects.count() == 3
+    # A file larger than the quota by itself: refused, with no Retry-After to wait for.
+    settings.ATTACHMENT_QUOTA_PER_CONVERSATION = 0
+    other, other_auth = chat_user()
+    alone = upload(other, other_auth, "big.png", PNG + b"x" * 2 * len(PNG), "image/png")
+    assert alone.status_code == 429 and "Retry-After" not in alone
+
+
+def test_an_upload_never_sent_is_swept_after_the_grace_and_a_sent_one_stays(
+    demo: Bot, stored_files: set[str], settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    client, auth = chat_user()
+    message, sent_name = sent_with_a_file(client, auth, "s1")
+    unsent = upload(client, auth, "notes.txt", b"never sent", "text/plain").json()["id"]
+    unsent_name = str(Attachment.objects.get(key=unsent).file.name)
+    Attachment.objects.update(created_at=timezone.now() - timedelta(seconds=120))
+    settings.ATTACHMENT_UNSENT_GRACE = 60
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("purge_conversations", "--unsent-files", stdout=io.StringIO())
+    assert not Attachment.objects.filter(key=unsent).exists()
+    assert not attachment_storage().exists(unsent_name)
+    assert attachment_storage().exists(sent_name)
+    assert Attachment.objects.filter(message=message).count() == 1

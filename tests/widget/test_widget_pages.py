@@ -120,6 +120,21 @@ def test_every_widget_string_has_an_arabic_translation() -> None:
     assert every_source_string() - translated == set()
 
 
+def test_every_plural_widget_string_has_all_six_arabic_forms() -> None:
+    script = (ROOT / "static/webclient/chat.js").read_text()
+    plurals = re.findall(r'\bngettext\("((?:[^"\\]|\\.)*)", "((?:[^"\\]|\\.)*)"', script)
+    assert plurals
+    po = (ROOT / "webclient/locale/ar/LC_MESSAGES/djangojs.po").read_text()
+    for one, many in plurals:
+        entry = re.search(
+            rf'msgid "{re.escape(one)}"\nmsgid_plural "{re.escape(many)}"\n'
+            r'((?:msgstr\[\d\] ".+"\n)+)',
+            po,
+        )
+        assert entry is not None, one
+        assert len(entry.group(1).splitlines()) == 6, one
+
+
 def test_an_embedded_page_never_takes_the_identity_from_its_url(demo: Bot) -> None:
     html = Client().get("/?embed=1&identity=alice&identityHash=abc").content.decode()
     assert "alice" not in html

@@ -8,10 +8,12 @@ that answers an error: DRF views (`exception_handler`), plain Django views and m
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import page_not_found
 from django.views.defaults import server_error as default_server_error
@@ -75,6 +77,24 @@ def _from_django(exc: SuspiciousOperation) -> ApplicationError:
     return ApplicationError("invalid_request", "The request is malformed.")
 
 
+# Seconds a client is told to wait when the database does not answer.
+DATABASE_RETRY_AFTER = 5
+
+
+# The database errors that say it is unreachable (not that a query was wrong).
+DATABASE_DOWN = (OperationalError, InterfaceError)
+
+
+def database_unavailable() -> ApplicationError:
+    """An unreachable database as the client sees it (503)."""
+    return ApplicationError(
+        "database_unavailable",
+        "The service cannot reach its database; try again shortly.",
+        Kind.UNAVAILABLE,
+        retry_after=DATABASE_RETRY_AFTER,
+    )
+
+
 def _from_drf(exc: exceptions.APIException) -> ApplicationError:
     if isinstance(exc, exceptions.ValidationError):
         return ApplicationError(
@@ -120,6 +140,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = _from_drf(exc)
     elif isinstance(exc, SuspiciousOperation):
         exc = _from_django(exc)
+    elif isinstance(exc, DATABASE_DOWN):
+        exc = database_unavailable()
     if not isinstance(exc, ApplicationError):
         return None
     answer = error_answer(exc)
@@ -137,7 +159,17 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    """Django's 500 handler: never a stack trace, and the API's format on API paths."""
+    """Django's 500 handler: never a stack trace, and the API's format on API paths. An
+    unreachable database (the exception being handled) is a 503 with Retry-After instead,
+    on every path."""
+    exc = sys.exc_info()[1]
+    if isinstance(exc, DATABASE_DOWN):
+        refusal = database_unavailable()
+        if request.path.startswith(API_PREFIXES):
+            return error_response(refusal)
+        page = HttpResponse(refusal.message, status=503, content_type="text/plain")
+        page["Retry-After"] = str(refusal.retry_after)
+        return page
     if request.path.startswith(API_PREFIXES):
         return error_response(
             ApplicationError("server_error", "Something went wrong on our side.", Kind.INTERNAL)

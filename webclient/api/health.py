@@ -2,7 +2,7 @@
 
 A load balancer asks it every few seconds and takes a slow answer for a dead worker, so it
 must stay fast when the worker is busiest: during a reconnect storm, when thousands of
-long-polls arrive at once (issue 13). Through Django it took a thread and several trips
+long-polls arrive at once (measured). Through Django it took a thread and several trips
 between the loop and that thread, each waiting for a turn of a busy loop: up to seconds.
 Here it is answered in the turn its request is read, with the headers Django's middleware
 gives the same view (`api.views.HealthView`, which the development server and Django's test
@@ -15,7 +15,7 @@ import json
 
 from django.conf import settings
 
-from webclient.api.longpoll import Receive, Scope, Send
+from webclient.api.asgi import Receive, Scope, Send
 
 HEALTH_PATH = "/healthz"
 _BODY = json.dumps({"status": "ok"}, separators=(",", ":")).encode()

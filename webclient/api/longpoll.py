@@ -17,8 +17,9 @@ Its errors are built by the API's one builder, `error_answer`.
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections import OrderedDict
+from collections.abc import Awaitable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -27,22 +28,20 @@ from urllib.parse import parse_qsl
 from django.conf import settings
 
 from webclient import delivery, logs, metrics, selectors
-from webclient.api.admission import admitted
+from webclient.api.admission import admitted, held
+from webclient.api.asgi import Receive, Scope, Send, send_json
 from webclient.api.auth import bearer_token
-from webclient.api.errors import error_answer
+from webclient.api.errors import DATABASE_DOWN, database_unavailable, error_answer
 from webclient.api.serializers import MAX_CURSOR, PollInputSerializer, messages_output
 from webclient.dbthreads import DbThreads
-from webclient.errors import ApplicationError
+from webclient.errors import ApplicationError, Kind
 from webclient.loops import per_loop
 from webclient.security import cors
+from webclient.security.proxies import client_address
 from webclient.sts import Principal, token_verify, token_verify_cached
 
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[Mapping[str, Any]], Awaitable[None]]
-
-
-_db = DbThreads("longpoll-db", settings.LONGPOLL_DB_THREADS)
+# Their calls only read: one that met a stale connection runs again on a fresh one.
+_db = DbThreads("longpoll-db", settings.LONGPOLL_DB_THREADS, retry=True)
 run_db = _db.run
 
 
@@ -211,33 +210,14 @@ async def _answer_unless_disconnected(
         leaving.cancel()
 
 
-# json.dumps builds an encoder on each call given any option.
-_compact_json = json.JSONEncoder(separators=(",", ":")).encode
-
-
-async def _send_json(
-    send: Send, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
-) -> None:
-    raw = _compact_json(body).encode()
-    header_list = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(raw)).encode()),
-        (b"cache-control", b"no-store"),
-        (b"x-content-type-options", b"nosniff"),
-    ]
-    header_list += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    await send({"type": "http.response.start", "status": status, "headers": header_list})
-    await send({"type": "http.response.body", "body": raw})
-
-
 # The request headers a poll reads, by name (ASGI servers give names in lower case).
-_READ = {b"origin": 0, b"host": 1, b"authorization": 2}
+_READ = {b"origin": 0, b"host": 1, b"authorization": 2, b"x-forwarded-for": 3}
 
 
 def _read_headers(raw: list[tuple[bytes, bytes]]) -> list[str | None]:
-    """Origin, Host and Authorization (the last of each, as a dict of them would keep):
-    decoding only these three costs half of a dict of every header, on every poll."""
-    found: list[str | None] = [None, None, None]
+    """Origin, Host, Authorization and X-Forwarded-For (the last of each, as a dict of them
+    would keep): decoding only these costs half of a dict of every header, on every poll."""
+    found: list[str | None] = [None, None, None, None]
     for name, value in raw:
         index = _READ.get(name.lower())
         if index is not None:
@@ -245,14 +225,54 @@ def _read_headers(raw: list[tuple[bytes, bytes]]) -> list[str | None]:
     return found
 
 
+# The CORS headers last decided for an Origin, for an answer when the database cannot
+# decide (it is down): the most recent of them.
+_decided: OrderedDict[str, dict[str, str]] = OrderedDict()
+DECIDED_ORIGINS = 1024
+
+
+async def cross_origin_headers(origin: str | None, own: set[str]) -> dict[str, str]:
+    """The CORS headers of an answer that bypasses Django's middleware (cors.py decides);
+    with the database down, the last decision for this Origin, or none but `Vary`."""
+    if not origin:
+        return {}
+    try:
+        headers = await run_db(cors.response_cors_headers, origin, own)
+    except DATABASE_DOWN:
+        return _decided.get(origin, {"Vary": "Origin"})
+    _decided[origin] = headers
+    _decided.move_to_end(origin)
+    if len(_decided) > DECIDED_ORIGINS:
+        _decided.popitem(last=False)
+    return headers
+
+
+def request_origin(scope: Scope) -> tuple[str | None, set[str]]:
+    """The request's Origin and, when it has one, this server's own origins."""
+    origin, host, _, _ = _read_headers(scope["headers"])
+    return origin, cors.own_origins(scope.get("scheme", "http"), host) if origin else set()
+
+
+def _peer(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
 async def longpoll_app(scope: Scope, receive: Receive, send: Send) -> None:
-    await admitted()
-    origin, host, authorization = _read_headers(scope["headers"])
+    origin, host, authorization, forwarded_for = _read_headers(scope["headers"])
+    # The client as the rate limits count it (uvicorn has already believed the trusted
+    # proxies' X-Forwarded-For; other servers have not).
+    address = client_address(_peer(scope), forwarded_for)
     # Browsers send no Origin on a same-origin GET: only cross-origin polls need our own
     # origins (to tell them from others), and the database.
     own = cors.own_origins(scope.get("scheme", "http"), host) if origin else set()
-    cross_origin = await run_db(cors.response_cors_headers, origin, own) if origin else {}
+    polls = held()
+    cross_origin: dict[str, str] | None = None
     try:
+        # What no token could change is refused before any work.
+        polls.check_room(address)
+        await admitted()
+        cross_origin = await cross_origin_headers(origin, own)
         token = bearer_token(authorization)
         query = query_params(scope.get("query_string", b"").decode("latin-1"))
         after, wait = poll_params(query)
@@ -265,10 +285,29 @@ async def longpoll_app(scope: Scope, receive: Receive, send: Send) -> None:
             principal = await run_db(token_verify, token)
         if not cors.origin_allowed(origin, own, principal.bot):
             raise cors.origin_not_allowed()
-        answer = await _answer_unless_disconnected(receive, poll_answer(principal, after, wait))
-    except ApplicationError as exc:
-        error = error_answer(exc)
-        await _send_json(send, error.status, error.body, {**error.headers, **cross_origin})
+        # A poll that does not wait is answered at once: it holds nothing.
+        holding = polls.holding if wait else _not_held
+        with holding((principal.bot.pk, principal.identity), address):
+            answer = await _answer_unless_disconnected(receive, poll_answer(principal, after, wait))
+    except (ApplicationError, *DATABASE_DOWN) as exc:
+        refusal = exc if isinstance(exc, ApplicationError) else database_unavailable()
+        error = error_answer(refusal)
+        if cross_origin is None:
+            cross_origin = await cross_origin_headers(origin, own)
+        headers = {**error.headers, **cross_origin}
+        if refusal.kind in _CLOSING:
+            # Its connection is what the refusal frees.
+            headers["Connection"] = "close"
+        await send_json(send, error.status, error.body, headers)
         return
     if answer is not None:
-        await _send_json(send, 200, answer, cross_origin)
+        await send_json(send, 200, answer, cross_origin)
+
+
+@contextmanager
+def _not_held(identity: tuple[int, str], address: str) -> Iterator[None]:
+    yield
+
+
+# Refusals whose connection is closed once answered.
+_CLOSING = frozenset({Kind.RATE_LIMITED, Kind.UNAVAILABLE})

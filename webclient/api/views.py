@@ -10,21 +10,36 @@ cookie, so it checks CSRF (webclient/api/auth.py).
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any, cast
 
 from asgiref.sync import async_to_sync
+from django.conf import settings
 from django.db import connection
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_serializer,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from webclient import attachments, logs, selectors, services, sts
+from webclient import attachments, logs, selectors, services, sharedcache, sts
 from webclient.api.auth import HasChatToken, SessionUser, session_user_pk
+from webclient.api.errors import DATABASE_DOWN, database_unavailable
 from webclient.api.longpoll import poll_answer, poll_params
 from webclient.api.permissions import OriginAllowed
-from webclient.api.serializers import MessageOutputSerializer
+from webclient.api.serializers import (
+    ErrorSerializer,
+    MessageOutputSerializer,
+    PollOutputSerializer,
+    SendOutputSerializer,
+)
 from webclient.api.throttles import SendPerIdentity, SendPerIp, StsPerIp
+from webclient.delivery import notifier
 from webclient.errors import ApplicationError, Kind
 from webclient.models import Bot
 from webclient.page_context import page_context_clean
@@ -43,6 +58,7 @@ class StsView(APIView):
     permission_classes = [OriginAllowed]
     throttle_classes = [StsPerIp]
 
+    @extend_schema_serializer(component_name="Sts")
     class InputSerializer(serializers.Serializer):
         bot = serializers.SlugField(required=False)
         identity = serializers.CharField(required=False, allow_blank=True, max_length=255)
@@ -54,12 +70,29 @@ class StsView(APIView):
         isAnonymous = serializers.BooleanField(required=False)
         aud = serializers.CharField(required=False, allow_blank=True)
 
+    @extend_schema_serializer(component_name="Token")
     class OutputSerializer(serializers.Serializer):
         jwt = serializers.CharField()
         identity = serializers.CharField()
         bot = serializers.CharField()
         expiresAt = serializers.DateTimeField(source="expires_at")
 
+    @extend_schema(
+        tags=["identity"],
+        summary="A chat token for a user of a bot",
+        description="Without a trusted identity the user is anonymous and the server "
+        "chooses the identity. Also at /api/users/sts (Kore SDKApp's route); a clientSecret "
+        "from a browser is ignored.",
+        request=InputSerializer,
+        responses={
+            200: OutputSerializer,
+            400: ErrorSerializer,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+            429: ErrorSerializer,
+            503: ErrorSerializer,
+        },
+    )
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -104,6 +137,19 @@ class StsRefreshView(APIView):
     permission_classes = [HasChatToken, OriginAllowed]
     throttle_classes = [StsPerIp]
 
+    @extend_schema(
+        operation_id="sts_refresh",
+        tags=["identity"],
+        summary="A new token for the same user, for one still valid",
+        request=None,
+        responses={
+            200: StsView.OutputSerializer,
+            401: ErrorSerializer,
+            403: ErrorSerializer,
+            429: ErrorSerializer,
+            503: ErrorSerializer,
+        },
+    )
     def post(self, request: Request) -> Response:
         principal = cast(Principal, request.user)
         return Response(token_output(principal.bot, sts.token_refresh(principal)))
@@ -144,6 +190,10 @@ class MessagesView(APIView):
         event = serializers.ChoiceField(choices=["ON_CONNECT", "SESSION_CLOSURE"], required=False)
         # The embedding page's customData and metaTags (webclient/page_context.py).
         pageContext = serializers.DictField(required=False)
+        # The widget's language: V2 bots get it as Kore's interactiveLanguage.
+        language = serializers.ChoiceField(
+            choices=[code for code, _ in settings.LANGUAGES], required=False
+        )
         # Ids of files uploaded to /api/v1/attachments, sent with a text.
         attachments = serializers.ListField(
             child=serializers.CharField(max_length=64),
@@ -164,6 +214,26 @@ class MessagesView(APIView):
                 raise serializers.ValidationError({"attachments": "Attachments go with a text."})
             return attrs
 
+    @extend_schema(
+        operation_id="message_send",
+        tags=["messages"],
+        summary="Send a user message (text, postback, form data or event)",
+        description="202 with the message accepted; the same clientMessageId again answers "
+        "200 with the first message, which is forwarded to the bot once.",
+        request=SendInputSerializer,
+        responses={
+            202: SendOutputSerializer,
+            200: SendOutputSerializer,
+            400: ErrorSerializer,
+            401: ErrorSerializer,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+            413: ErrorSerializer,
+            415: ErrorSerializer,
+            429: ErrorSerializer,
+        },
+    )
     def post(self, request: Request) -> Response:
         principal = cast(Principal, request.user)
         data = self.SendInputSerializer(data=request.data)
@@ -189,6 +259,25 @@ class MessagesView(APIView):
             status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK,
         )
 
+    @extend_schema(
+        operation_id="messages_poll",
+        tags=["messages"],
+        summary="The long-poll: messages after a cursor, held until one arrives",
+        description="Answers at once with every message whose id is above `after`, oldest "
+        "first; with none, holds the request until one arrives or `wait` seconds pass "
+        "(default LONGPOLL_DEFAULT_WAIT, capped at LONGPOLL_MAX_WAIT), then answers an "
+        "empty list. HEAD answers at once.",
+        parameters=[
+            OpenApiParameter("after", int, description="The cursor of the last answer; 0: all."),
+            OpenApiParameter("wait", int, description="Seconds to hold an empty answer."),
+        ],
+        responses={
+            200: PollOutputSerializer,
+            400: ErrorSerializer,
+            401: ErrorSerializer,
+            403: ErrorSerializer,
+        },
+    )
     def get(self, request: Request) -> Response:
         principal = cast(Principal, request.user)
         after, wait = poll_params(request.query_params.dict())
@@ -199,18 +288,80 @@ class MessagesView(APIView):
 class HealthView(APIView):
     authentication_classes: list[Any] = []
 
+    @extend_schema(
+        operation_id="healthz",
+        tags=["operations"],
+        summary="Liveness: the process answers",
+        responses={200: inline_serializer("Health", {"status": serializers.CharField()})},
+    )
     def get(self, request: Request) -> Response:
         return Response({"status": "ok"})
 
 
+READINESS_PATH = "/readyz"
+
+
+class ReadinessLog:
+    """Readiness as it changes, once per change in this process: a probe asks every few
+    seconds, and a line per probe would bury everything else. Not ready is a WARNING
+    naming why; ready again is INFO. Django's own ERROR line for each 503 of this route is
+    dropped (webclient/logs.py)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._state: str | None = None
+
+    def now(self, state: str, why: str = "") -> None:
+        with self._lock:
+            previous, self._state = self._state, state
+        if state == previous:
+            return
+        if state != "ready":
+            log.warning("not ready (%s): %s", state, why)
+        elif previous is not None:
+            log.info("ready again")
+
+
+readiness = ReadinessLog()
+
+
 class ReadyView(APIView):
-    """Ready when the database answers and every enabled bot's upstream may be called."""
+    """Ready when the database answers and every enabled bot's upstream may be called.
+
+    Without the database nothing works: 503 `database_unavailable`. Without the shared cache
+    (Redis) or this worker's notifier listener everything still works, only less well
+    (sharedcache.py, delivery.py): 200 with `"status": "degraded"` and what is `down`, so
+    that a load balancer keeps every worker while a dependency they all share is away.
+    """
 
     authentication_classes: list[Any] = []
 
+    @extend_schema(
+        operation_id="readyz",
+        tags=["operations"],
+        summary="Readiness: the database answers and a bot may be relayed",
+        responses={
+            200: inline_serializer(
+                "Ready", {"status": serializers.CharField(), "bots": serializers.IntegerField()}
+            ),
+            503: ErrorSerializer,
+        },
+    )
     def get(self, request: Request) -> Response:
-        connection.ensure_connection()
-        bots = list(Bot.objects.filter(enabled=True))
+        try:
+            answer = self._ready()
+        except ApplicationError as exc:
+            readiness.now(exc.code, exc.message + "".join(f" {v}" for v in exc.extra.values()))
+            raise
+        readiness.now("ready")
+        return answer
+
+    def _ready(self) -> Response:
+        try:
+            connection.ensure_connection()
+            bots = list(Bot.objects.filter(enabled=True))
+        except DATABASE_DOWN:
+            raise database_unavailable() from None
         if not bots:
             raise ApplicationError("no_bots", "No enabled bot is configured.", Kind.UNAVAILABLE)
         refused = []
@@ -226,4 +377,11 @@ class ReadyView(APIView):
                 Kind.UNAVAILABLE,
                 extra={"bots": refused},
             )
+        down = []
+        if settings.REDIS_URL and not sharedcache.reachable():
+            down.append("redis")
+        if not notifier.listening():
+            down.append("notifier")
+        if down:
+            return Response({"status": "degraded", "bots": len(bots), "down": down})
         return Response({"status": "ready", "bots": len(bots)})

@@ -6,4 +6,4 @@ from django.apps import AppConfig
 class EmulatorConfig(AppConfig):
     name = "webclient.emulator"
     label = "emulator"
-    verbose_name = "Kore WebHook emulator"
+    verbose_name = "Emulated Kore platform"

@@ -19,6 +19,7 @@ from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from webclient.emulator.auth import seen_jtis
 from webclient.emulator.callbacks import dispatcher
 from webclient.emulator.faults import injector
 from webclient.emulator.state import state
@@ -106,7 +107,8 @@ def received(request: HttpRequest) -> JsonResponse:
 @require_POST
 @_local_only
 def reset(request: HttpRequest) -> JsonResponse:
-    """Forget polls, sessions, transcripts, logs and queued failures."""
+    """Forget polls, sessions, transcripts, logs, used jtis and queued failures."""
     state.reset()
     injector.clear()
+    seen_jtis.clear()
     return JsonResponse({"ok": True})

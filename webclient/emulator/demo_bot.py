@@ -61,11 +61,18 @@ def _event(name: str, session_open: bool) -> Turn:
     if name == "ON_CONNECT":
         # V1 carries the welcome as a `{"text": …}` object, so all three `text` shapes occur;
         # V2 sends it as a plain string (webclient/emulator/wire.py).
-        return Turn(parts=(Part(0.0, (BotMessage({"text": WELCOME}),)),))
+        # Kore's own sample welcome ends a task ("welcome_task", add-webhook-channel.md,
+        # "Change Conversation Language Response").
+        return Turn(
+            parts=(Part(0.0, (BotMessage({"text": WELCOME}),)),), task=fulfilled("welcome_task")
+        )
     if name == "SESSION_CLOSURE":
         outcome = "SESSION_CLOSURE_SUCCESS" if session_open else "SESSION_CLOSURE_IGNORED"
-        closed = BotMessage("Session closed.", event_type=outcome)
-        return Turn(parts=(Part(0.0, (closed,)),), task=TaskEnd(end_of_task=True))
+        # Kore's documented descriptions ("Close Conversation Session Event Responses").
+        description = (
+            "session closed successfully" if session_open else "Active session doesn't exist"
+        )
+        return Turn(parts=(Part(0.0, (BotMessage(description, event_type=outcome),)),))
     return Turn()
 
 

@@ -1,7 +1,11 @@
 """Request bodies of both API versions, read into one shape for the demo bot.
 
-Tolerant where the Web SDK is loose (it sends the V2-style `{"type":"event"}` message to V1
-URLs too), strict where the protocol doc says "required".
+Checked as Kore's request tables say ("Adding WebHook as a channel", Request Parameters):
+`message` and `from.id` required; V1 `message.text` required (V1 events are "Not
+supported": Kore's Web SDK sends `{"type":"event"}` to V1 URLs anyway, and gets a 400);
+V2 `message.type` one of text, template, event, formData, with a `val`; `attachments` an
+array of objects, each `{"url"}` or `{"fileName", "fileType", "fileId"}`; with attachments a
+V2 message is of type `text` and its `val` is not blank.
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 EVENT_KIND = "event"
+# The V2 table: "If the type = event then the val must be ON_CONNECT", or SESSION_CLOSURE.
+EVENTS = ("ON_CONNECT", "SESSION_CLOSURE")
 
 
 class InvalidPayload(Exception):
@@ -41,13 +47,31 @@ def parse(body: Any, version: int) -> Inbound:
     return Inbound(user_id, kind, text, form_data, new_session)
 
 
+def _attachments(message: dict[str, Any]) -> bool:
+    """Whether the message has attachments; refuses any not in a documented shape."""
+    if "attachments" not in message:
+        return False
+    files = message["attachments"]
+    if not isinstance(files, list):
+        raise InvalidPayload("attachments must be an array")
+    for file in files:
+        if not isinstance(file, dict):
+            raise InvalidPayload("each attachment is an object")
+        by_url = isinstance(file.get("url"), str) and file["url"].startswith(
+            ("http://", "https://")
+        )
+        by_id = all(isinstance(file.get(key), str) for key in ("fileName", "fileType", "fileId"))
+        if not (by_url or by_id):
+            raise InvalidPayload('an attachment needs a "url", or fileName, fileType and fileId')
+    return bool(files)
+
+
 def _v1_message(message: dict[str, Any]) -> tuple[Any, str, dict[str, Any] | None]:
+    _attachments(message)
     if isinstance(message.get("formData"), dict):
         return "form", "", _form_data(message["formData"])
-    if message.get("type") == EVENT_KIND and isinstance(message.get("val"), str):
-        return "event", message["val"], None
     if "text" not in message:
-        raise InvalidPayload("message.text is required")
+        raise InvalidPayload("message.text is required (V1 supports no events)")
     return "text", _utterance(message["text"]), None
 
 
@@ -56,9 +80,11 @@ def _v2_message(message: dict[str, Any]) -> tuple[Any, str, dict[str, Any] | Non
     if "val" not in message:
         raise InvalidPayload("message.val is required")
     val = message["val"]
+    if _attachments(message) and (kind != "text" or not isinstance(val, str) or not val.strip()):
+        raise InvalidPayload("with attachments, type is text and val is not blank")
     if kind in ("text", "template"):
         return "text", _utterance(val), None
-    if kind == EVENT_KIND and isinstance(val, str):
+    if kind == EVENT_KIND and val in EVENTS:
         return "event", val, None
     if kind == "formData" and isinstance(val, dict):
         return "form", "", _form_data(val)

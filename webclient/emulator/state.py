@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from webclient.emulator.demo_bot import Part
-from webclient.emulator.wire import BotMessage, TaskEnd
+from webclient.emulator.wire import DOCUMENTED, BotMessage, Style, TaskEnd
 
 # A transcript's key: bot id, the Web SDK's channel type (`ivr` or the instance id), user id.
 Conversation = tuple[str, str, str]
@@ -34,6 +34,7 @@ class PendingPoll:
     started: float
     parts: list[Part]
     task: TaskEnd | None
+    style: Style = DOCUMENTED
 
     @property
     def conversation(self) -> Conversation:
@@ -54,6 +55,7 @@ class PollResult:
     messages: list[BotMessage] = field(default_factory=list)
     task: TaskEnd | None = None
     next_poll_id: str | None = None
+    style: Style = DOCUMENTED
 
 
 @dataclass(frozen=True)
@@ -91,10 +93,11 @@ class EmulatorState:
         started: float,
         parts: list[Part],
         task: TaskEnd | None,
+        style: Style = DOCUMENTED,
     ) -> None:
         with self._lock:
             self._expire_polls()
-            self._polls[poll_id] = PendingPoll(*conversation, started, parts, task)
+            self._polls[poll_id] = PendingPoll(*conversation, started, parts, task, style)
 
     def take_poll(self, poll_id: str, bot_id: str, new_poll_id: str) -> PollResult:
         """Deliver what is ready, once; the rest moves on under `new_poll_id`."""
@@ -112,12 +115,18 @@ class EmulatorState:
             messages = [message for part in ready for message in part.messages]
             if rest:
                 self._polls[new_poll_id] = PendingPoll(
-                    *poll.conversation, poll.started, rest, poll.task
+                    *poll.conversation, poll.started, rest, poll.task, poll.style
                 )
                 return PollResult(
-                    True, poll.conversation, messages=messages, next_poll_id=new_poll_id
+                    True,
+                    poll.conversation,
+                    messages=messages,
+                    next_poll_id=new_poll_id,
+                    style=poll.style,
                 )
-            return PollResult(True, poll.conversation, messages=messages, task=poll.task)
+            return PollResult(
+                True, poll.conversation, messages=messages, task=poll.task, style=poll.style
+            )
 
     def _expire_polls(self) -> None:
         cutoff = time.monotonic() - POLL_LIFETIME

@@ -26,6 +26,7 @@ urlpatterns: list[URLPattern] = [
         views.chat_history,
         name="emulator-chathistory",
     ),
+    path("forms/<str:form_id>", views.hosted_form, name="emulator-hosted-form"),
     path("_control/fail-next", control.fail_next, name="emulator-fail-next"),
     path("_control/received", control.received, name="emulator-received"),
     path("_control/reset", control.reset, name="emulator-reset"),

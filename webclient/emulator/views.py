@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.html import format_html
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -32,26 +33,26 @@ BOT_ICON = (
 
 @csrf_exempt
 @require_POST
-async def v1_webhook(request: HttpRequest, bot_id: str, instance_id: str = "") -> JsonResponse:
+async def v1_webhook(request: HttpRequest, bot_id: str, instance_id: str = "") -> HttpResponse:
     return await _webhook(request, 1, bot_id, instance_id)
 
 
 @csrf_exempt
 @require_POST
-async def v2_webhook(request: HttpRequest, bot_id: str, instance_id: str = "") -> JsonResponse:
+async def v2_webhook(request: HttpRequest, bot_id: str, instance_id: str = "") -> HttpResponse:
     return await _webhook(request, 2, bot_id, instance_id)
 
 
 async def _webhook(
     request: HttpRequest, version: int, bot_id: str, instance_id: str
-) -> JsonResponse:
+) -> HttpResponse:
     channel = await channels.channel(bot_id, instance_id)
     if channel is None or channel.version != version:
         return wire.error_response(404, f"No V{version} webhook channel here")
     try:
         _, claims = authenticate(request.headers.get("Authorization"), [channel])
-    except InvalidToken:
-        return wire.error_response(401)
+    except InvalidToken as exc:
+        return _refused(exc)
     try:
         body: Any = json.loads(request.body)
         inbound = parse(body, version)
@@ -59,8 +60,8 @@ async def _webhook(
         return wire.error_response(400)
     try:
         check_identity(claims, inbound.user_id)
-    except InvalidToken:
-        return wire.error_response(401)
+    except InvalidToken as exc:
+        return _refused(exc)
     fault = injector.take(bot_id)
     if fault:
         state.record_request(bot_id, instance_id, inbound.user_id, fault.status, body)
@@ -76,18 +77,19 @@ async def poll(request: HttpRequest, bot_id: str, poll_id: str) -> JsonResponse:
         return wire.error_response(404, "No webhook channel here")
     try:
         authenticate(request.headers.get("Authorization"), candidates)
-    except InvalidToken:
-        return wire.error_response(401)
+    except InvalidToken as exc:
+        return _refused(exc)
     result = state.take_poll(poll_id, bot_id, wire.poll_id())
     if not result.found:
-        return wire.error_response(400, "No data found")
+        return wire.error_response(400, "No data found", traced=False)
     if result.in_progress:
         return wire.ok({"status": "Inprogress", "pollId": poll_id, "_v": "v2"})
     modes.remember_outgoing(result.conversation, result.messages)
     _, _, user_id = result.conversation
-    body = wire.v2_body(user_id, bot_id, result.messages, result.task)
+    body = wire.v2_body(user_id, bot_id, result.messages, result.task, result.style)
     if result.next_poll_id:
-        body["pollId"] = result.next_poll_id
+        # More is to come: the doc's "Sample response with messages and 'pollid'".
+        body = wire.with_poll_id(body, result.next_poll_id)
     return wire.ok(body)
 
 
@@ -143,8 +145,28 @@ async def _sdk_caller(request: HttpRequest, bot_id: str) -> tuple[Channel, dict]
         return wire.error_response(404, "No webhook channel here")
     try:
         return authenticate(request.headers.get("Authorization"), candidates)
-    except InvalidToken:
-        return wire.error_response(401)
+    except InvalidToken as exc:
+        return _refused(exc)
+
+
+@require_GET
+def hosted_form(request: HttpRequest, form_id: str) -> HttpResponse:
+    """Where an SDK-channel form's `formLink` points: Kore hosts the form page itself; the
+    emulator shows a stand-in that names the form."""
+    return HttpResponse(
+        format_html(
+            "<!doctype html><html lang=en><head><meta charset=utf-8>"
+            "<title>Form {}</title></head><body><h1>Kore-hosted form (emulated)</h1>"
+            "<p>Form <code>{}</code> is filled in on the platform's own page.</p></body></html>",
+            form_id,
+            form_id,
+        )
+    )
+
+
+def _refused(exc: InvalidToken) -> JsonResponse:
+    # Kore's jti refusals come as `{"errors": […]}` alone (sdk-security.md).
+    return wire.error_response(401, exc.msg, traced=exc.msg == "Invalid Access token")
 
 
 def _int_param(request: HttpRequest, name: str, default: int) -> int:

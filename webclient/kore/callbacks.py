@@ -1,9 +1,20 @@
 """Asynchronous bot messages the platform POSTs to our callback (POST_URL).
 
 Bodies: V1 `{"to", "from", "text"[, "form"]}`, a V1 task-end-only `{"to", "from",
-"endOfTask", …}`, and V2 `{"data": [...], "_v": "v2"[, "to"]}`. The platform may deliver the
-same message more than once (its retry policy is undocumented), so every delivery is stored
-at most once:
+"endOfTask", …}`, and V2 `{"data": [...], "_v": "v2"}` (Kore's documented V2 example names
+no user; some platforms add `to`).
+
+Routing: a body that names its user goes to that user's conversation. One that names
+nobody goes to the conversation it answers when that can be told: the only conversation of
+its bot awaiting an asynchronous answer: from the forward of a message until the bot's task
+for each message forwarded has ended (a body with `endOfTask`, which Kore sends as a message
+of its own), or KORE_CALLBACK_ROUTE_WINDOW passes without a callback (each callback renews
+it). Otherwise, or for a user with no conversation, the body
+is kept as an UndeliverableCallback (listed in the admin with its body, counted in
+/metrics as `undeliverable`, logged once at WARNING): never silently dropped.
+
+The platform may deliver the same message more than once (its retry policy is
+undocumented), so every delivery is stored at most once:
 - items with a platform `messageId` (V2) by that id, for ever;
 - items without one (V1) by a digest of the whole body together with the user message being
   answered (the newest one forwarded), within KORE_CALLBACK_DEDUP_WINDOW. The anchor keeps a
@@ -22,18 +33,19 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from webclient import logs, selectors, services
 from webclient.kore import outbox
 from webclient.kore.payloads import Answer, callback_user, parse_answer
-from webclient.models import Bot, Conversation
+from webclient.models import Bot, Conversation, UndeliverableCallback
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Received:
-    status: str  # "stored", "duplicate" or "ignored"
+    status: str  # "stored", "duplicate" or "undeliverable"
     stored: int = 0
     reason: str = ""
 
@@ -45,15 +57,27 @@ def delivery_key(body: dict[str, Any], anchor: int) -> str:
 
 
 def receive(bot: Bot, body: dict[str, Any]) -> Received:
-    """Store what a callback carries for the user it names; unknown users create nothing."""
+    """Store what a callback carries in the conversation it is for; keep what cannot be
+    routed."""
     user = callback_user(body)
-    if user is None:
-        log.warning("bot %s: callback without a recipient ignored", bot.slug)
-        return Received("ignored", reason="no_recipient")
-    conversation = selectors.conversation_find(bot_id=bot.pk, identity=user)
+    conversation = (
+        selectors.conversation_find(bot_id=bot.pk, identity=user)
+        if user is not None
+        else selectors.conversation_awaiting_callback(bot_id=bot.pk, now=timezone.now())
+    )
     if conversation is None:
-        log.warning("bot %s: callback for an unknown user ignored", bot.slug)
-        return Received("ignored", reason="unknown_user")
+        reason = (
+            UndeliverableCallback.Reason.NO_RECIPIENT
+            if user is None
+            else UndeliverableCallback.Reason.UNKNOWN_USER
+        )
+        kept = UndeliverableCallback.objects.create(
+            bot=bot, reason=reason, recipient=user or "", body=body
+        )
+        log.warning(
+            "bot %s: callback kept as undeliverable #%s (%s)", bot.slug, kept.pk, reason.label
+        )
+        return Received("undeliverable", reason=reason.value)
     logs.adopt_request_id(outbox.latest_forwarded_user_message(conversation=conversation))
     answer = parse_answer(body)
     if answer.events:
@@ -64,6 +88,14 @@ def receive(bot: Bot, body: dict[str, Any]) -> Received:
         stored = _store(conversation, body, answer)
         if answer.task_state:
             services.conversation_update(conversation=conversation, task_state=answer.task_state)
+        if "endOfTask" in answer.task_state or answer.events:
+            # The bot's task ended (or the session closed): one answer less to wait for.
+            services.conversation_callback_done(conversation=conversation)
+        else:
+            window = timedelta(seconds=settings.KORE_CALLBACK_ROUTE_WINDOW)
+            services.conversation_callback_renewed(
+                conversation=conversation, until=timezone.now() + window
+            )
         outbox.conversation_settle(conversation=conversation)
     if answer.items and not stored:
         return Received("duplicate")

@@ -1,9 +1,10 @@
 """Checking a bot's connection to the platform without talking to the bot.
 
-Shared by the admin's "Check connection" action and `manage.py check_upstream`. It issues a
-real token for the bot and makes one real call (through kore/client.py, no retries) that the
-platform must authenticate but that can reach no dialog, open no session and leave nothing in
-any user's history:
+Shared by the admin's "Check connection" action and `manage.py check_upstream`. It makes a
+real token for the bot, exactly as every upstream call does (webclient/kore/tokens.py: the
+signing algorithm, the RSA key, JWE, a fresh jti), and one real call (through
+kore/client.py, no retries) that the platform must authenticate but that can reach no
+dialog, open no session and leave nothing in any user's history:
 
 - V2: `GET …/chatbot/v2/webhook/<botId>/poll/<random pollId>`. A GET with no body, for a
   pollId that was never issued: the expected answer is 400 "No data found". 401 means the
@@ -28,12 +29,10 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 
-from webclient import sts
+from webclient import services
 from webclient.kore.client import Failure, KoreClient, KoreError, hook_url, poll_url
+from webclient.kore.tokens import CHECK_IDENTITY, Credentials
 from webclient.models import Bot
-
-# The user id the check's token names; no conversation is ever created for it.
-CHECK_IDENTITY = "kore-chat-connection-check"
 
 
 @dataclass(frozen=True)
@@ -53,10 +52,13 @@ def _verdict(bot: Bot, exc: KoreError) -> tuple[bool, str]:
             return True, f"Connected: the platform accepted the bot's token ({exc.status} {exc})."
         return False, f"The platform answered 400 {exc!s}; expected {expected!r}."
     if exc.status == 401:
-        return False, "The platform refused the token: check the client id and client secret."
+        return False, (
+            f"The platform refused the token ({exc}): check the client id, the client secret "
+            "or private key, the signing algorithm and the JWE settings."
+        )
     if exc.status == 404:
         return False, "The platform does not know this bot id (or has no such webhook channel)."
-    if exc.failure is Failure.NOT_ALLOWED:
+    if exc.failure in (Failure.NOT_ALLOWED, Failure.SETTINGS):
         return False, f"Not checked: {exc}"
     if exc.failure is Failure.CONNECT:
         return False, f"The platform could not be reached: {exc}"
@@ -65,7 +67,7 @@ def _verdict(bot: Bot, exc: KoreError) -> tuple[bool, str]:
     return False, f"Unexpected answer ({exc.status or exc.failure.value}): {exc}"
 
 
-async def _probe(bot: Bot, token: str) -> CheckResult:
+async def _probe(bot: Bot, credentials: Credentials) -> CheckResult:
     body: dict[str, Any] | None = None
     if bot.api_version == Bot.ApiVersion.V2:
         method, url = "GET", poll_url(bot, uuid.uuid4().hex)
@@ -74,7 +76,7 @@ async def _probe(bot: Bot, token: str) -> CheckResult:
     client = KoreClient()
     started = time.perf_counter()
     try:
-        await client.probe(bot, method, url, token, body)
+        await client.probe(bot, method, url, credentials, body)
     except KoreError as exc:
         ok, summary = _verdict(bot, exc)
         status = exc.status
@@ -87,6 +89,8 @@ async def _probe(bot: Bot, token: str) -> CheckResult:
 
 
 def connection_check(bot: Bot) -> CheckResult:
-    """One harmless, authenticated call to the bot's platform, and what it tells."""
-    token = sts.token_issue(bot=bot, identity=CHECK_IDENTITY, anonymous=False).jwt
-    return async_to_sync(_probe)(bot, token)
+    """One harmless, authenticated call to the bot's platform, and what it tells (kept on
+    the bot: its admin page shows the last result)."""
+    result = async_to_sync(_probe)(bot, Credentials(bot, CHECK_IDENTITY))
+    services.bot_check_record(bot=bot, ok=result.ok, summary=result.summary)
+    return result

@@ -22,6 +22,7 @@ import httpx
 from django.conf import settings
 
 from webclient import metrics
+from webclient.kore.tokens import Credentials, TokenSettingsError
 from webclient.models import Bot
 from webclient.security.upstream import UpstreamNotAllowed, check_upstream
 
@@ -35,6 +36,7 @@ class Failure(enum.Enum):
     TIMEOUT = "timeout"  # no answer in time; the platform may have acted
     CONNECT = "connect"  # refused or unreachable; nothing was sent
     NOT_ALLOWED = "not_allowed"  # the upstream URL is refused by our settings
+    SETTINGS = "settings"  # the bot's token settings cannot make a token (a key is missing)
     BAD_ANSWER = "bad_answer"  # 2xx but not a JSON object
 
 
@@ -125,25 +127,50 @@ class KoreClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def send(self, bot: Bot, body: Mapping[str, Any], token: str) -> dict[str, Any]:
-        return await self._with_retries(bot, "POST", hook_url(bot), token, body)
+    async def send(
+        self,
+        bot: Bot,
+        body: Mapping[str, Any],
+        credentials: Credentials,
+        *,
+        acknowledgement: bool = False,
+    ) -> dict[str, Any]:
+        """POST a user message. With `acknowledgement` (asynchronous bots) any 2xx is the
+        platform's acceptance, whatever its body: Kore documents an empty one for V1."""
+        return await self._with_retries(
+            bot, "POST", hook_url(bot), credentials, body, acknowledgement=acknowledgement
+        )
 
-    async def poll(self, bot: Bot, poll_id: str, token: str) -> dict[str, Any]:
-        return await self._with_retries(bot, "GET", poll_url(bot, poll_id), token, None)
+    async def poll(self, bot: Bot, poll_id: str, credentials: Credentials) -> dict[str, Any]:
+        return await self._with_retries(bot, "GET", poll_url(bot, poll_id), credentials, None)
 
     async def probe(
-        self, bot: Bot, method: str, url: str, token: str, body: Mapping[str, Any] | None
+        self,
+        bot: Bot,
+        method: str,
+        url: str,
+        credentials: Credentials,
+        body: Mapping[str, Any] | None,
     ) -> dict[str, Any]:
         """One call, no retries: the admin's and check_upstream's connection check."""
-        return await self._call(bot, method, url, token, body)
+        return await self._call(bot, method, url, credentials, body)
 
     async def _with_retries(
-        self, bot: Bot, method: str, url: str, token: str, body: Mapping[str, Any] | None
+        self,
+        bot: Bot,
+        method: str,
+        url: str,
+        credentials: Credentials,
+        body: Mapping[str, Any] | None,
+        *,
+        acknowledgement: bool = False,
     ) -> dict[str, Any]:
         attempt = 0
         while True:
             try:
-                return await self._call(bot, method, url, token, body)
+                return await self._call(
+                    bot, method, url, credentials, body, acknowledgement=acknowledgement
+                )
             except KoreError as exc:
                 attempt += 1
                 if attempt > settings.KORE_MAX_RETRIES or not exc.retryable(
@@ -165,22 +192,43 @@ class KoreClient:
                 await asyncio.sleep(delay)
 
     async def _call(
-        self, bot: Bot, method: str, url: str, token: str, body: Mapping[str, Any] | None
+        self,
+        bot: Bot,
+        method: str,
+        url: str,
+        credentials: Credentials,
+        body: Mapping[str, Any] | None,
+        *,
+        acknowledgement: bool = False,
     ) -> dict[str, Any]:
         try:
             with metrics.upstream_call(bot.slug, method):
-                return await self._call_once(bot, method, url, token, body)
+                return await self._call_once(
+                    bot, method, url, credentials, body, acknowledgement=acknowledgement
+                )
         except KoreError as exc:
             metrics.upstream_failed(bot.slug, exc.status or exc.failure.value)
             raise
 
     async def _call_once(
-        self, bot: Bot, method: str, url: str, token: str, body: Mapping[str, Any] | None
+        self,
+        bot: Bot,
+        method: str,
+        url: str,
+        credentials: Credentials,
+        body: Mapping[str, Any] | None,
+        *,
+        acknowledgement: bool,
     ) -> dict[str, Any]:
         try:
             check_upstream(bot.upstream_url)
         except UpstreamNotAllowed as exc:
             raise KoreError(str(exc), failure=Failure.NOT_ALLOWED) from None
+        try:
+            # A new token for every attempt: Kore refuses a replayed jti.
+            token = credentials.fresh()
+        except TokenSettingsError as exc:
+            raise KoreError(str(exc), failure=Failure.SETTINGS) from None
         try:
             response = await self._http.request(
                 method, url, json=body, headers={"Authorization": f"bearer {token}"}
@@ -207,11 +255,15 @@ class KoreClient:
         try:
             answer = response.json()
         except ValueError:
+            if acknowledgement:
+                return {}
             raise KoreError(
                 "The bot platform answered with something that is not JSON.",
                 failure=Failure.BAD_ANSWER,
             ) from None
         if not isinstance(answer, dict):
+            if acknowledgement:
+                return {}
             raise KoreError(
                 "The bot platform answered with an unexpected shape.", failure=Failure.BAD_ANSWER
             )

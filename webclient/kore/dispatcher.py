@@ -36,12 +36,14 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
-from webclient import logs, services, sts
+from webclient import attachments, logs, services, sts
 from webclient.dbthreads import DbThreads
 from webclient.kore import outbox
 from webclient.kore.client import Failure, KoreClient, KoreError
-from webclient.kore.payloads import Answer, parse_answer, request_body
+from webclient.kore.payloads import Answer, forwarded_upstream, parse_answer, request_body
+from webclient.kore.tokens import Credentials
 from webclient.models import Bot, Message
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,8 @@ def failure_reason(exc: KoreError) -> str:
             "This bot's platform address is not allowed by the server's settings. "
             "An administrator has to fix the bot settings."
         )
+    if exc.failure is Failure.SETTINGS:
+        return "This bot's signing settings are incomplete. An administrator has to fix them."
     if exc.failure is Failure.CONNECT:
         return "The bot platform could not be reached. Please try again later."
     if exc.failure is Failure.TIMEOUT or exc.status == 504:
@@ -251,6 +255,7 @@ def _expire() -> None:
         log.warning("%d message(s) interrupted mid-forward were failed", failed)
     outbox.conversations_settle_stale(idle=timedelta(seconds=settings.KORE_POLL_DEADLINE))
     outbox.callback_deliveries_forget(window=timedelta(seconds=settings.KORE_CALLBACK_DEDUP_WINDOW))
+    attachments.attachments_unsent_sweep()
 
 
 class Exchange:
@@ -266,9 +271,13 @@ class Exchange:
         self.conversation = message.conversation
         self.bot: Bot = self.conversation.bot
         self.inflight = inflight
-        self.token = sts.token_issue(
-            bot=self.bot, identity=self.conversation.identity, anonymous=False
-        ).jwt
+        # Each call (retries and polls too) gets a fresh token from these.
+        self.credentials = Credentials(
+            self.bot,
+            self.conversation.identity,
+            anonymous=self.bot.anonymous_users_anonymous
+            and self.conversation.identity.startswith(sts.ANONYMOUS_PREFIX),
+        )
 
     @property
     def is_closure(self) -> bool:
@@ -278,16 +287,27 @@ class Exchange:
     async def run(self) -> bool:
         """Forward the message and store what the bot answers; True when the answer's
         transaction let go of the conversation (nothing else waits)."""
-        body = request_body(self.bot, self.conversation, self.message)
+        if not forwarded_upstream(self.bot, self.message):
+            # An event a V1 bot does not take: nothing goes upstream.
+            await self.db.run(self._keep_local)
+            return False
+        body = await self.db.run(request_body, self.bot, self.conversation, self.message)
+        is_async = self.bot.mode == Bot.Mode.ASYNC
+        if is_async:
+            # Callbacks naming no user may come here from now on: the first one can come
+            # before the acknowledgement does.
+            await self.db.run(self._callbacks_awaited)
         try:
-            raw = await self.client.send(self.bot, body, self.token)
+            raw = await self.client.send(self.bot, body, self.credentials, acknowledgement=is_async)
         except KoreError as exc:
             self._log_failure(exc)
             await self.db.run(_fail, self.message, failure_reason(exc))
+            if is_async:
+                await self.db.run(self._callbacks_done)
             return False
         self.inflight.discard(self.message.pk)
         answer = parse_answer(raw)
-        if self.bot.mode == Bot.Mode.ASYNC:
+        if is_async:
             # The bot's messages arrive on our callback, which settles `pending`.
             await self.db.run(self._store_ack, answer)
             return False
@@ -324,7 +344,7 @@ class Exchange:
                 return False
             await asyncio.sleep(min(interval, remaining))
             try:
-                polled = parse_answer(await self.client.poll(self.bot, poll_id, self.token))
+                polled = parse_answer(await self.client.poll(self.bot, poll_id, self.credentials))
             except KoreError as exc:
                 if exc.no_data:
                     # Each pollId delivers once; "No data found" means nothing more is due.
@@ -386,6 +406,21 @@ class Exchange:
                 log.warning("message %s was answered after its lease lapsed", self.message.pk)
             services.bot_messages_store(conversation=self.conversation, items=answer.items)
             self._closed(answer)
+
+    def _callbacks_awaited(self) -> None:
+        until = timezone.now() + timedelta(seconds=settings.KORE_CALLBACK_ROUTE_WINDOW)
+        services.conversation_callback_awaited(conversation=self.conversation, until=until)
+
+    def _callbacks_done(self) -> None:
+        services.conversation_callback_done(conversation=self.conversation)
+
+    def _keep_local(self) -> None:
+        with transaction.atomic():
+            if outbox.user_message_sent(message=self.message) and self.is_closure:
+                outbox.conversation_session_closed(
+                    conversation=self.conversation, message=self.message, ignored=False
+                )
+            outbox.conversation_settle(conversation=self.conversation)
 
     def _closed(self, answer: Answer) -> None:
         """A SESSION_CLOSURE the platform took: tell the user the session ended."""

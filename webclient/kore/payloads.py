@@ -1,11 +1,20 @@
 """Kore wire shapes: build V1/V2 request bodies, and normalise every answer shape.
 
+Requests follow the request tables of Kore's "Adding WebHook as a channel"
+(Koredotcom/docs docs/xo/channels/add-webhook-channel.md): V1 `message.text` and top-level
+`userLevelTags`/`sessionLevelTags`/`messageLevelTags`; V2 `message.type`/`val`, `metaTags`,
+`interactiveLanguage`; attachments as objects (`{"url"}`, with the file's name and type),
+and a V2 message with attachments is of type `text` with a `val` that is never blank. V1
+documents no events ("Not supported"): they are forwarded only to bots set to send them.
+
 Answers arrive as V1 `{"text": …}` (a string, an object or a list of either), V2
 `{"data": [{"val": …}]}`, V2 poll states, and the same bodies POSTed to our callback. Items
 that are JSON strings (sometimes HTML-entity escaped) hold template objects; they are parsed
 when they parse and kept as plain text otherwise. A Digital Form (`form.formDef`) travels
-with the text that introduces it as one `{"text", "form"}` item, in V1 as in V2. Event items
-(`SESSION_CLOSURE_SUCCESS`…) are platform signals, not bot messages: they go to `events`.
+with the text that introduces it as one `{"text", "form"}` item, in V1 as in V2: Kore
+documents it at the top level (`{"text": [], "form": …}`), beside `text` or `data`; a form
+inside a V2 item's `val` is read too. Event items (`SESSION_CLOSURE_SUCCESS`…) are platform
+signals, not bot messages: they go to `events`.
 """
 
 from __future__ import annotations
@@ -15,7 +24,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, NotRequired, TypedDict, cast
 
-from webclient.attachments import upstream_links
+from webclient.attachments import upstream_attachments
 from webclient.forms import FormData
 from webclient.models import Bot, Conversation, Message
 from webclient.page_context import upstream_context
@@ -36,18 +45,24 @@ class UpstreamFormData(FormData):
     meta: dict[str, Any]
 
 
+class Attachment(TypedDict):
+    url: str
+    fileName: str
+    fileType: str
+
+
 class V1Message(TypedDict, total=False):
     text: str
     formData: UpstreamFormData
     type: str  # "event", with `val`: what Kore's Web SDK sends to V1 URLs
     val: str
-    attachments: list[str]
+    attachments: list[Attachment]
 
 
 class V2Message(TypedDict):
     type: str  # "text", "formData" or "event"
     val: str | UpstreamFormData
-    attachments: NotRequired[list[str]]
+    attachments: NotRequired[list[Attachment]]
 
 
 class Party(TypedDict):
@@ -69,13 +84,20 @@ RequestBody = TypedDict(
         "session": Session,
         "from": Sender,
         "to": Party,
-        "preferredChannelForResponse": str,
+        "preferredChannelForResponse": NotRequired[str],
+        "interactiveLanguage": NotRequired[str],
         "message": V1Message | V2Message,
         "customData": NotRequired[dict[str, Any]],
         "metaTags": NotRequired[dict[str, Any]],
+        "userLevelTags": NotRequired[Any],
+        "sessionLevelTags": NotRequired[Any],
+        "messageLevelTags": NotRequired[Any],
         "mergeIdentity": NotRequired[bool],
     },
 )
+
+# V1's request table lists the tags at the top level and has no `metaTags`.
+V1_TAGS = ("userLevelTags", "sessionLevelTags", "messageLevelTags")
 
 
 @dataclass
@@ -87,22 +109,46 @@ class Answer:
     in_progress: bool = False
 
 
+def forwarded_upstream(bot: Bot, message: Message) -> bool:
+    """Whether the message goes to the platform: events go to V1 bots only when set to."""
+    data = message.data or {}
+    is_event = isinstance(data, dict) and "event" in data
+    return not is_event or bot.api_version == Bot.ApiVersion.V2 or bot.send_v1_events
+
+
 def request_body(bot: Bot, conversation: Conversation, message: Message) -> RequestBody:
     sent = cast(UserBody, message.data or {})
+    v1 = bot.api_version == Bot.ApiVersion.V1
     body: RequestBody = {
         "session": {"new": not conversation.session_started},
         "from": {"id": conversation.identity, "userInfo": {}},
         "to": {"id": bot.bot_id},
-        "preferredChannelForResponse": "rtm",
-        "message": _v1_message(sent) if bot.api_version == Bot.ApiVersion.V1 else _v2_message(sent),
+        "message": _v1_message(sent) if v1 else _v2_message(sent),
     }
+    if bot.preferred_channel:
+        body["preferredChannelForResponse"] = bot.preferred_channel
+    if not v1 and sent.get("language"):
+        body["interactiveLanguage"] = sent["language"]
     if "attachments" in sent:
-        body["message"]["attachments"] = upstream_links(sent["attachments"])
+        body["message"]["attachments"] = cast(
+            list[Attachment],
+            upstream_attachments(conversation_id=conversation.pk, keys=sent["attachments"]),
+        )
+        if not v1 and not str(body["message"]["val"]).strip():
+            # Kore: with attachments, `val` "cannot be blank".
+            body["message"]["val"] = ", ".join(
+                a["fileName"] for a in body["message"]["attachments"]
+            )
     context = upstream_context(bot, sent.get("pageContext"))
     if "customData" in context:
         body["customData"] = context["customData"]
     if "metaTags" in context:
-        body["metaTags"] = context["metaTags"]
+        if v1:
+            for tag in V1_TAGS:
+                if tag in context["metaTags"]:
+                    body[tag] = context["metaTags"][tag]  # type: ignore[literal-required]
+        else:
+            body["metaTags"] = context["metaTags"]
     if bot.merge_identity:
         body["mergeIdentity"] = True
     return body
@@ -157,6 +203,14 @@ def _form(body: dict[str, Any]) -> dict[str, Any] | None:
     return form if isinstance(form, dict) and isinstance(form.get("formDef"), dict) else None
 
 
+def _with_form(items: list[Any], form: dict[str, Any]) -> None:
+    """The form belongs with the text that introduces it, as one item."""
+    if items and isinstance(items[-1], str):
+        items[-1] = {"text": items[-1], "form": form}
+    else:
+        items.append({"form": form})
+
+
 def _v2_entries(answer: Answer, data: list[Any]) -> None:
     for entry in data:
         if not isinstance(entry, dict):
@@ -176,12 +230,17 @@ def _v1_items(answer: Answer, body: dict[str, Any]) -> None:
     items = _text_items(body.get("text"))
     form = _form(body)
     if form is not None:
-        # The form belongs with the text that introduces it, as V2 sends them.
-        if items and isinstance(items[-1], str):
-            items[-1] = {"text": items[-1], "form": form}
-        else:
-            items.append({"form": form})
+        _with_form(items, form)
     answer.items.extend(BotItem(item) for item in items)
+
+
+def _top_level_form(answer: Answer, form: dict[str, Any]) -> None:
+    """A form beside `data`: with the last text item when it is one, else on its own."""
+    last = answer.items[-1] if answer.items else None
+    if last is not None and isinstance(last.item, str):
+        answer.items[-1] = BotItem({"text": last.item, "form": form}, last.platform_message_id)
+    else:
+        answer.items.append(BotItem({"form": form}))
 
 
 def parse_answer(body: dict[str, Any]) -> Answer:
@@ -193,13 +252,17 @@ def parse_answer(body: dict[str, Any]) -> Answer:
     data = body.get("data")
     if isinstance(data, list):
         _v2_entries(answer, data)
+        form = _form(body)
+        if form is not None:
+            _top_level_form(answer, form)
     else:
         _v1_items(answer, body)
     return answer
 
 
 def callback_user(body: dict[str, Any]) -> str | None:
-    """Whom a callback is for: `to` as a string or `{"id": …}` (V2's shape is undocumented)."""
+    """Whom a callback is for: `to` as a string (V1's documented example) or `{"id": …}`.
+    Kore's documented V2 body names nobody: None."""
     to = body.get("to")
     if isinstance(to, dict):
         to = to.get("id")

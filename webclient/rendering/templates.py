@@ -517,6 +517,21 @@ def build_attachment(p: Context) -> Context:
     return {"text": fmt(p.get("text")), "files": files}
 
 
+def form_link_title(p: Context) -> str:
+    form = mapping(p.get("formData"))
+    name = text(form.get("formName") or form.get("formTitle") or form.get("name"), 100)
+    return f"Open the form: {name}" if name else "Open the form"
+
+
+def build_form_link(p: Context) -> Context:
+    """A Digital Form as the SDK channel sends it (`iframe`, `formData.formLink`): a link
+    button that opens the platform's hosted form in a new tab; never a frame of it."""
+    url = safe_link(mapping(p.get("formData")).get("formLink"))
+    title = form_link_title(p)
+    button = {"kind": "link" if url else "text", "title": title, "url": url}
+    return {"text": fmt(p.get("text")), "buttons": [button]}
+
+
 BUILDERS: dict[str, Builder] = {
     "button": build_button,
     "quick_replies": build_quick_replies,
@@ -543,6 +558,7 @@ BUILDERS: dict[str, Builder] = {
     "radioOptionTemplate": build_radio_options,
     "live_agent": build_live_agent,
     "attachment": build_attachment,
+    "iframe": build_form_link,
 }
 # Only a typing indicator: nothing to show in the transcript.
 SILENT_TYPES = frozenset({"wait_for_response"})
@@ -550,6 +566,8 @@ SILENT_TYPES = frozenset({"wait_for_response"})
 
 def template_plain_text(payload: Context) -> str:
     """The payload's own words for the `text` fallback (screen readers, notifications)."""
+    if "formData" in payload and text(payload.get("template_type")) == "iframe":
+        return form_link_title(payload)
     for key in ("text_message", "text", "heading", "title", "description"):
         value = payload.get(key)
         # Kore's samples put the literal "display" in `text` of picker templates.

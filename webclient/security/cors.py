@@ -12,6 +12,7 @@ bypasses the middleware, calls the same two functions (webclient/api/longpoll.py
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -176,3 +177,38 @@ class BotCorsMiddleware(CorsMiddleware):
 
     def check_signal(self, request: HttpRequest) -> bool:
         return bool(getattr(request, "_kc_cors_allowed", False)) or super().check_signal(request)
+
+
+@dataclass(frozen=True)
+class EmbedRefusal:
+    """Why a page may not show a bot's chat in its frame, in the site owner's words."""
+
+    code: str
+    message: str
+
+
+def embed_refusal(slug: str, parent: str, own: set[str]) -> EmbedRefusal | None:
+    """Why embed.js on the page at origin `parent` would get no chat for bot `slug`, or None.
+
+    `parent` is what embed.js says the page's origin is: only a hint for the message, since
+    the browser enforces frame-ancestors on the chat page whatever a URL claims.
+    """
+    slug = slug or settings.DEFAULT_BOT
+    bot = Bot.objects.filter(slug=slug).first()
+    if bot is None:
+        return EmbedRefusal(
+            "unknown_bot", f'There is no bot "{slug}" on this server: check data-bot.'
+        )
+    if not bot.enabled:
+        return EmbedRefusal(
+            "bot_disabled", f'Bot "{slug}" is disabled: enable it in the admin to show it.'
+        )
+    site = normalise(parent)
+    if parent and site not in own and not bot_allows(bot, site):
+        shown = site or parent[:100]
+        return EmbedRefusal(
+            "origin_not_allowed",
+            f'This site ({shown}) is not allowed to show bot "{slug}": add {shown} under '
+            "the bot's Allowed origins in the admin.",
+        )
+    return None

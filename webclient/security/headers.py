@@ -3,8 +3,10 @@
 No inline script anywhere (`script-src 'self'`): the widget, the admin and the gallery
 load their scripts from files. Bot content is sanitised server-side and may show images
 and media from any web host. The chat page may be framed by the bot's allowed origins
-(embed.js puts it in an iframe); every other page by nobody. X-Content-Type-Options,
-Referrer-Policy, HSTS and secure cookies come from Django's SecurityMiddleware settings.
+(embed.js puts it in an iframe); the notice shown instead of the chat when a page may not
+show it, which has nothing to act on or hide, by any page; every other page by nobody.
+X-Content-Type-Options, Referrer-Policy, HSTS and secure cookies come from Django's
+SecurityMiddleware settings.
 """
 
 from __future__ import annotations
@@ -51,6 +53,13 @@ def apply(response: HttpResponseBase, frame_ancestors: str) -> HttpResponseBase:
             [*BASE_POLICY, f"frame-ancestors {frame_ancestors}"]
         )
     return response
+
+
+def framable_by_anyone(response: HttpResponseBase) -> HttpResponseBase:
+    """A page with nothing to act on or hide (the embed's refusal notice): any page may
+    frame it."""
+    _allow_framing(response)
+    return apply(response, "*")
 
 
 def _allow_framing(response: HttpResponseBase) -> None:

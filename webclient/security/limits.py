@@ -1,7 +1,9 @@
 """Caps on what a request may carry: body size (413) and JSON nesting depth (400).
 
-Body caps (API_MAX_BODY_BYTES on /api/, KORE_CALLBACK_MAX_BYTES on /hooks/) are checked
-before any view reads the body (webclient/api/middleware.py applies `too_large`). Nesting
+Body caps (API_MAX_BODY_BYTES on /api/, KORE_CALLBACK_MAX_BYTES on /hooks/, MAX_BODY_BYTES
+elsewhere) are checked as the body arrives under ASGI (webclient/api/bodycap.py), and again
+before any view reads it (webclient/api/middleware.py applies `too_large`, which is what
+the WSGI development server has). Nesting
 is checked before parsing: Python's json module recurses once per level, and a body of 64 KB
 of "[" would otherwise end in RecursionError, a 500.
 
@@ -39,14 +41,15 @@ _OPENING = frozenset("[{")
 MULTIPART_OVERHEAD = 64 * 1024
 
 
-def body_cap(path: str) -> int | None:
+def body_cap(path: str) -> int:
+    """The most bytes of body a request to `path` may carry."""
     if path == "/api/v1/attachments":
         return int(settings.ATTACHMENT_MAX_BYTES) + MULTIPART_OVERHEAD
     if path.startswith("/api/"):
         return int(settings.API_MAX_BODY_BYTES)
     if path.startswith("/hooks/"):
         return int(settings.KORE_CALLBACK_MAX_BYTES)
-    return None
+    return int(settings.MAX_BODY_BYTES)
 
 
 def body_size(request: HttpRequest) -> int:
@@ -70,13 +73,15 @@ def body_size(request: HttpRequest) -> int:
     return declared
 
 
-def too_large(request: HttpRequest) -> ApplicationError | None:
-    cap = body_cap(request.path)
-    if cap is None or body_size(request) <= cap:
-        return None
+def body_too_large(cap: int) -> ApplicationError:
     return ApplicationError(
         "body_too_large", f"The body is larger than {cap} bytes.", Kind.TOO_LARGE
     )
+
+
+def too_large(request: HttpRequest) -> ApplicationError | None:
+    cap = body_cap(request.path)
+    return body_too_large(cap) if body_size(request) > cap else None
 
 
 def json_depth_exceeds(text: str, limit: int) -> bool:

@@ -5,7 +5,8 @@ The rules and their counting live here; the API applies them as DRF throttles
 `count_callback_refusal`, and that layer counts what was refused in the metrics.
 
 The default cache is per process (locmem): a deployment with several processes needs a
-shared cache (Redis, Memcached, the database cache) or each process counts on its own.
+shared cache (Redis, Memcached, the database cache) or each process counts on its own. While
+a shared cache is down, each process counts on its own too (webclient/sharedcache.py).
 Limits are per minute-long window by default and come from the environment
 (RATELIMIT_* settings); a limit of 0 switches that rule off.
 """
@@ -18,11 +19,12 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import BaseCache, cache, caches
 from django.http import HttpRequest
 
 from webclient.errors import ApplicationError, Kind
 from webclient.security.proxies import client_address
+from webclient.sharedcache import SharedCacheDown, attempt
 
 
 def rate_limited(retry_after: int) -> ApplicationError:
@@ -78,6 +80,17 @@ def _seconds_left(start: int, now: float) -> int:
     return max(1, math.ceil(start + settings.RATELIMIT_WINDOW - now))
 
 
+def _increment(counters: BaseCache, cache_key: str, timeout: int) -> int:
+    if counters.add(cache_key, 1, timeout=timeout):
+        return 1
+    try:
+        return int(counters.incr(cache_key))
+    except ValueError:
+        # The entry expired between add() and incr(): this request opens a new window.
+        counters.set(cache_key, 1, timeout=timeout)
+        return 1
+
+
 def count(rule: Rule, key: str) -> int | None:
     """Count one request against `rule` for `key`.
 
@@ -88,15 +101,11 @@ def count(rule: Rule, key: str) -> int | None:
     start, now = _window()
     cache_key = _cache_key(rule, key, start)
     timeout = settings.RATELIMIT_WINDOW + 1
-    if cache.add(cache_key, 1, timeout=timeout):
-        used = 1
-    else:
-        try:
-            used = cache.incr(cache_key)
-        except ValueError:
-            # The entry expired between add() and incr(): this request opens a new window.
-            cache.set(cache_key, 1, timeout=timeout)
-            used = 1
+    try:
+        used = attempt(lambda: _increment(cache, cache_key, timeout))
+    except SharedCacheDown:
+        # Counted in this process alone until the shared cache returns (sharedcache.py).
+        used = _increment(caches["local"], cache_key, timeout)
     if used > rule.limit:
         return _seconds_left(start, now)
     return None

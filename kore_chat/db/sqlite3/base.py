@@ -2,7 +2,7 @@
 
 SQLite lets one writer in at a time. A second `BEGIN IMMEDIATE` waits in SQLite's busy
 handler, which sleeps and retries with sleeps growing to 100 ms; under load, writes then
-queue with idle gaps between them (issue 13: throughput flat at ~35 messages a second and
+queue with idle gaps between them (measured: throughput flat at ~35 messages a second and
 round trips of seconds with 200 conversations). Here the threads of one process wait on a
 lock instead and get in as soon as the writer before them commits. Writers in other
 processes still meet the busy handler. Waiting longer than the database's `timeout` fails

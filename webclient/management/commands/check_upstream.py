@@ -1,10 +1,12 @@
 """`manage.py check_upstream <slug>`: the admin's "Check connection", from a shell.
 
-Exits 1 when the check fails, so a deploy script can stop on it.
+Exits 1 when the check fails, so a deploy script can stop on it. Its output is its own
+lines: the HTTP client's per-request INFO line (the same request, said again) is left out.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -23,7 +25,13 @@ class Command(BaseCommand):
         bot = Bot.objects.filter(slug=options["slug"]).first()
         if bot is None:
             raise CommandError(f"There is no bot {options['slug']!r}.")
-        result = connection_check(bot)
+        client_log = logging.getLogger("httpx")
+        level = client_log.level
+        client_log.setLevel(max(logging.WARNING, level))
+        try:
+            result = connection_check(bot)
+        finally:
+            client_log.setLevel(level)
         status = f"HTTP {result.status}" if result.status else "no HTTP status"
         line = f"{bot.slug}: {result.method} {result.url}: {status}, {result.elapsed_ms} ms"
         self.stdout.write(line)

@@ -2,13 +2,17 @@
 
 Every setting comes from a flag or, when the flag is absent, from the environment
 (BOT_SLUG, BOT_NAME, BOT_ID, BOT_CLIENT_ID, BOT_API_VERSION, BOT_MODE, BOT_UPSTREAM_URL,
-BOT_HOOK_INSTANCE_ID, BOT_IDENTITY_MODE, BOT_ALLOWED_ORIGINS — comma-separated).
+BOT_HOOK_INSTANCE_ID, BOT_IDENTITY_MODE, BOT_JWT_ALGORITHM, BOT_JWE_ALG, BOT_JWE_ENC,
+BOT_PREFERRED_CHANNEL, BOT_ALLOWED_ORIGINS — comma-separated).
 
 Secrets are never flag values (they would show in `ps` and shell history): each comes from
-an environment variable (BOT_CLIENT_SECRET, BOT_CALLBACK_SECRET, BOT_IDENTITY_SECRET, or the
-variable --client-secret-env… names) or a file (--client-secret-file…, or BOT_…_FILE). A
-missing callback secret is generated. Nothing printed or logged contains a secret: the
-POST_URL is shown masked (the admin's bot page reveals it).
+an environment variable (BOT_CLIENT_SECRET, BOT_CALLBACK_SECRET, BOT_IDENTITY_SECRET,
+BOT_JWT_PRIVATE_KEY — the PEM RSA key of RS256/RS512 apps —, or the variable
+--client-secret-env… names) or a file (--client-secret-file…, --jwt-private-key-file, or
+BOT_…_FILE). A missing callback secret is generated. Kore's JWE public key (a JWK, JSON) is
+not secret; it comes from --jwe-public-key-file or $BOT_JWE_PUBLIC_KEY and turns JWE on.
+Nothing printed or logged contains a secret: the POST_URL is shown masked (the admin's bot
+page reveals it).
 
 The values go through the admin's own form (webclient.admin.BotForm), so a bot made here
 passes exactly the checks an admin's would: key lengths, callback secret shape, origins,
@@ -44,12 +48,19 @@ PLAIN = {
     "upstream_url": ("BOT_UPSTREAM_URL", "upstream_url"),
     "hook_instance_id": ("BOT_HOOK_INSTANCE_ID", "hook_instance_id"),
     "identity_mode": ("BOT_IDENTITY_MODE", "identity_mode"),
+    "jwt_algorithm": ("BOT_JWT_ALGORITHM", "jwt_algorithm"),
+    "jwe_alg": ("BOT_JWE_ALG", "jwe_alg"),
+    "jwe_enc": ("BOT_JWE_ENC", "jwe_enc"),
+    "preferred_channel": ("BOT_PREFERRED_CHANNEL", "preferred_channel"),
 }
 SECRETS = {
     "client_secret": "BOT_CLIENT_SECRET",
     "callback_secret": "BOT_CALLBACK_SECRET",
     "identity_secret": "BOT_IDENTITY_SECRET",
+    "jwt_private_key": "BOT_JWT_PRIVATE_KEY",
 }
+# preferredChannelForResponse given as this sends none.
+NO_PREFERRED_CHANNEL = "none"
 
 
 def secret_from(*, env_name: str | None, file: str | None, default_env: str) -> str:
@@ -65,6 +76,15 @@ def secret_from(*, env_name: str | None, file: str | None, default_env: str) -> 
         except OSError as exc:
             raise CommandError(f"Cannot read the secret file {path}: {exc.strerror}") from None
     return os.environ.get(default_env, "").strip()
+
+
+def _jwe_public_key(path: str | None) -> str:
+    if path:
+        try:
+            return Path(path).read_text().strip()
+        except OSError as exc:
+            raise CommandError(f"Cannot read the JWE public key {path}: {exc.strerror}") from None
+    return os.environ.get("BOT_JWE_PUBLIC_KEY", "").strip()
 
 
 class Command(BaseCommand):
@@ -88,6 +108,21 @@ class Command(BaseCommand):
             parser.add_argument(
                 f"--{flag}-file", metavar="PATH", help=f"Read it from this file (${env}_FILE)."
             )
+        parser.add_argument(
+            "--jwe-public-key-file",
+            metavar="PATH",
+            help="Kore's JWE public key (the JWK it shows, JSON); turns JWE on. Default: "
+            "$BOT_JWE_PUBLIC_KEY (the JSON itself).",
+        )
+        parser.add_argument("--no-jwe", action="store_true", help="Turn JWE off.")
+        parser.add_argument(
+            "--send-v1-events", action="store_true", help="Send events to a V1 bot anyway."
+        )
+        parser.add_argument(
+            "--anonymous-users-anonymous",
+            action="store_true",
+            help="Send isAnonymous: true for visitors the server names.",
+        )
         parser.add_argument("--disabled", action="store_true", help="Create it switched off.")
         parser.add_argument(
             "--update", action="store_true", help="Change the bot if the slug exists."
@@ -119,6 +154,16 @@ class Command(BaseCommand):
             data["allowed_origins"] = "\n".join(o.strip() for o in origins)
         if options["disabled"]:
             data["enabled"] = False
+        if data.get("preferred_channel") == NO_PREFERRED_CHANNEL:
+            data["preferred_channel"] = ""
+        jwk = _jwe_public_key(options["jwe_public_key_file"])
+        if jwk:
+            data["jwe_public_key"], data["jwe_enabled"] = jwk, True
+        if options["no_jwe"]:
+            data["jwe_enabled"] = False
+        for flag in ("send_v1_events", "anonymous_users_anonymous"):
+            if options[flag]:
+                data[flag] = True
         for name, env in SECRETS.items():
             data[name] = secret_from(
                 env_name=options[f"{name}_env"], file=options[f"{name}_file"], default_env=env

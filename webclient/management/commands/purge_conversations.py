@@ -1,7 +1,10 @@
-"""`manage.py purge_conversations [--older-than 90d] [--dry-run]`: apply the retention.
+"""`manage.py purge_conversations [--older-than 90d] [--dry-run] [--unsent-files]`: apply the
+retention.
 
 Without --older-than it uses RETENTION_DAYS, and refuses to run when that is 0 (the default:
 conversations are kept). Run it daily (cron, a systemd timer); docs/operations.md.
+`--unsent-files` only sweeps the uploads never sent within ATTACHMENT_UNSENT_GRACE (the relay
+does so on its own, with its chores).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from webclient.attachments import attachments_unsent_sweep
 from webclient.operations import conversations_purge, retention
 
 DURATION = re.compile(r"(\d+)([dh]?)")
@@ -38,8 +42,19 @@ class Command(BaseCommand):
         parser.add_argument(
             "--dry-run", action="store_true", help="Count what would go, delete nothing."
         )
+        parser.add_argument(
+            "--unsent-files",
+            action="store_true",
+            help="Only delete the uploads never sent within ATTACHMENT_UNSENT_GRACE.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["unsent_files"]:
+            swept = 0
+            while batch := attachments_unsent_sweep():
+                swept += batch
+            self.stdout.write(f"Deleted {swept} upload(s) never sent.")
+            return
         if options["older_than"]:
             try:
                 older_than = duration(options["older_than"])

@@ -20,6 +20,7 @@ from django.apps import apps
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from webclient.emulator.demo_bot import WELCOME
 from webclient.emulator.models import EmulatedWebhook
 
 
@@ -74,6 +75,8 @@ def _new_bot(demo: DemoBot, shared_bot_id: str | None) -> dict[str, Any]:
         "hook_instance_id": f"ivrInst-{uuid.uuid4()}" if demo.second_instance else "",
         "callback_secret": secrets.token_urlsafe(24),
         "identity_mode": "trust_browser",
+        # V1 takes no events, so no ON_CONNECT brings the bot's welcome: the widget shows it.
+        "theme_welcome_text": WELCOME if demo.version == 1 else "",
     }
 
 
