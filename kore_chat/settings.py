@@ -299,6 +299,15 @@ STS_MAX_SESSION_AGE = envint("STS_MAX_SESSION_AGE", 24 * 3600)
 # common proxies and load balancers.
 LONGPOLL_DEFAULT_WAIT = envint("LONGPOLL_DEFAULT_WAIT", 25)
 LONGPOLL_MAX_WAIT = envint("LONGPOLL_MAX_WAIT", 45)
+# Seconds what a query found of a conversation answers its polls with no query (a message
+# written without notifying, as by the admin or a shell, reaches every poll within this);
+# fractions allowed (webclient/delivery/knowledge.py).
+LONGPOLL_KNOWLEDGE_SECONDS = envfloat("LONGPOLL_KNOWLEDGE_SECONDS", 5.0)
+if not 0 < LONGPOLL_KNOWLEDGE_SECONDS <= 3600:
+    raise ImproperlyConfigured(
+        f"LONGPOLL_KNOWLEDGE_SECONDS must be over 0 and at most 3600, "
+        f"got {LONGPOLL_KNOWLEDGE_SECONDS}"
+    )
 # Long-polls admitted per turn of the event loop while a burst of them is queued (a reconnect
 # storm), so that other requests are served in between (webclient/api/admission.py).
 LONGPOLL_ADMIT_PER_TURN = envint("LONGPOLL_ADMIT_PER_TURN", 32)
@@ -316,7 +325,7 @@ BOT_CACHE_SECONDS = envint("BOT_CACHE_SECONDS", 30)
 # How often a process reads the bots' generation from the shared cache (a change made in
 # another process applies within this); seconds, fractions allowed.
 BOT_CHANGE_CHECK_SECONDS = envfloat("BOT_CHANGE_CHECK_SECONDS", 1.0)
-# How a stored message wakes long-polls held by other processes (webclient/delivery.py):
+# How a stored message wakes long-polls held by other processes (webclient/delivery/):
 # "postgres" (LISTEN/NOTIFY, the default on PostgreSQL), "redis" (pub/sub on REDIS_URL) or
 # "local" (this process only: the default on SQLite, which serves one process).
 NOTIFY_BACKEND = os.getenv("NOTIFY_BACKEND", "") or ("postgres" if DATABASE_URL else "local")

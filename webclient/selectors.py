@@ -53,11 +53,11 @@ def poll_states(keys: Sequence[tuple[int, str, int]]) -> list[PollState]:
     """For each (bot id, identity, cursor): whether its conversation has anything after the
     cursor, and its `pending`.
 
-    Every poll asks this on arrival unless its notifier already knows (webclient/delivery.py);
-    the polls of one turn of the event loop ask together (a reconnect storm after a restart:
-    thousands at once). One small indexed query in plain SQL: the ORM would spend twenty
-    times the query's own time building it and reading the answer (measured). Portable to
-    PostgreSQL.
+    Every poll asks this on arrival unless its notifier already knows
+    (webclient/delivery/knowledge.py); the polls of one turn of the event loop ask together (a
+    reconnect storm after a restart: thousands at once). One small indexed query in plain SQL:
+    the ORM would spend twenty times the query's own time building it and reading the answer
+    (measured). Portable to PostgreSQL.
     """
     conversation, message = Conversation._meta.db_table, Message._meta.db_table
     rows = ", ".join(["(%s, %s, %s, %s)"] * len(keys))

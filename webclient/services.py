@@ -326,7 +326,7 @@ def conversation_callback_done(*, conversation: Conversation, all_of_them: bool 
 
 def conversation_pending_set(*, conversation: Conversation, pending: bool) -> None:
     """Set `pending`; a change wakes the conversation's polls, and their notifier forgets
-    what it knew of the conversation (webclient/delivery.py)."""
+    what it knew of the conversation (webclient/delivery/knowledge.py)."""
     with transaction.atomic(savepoint=False):
         changed = (
             Conversation.objects.filter(pk=conversation.pk)

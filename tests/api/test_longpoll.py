@@ -4,23 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Awaitable, Mapping
-from functools import partial
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.db import connection
 
 from kore_chat.asgi import application
 from tests.servers import session_uses_postgres
-from webclient import delivery, services
-from webclient.api.longpoll import Snapshot, _snapshot, query_params, run_db
-from webclient.delivery import LISTENER_APPLICATION_NAME, notifier
+from webclient import services
+from webclient.api.longpoll import Snapshot, _snapshot, run_db
+from webclient.delivery import waiting
+from webclient.delivery.knowledge import Knowledge
+from webclient.delivery.notifiers import LISTENER_APPLICATION_NAME, notifier
 from webclient.kore.payloads import BotItem
-from webclient.models import Bot, Conversation
+from webclient.models import Bot, Conversation, Message
 from webclient.sts import token_issue
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -252,9 +257,13 @@ class CountedLooks:
         bot_id, identity = self.conversation.bot_id, self.conversation.identity
         return await run_db(_snapshot, bot_id, identity, self.after)
 
-    def __call__(self) -> Awaitable[Snapshot]:
-        current = partial(Snapshot, [])
-        return delivery.look(self.conversation.channel, self.after, self.query, current)
+    @staticmethod
+    def current(pending: bool) -> Snapshot:
+        return Snapshot([], pending)
+
+    async def wait(self, timeout: float) -> Snapshot:
+        channel = self.conversation.channel
+        return await waiting.wait_for(channel, self.after, self.query, self.current, timeout)
 
 
 def listening(not_in: int | None = None) -> int:
@@ -262,10 +271,10 @@ def listening(not_in: int | None = None) -> int:
     connection after `not_in`)."""
     notifier.start()
     deadline = time.monotonic() + 5
-    while notifier.epoch() in (None, not_in):
+    while notifier.knowledge.epoch() in (None, not_in):
         assert time.monotonic() < deadline, "the listener did not connect"
         time.sleep(0.02)
-    epoch = notifier.epoch()
+    epoch = notifier.knowledge.epoch()
     assert epoch is not None
     return epoch
 
@@ -273,7 +282,7 @@ def listening(not_in: int | None = None) -> int:
 def looks_made(conversation: Conversation, after: int, wait: float) -> tuple[int, Snapshot]:
     """How many queries a wait from `after` made, and what it found."""
     looks = CountedLooks(conversation, after)
-    found = asyncio.run(delivery.wait_for(conversation.channel, looks, wait))
+    found = asyncio.run(looks.wait(wait))
     return looks.count, found
 
 
@@ -336,7 +345,7 @@ def test_a_held_poll_is_woken_by_a_change_of_pending_and_answers_it_when_its_wai
 
     async def scenario() -> Snapshot:
         looks = CountedLooks(conversation, newest)
-        held = asyncio.ensure_future(delivery.wait_for(conversation.channel, looks, 1.0))
+        held = asyncio.ensure_future(looks.wait(1.0))
         await asyncio.sleep(0.2)
         await asyncio.to_thread(
             services.conversation_pending_set, conversation=conversation, pending=True
@@ -348,15 +357,32 @@ def test_a_held_poll_is_woken_by_a_change_of_pending_and_answers_it_when_its_wai
 
 
 def test_what_a_look_found_is_not_kept_when_its_channel_changed_meanwhile() -> None:
-    local = delivery.LocalNotifier()
-    token = local.token()
-    local.publish_local("1:someone", 5)
-    local.note("1:someone", 5, False, token)
-    assert local.current("1:someone", 5) is None
-    local.note("1:someone", 5, False, local.token())
-    assert local.current("1:someone", 5) is False
+    knowledge = Knowledge(authoritative=True)
+    token = knowledge.token()
+    knowledge.heard("1:someone", 5)
+    knowledge.note("1:someone", 5, False, token)
+    assert knowledge.current("1:someone", 5) is None
+    knowledge.note("1:someone", 5, False, knowledge.token())
+    known = knowledge.current("1:someone", 5)
+    assert known is not None and known[0] is False
     # Knowing only a newer message, a poll from before it must look.
-    assert local.current("1:someone", 4) is None
+    assert knowledge.current("1:someone", 4) is None
+
+
+def test_what_a_look_found_answers_polls_only_until_its_bound_from_when_the_look_began(
+    settings: Any,
+) -> None:
+    knowledge = Knowledge(authoritative=True)
+    token = knowledge.token()
+    knowledge.note("1:someone", 5, True, token)
+    known = knowledge.current("1:someone", 5)
+    assert known == (True, token.at + settings.LONGPOLL_KNOWLEDGE_SECONDS)
+    # The bound counts from when the look began, however long ago that was.
+    knowledge.note("1:other", 7, False, knowledge.token())
+    stale = type(token)(token.epoch, token.tick, token.at - settings.LONGPOLL_KNOWLEDGE_SECONDS)
+    knowledge.note("1:old", 3, False, stale)
+    assert knowledge.current("1:old", 3) is None
+    assert knowledge.current("1:other", 7) is not None
 
 
 @needs_listener
@@ -373,7 +399,7 @@ def test_after_the_listener_reconnects_a_poll_looks_again(user: Any) -> None:
     listening(not_in=epoch)
     # What was known before the cut may have missed a notification: it is forgotten, and the
     # next poll looks; what that look finds is known again afterwards.
-    assert notifier.current(conversation.channel, newest) is None
+    assert notifier.knowledge.current(conversation.channel, newest) is None
     assert looks_made(conversation, newest, 0.2)[0] == 1
     assert looks_made(conversation, newest, 0.2)[0] == 0
 
@@ -432,18 +458,110 @@ def test_the_polls_of_one_turn_of_the_event_loop_share_one_query(
     assert texts == [["for seven"] if n == 7 else [] for n in range(20)]
 
 
-@pytest.mark.parametrize(
-    "query_string",
-    [
-        "",
-        "after=12&wait=25",
-        "after=12&after=13",
-        "after=&wait=3",
-        "after&wait=3",
-        "=5&&wait==3&",
-        "after=1%32&wait=a+b",
-        "wait=%zz&x=é",
-    ],
-)
-def test_the_query_is_read_as_parse_qsl_reads_it(query_string: str) -> None:
-    assert query_params(query_string) == dict(parse_qsl(query_string))
+# Knowledge lasts LONGPOLL_KNOWLEDGE_SECONDS: what nobody was told of still reaches the polls.
+# Each test makes the channel known first, then shortens the bound (so that the test's wait
+# is short) and writes a message that notifies nobody: a poll finds it by looking again once
+# what it knew ran out, long before its own wait ends.
+SHORT_BOUND = 0.2
+
+
+async def until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, f"never {what}"
+        await asyncio.sleep(0.01)
+
+
+def test_a_message_written_by_the_orm_reaches_the_next_polls_of_a_known_channel(
+    user: Any, settings: Any
+) -> None:
+    token, conversation = user
+    listening()
+    newest = stored_and_known(conversation, "known")
+    settings.LONGPOLL_KNOWLEDGE_SECONDS = SHORT_BOUND
+    Message.objects.create(conversation=conversation, role=Message.Role.BOT, text="by the ORM")
+    # The review's reproduction: two polls from the cursor that was current.
+    for wait in (30, 0):
+        status, body = asyncio.run(Call(f"after={newest}&wait={wait}", token).run())
+        assert (status, [m["text"] for m in body["messages"]]) == (200, ["by the ORM"])
+
+
+def test_a_held_poll_looks_again_when_what_it_knew_runs_out(user: Any, settings: Any) -> None:
+    _, conversation = user
+    listening()
+    newest = stored_and_known(conversation, "known")
+    settings.LONGPOLL_KNOWLEDGE_SECONDS = SHORT_BOUND
+
+    async def scenario() -> tuple[int, Snapshot]:
+        looks = CountedLooks(conversation, newest)
+        held = asyncio.ensure_future(looks.wait(30))
+        await until(lambda: looks.count >= 2, "looked again while held")
+        await asyncio.to_thread(
+            Message.objects.create, conversation=conversation, role="bot", text="unheard"
+        )
+        return looks.count, await asyncio.wait_for(held, 25)
+
+    looked, found = asyncio.run(scenario())
+    assert looked >= 2
+    assert [m["text"] for m in found.messages] == ["unheard"]
+
+
+def test_a_lost_notification_still_reaches_a_held_poll(
+    user: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token, conversation = user
+    listening()
+    newest = stored_and_known(conversation, "known")
+    settings.LONGPOLL_KNOWLEDGE_SECONDS = SHORT_BOUND
+    # The services store as ever; the notification is lost on its way.
+    monkeypatch.setattr(notifier, "stored", lambda channel, message_id: None)
+
+    async def scenario() -> tuple[int, dict[str, Any]]:
+        poll = asyncio.ensure_future(Call(f"after={newest}&wait=30", token).run())
+        await until(lambda: notifier.waiting() == 1, "held")
+        await asyncio.to_thread(store, conversation, "not announced")
+        return await asyncio.wait_for(poll, 25)
+
+    status, body = asyncio.run(scenario())
+    assert (status, [m["text"] for m in body["messages"]]) == (200, ["not announced"])
+
+
+def _this_database_env() -> dict[str, str]:
+    """The environment of a `manage.py` process that works on this test's database."""
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    name = connection.settings_dict["NAME"]
+    if connection.vendor == "sqlite":
+        env["DB_PATH"] = str(Path(name))
+        env.pop("DATABASE_URL", None)
+    else:
+        env["DATABASE_URL"] = urlunsplit(urlsplit(env["DATABASE_URL"])._replace(path=f"/{name}"))
+    return env
+
+
+def test_a_message_inserted_by_a_manage_py_shell_reaches_a_held_poll(
+    user: Any, settings: Any
+) -> None:
+    token, conversation = user
+    listening()
+    newest = stored_and_known(conversation, "known")
+    settings.LONGPOLL_KNOWLEDGE_SECONDS = SHORT_BOUND
+    code = (
+        "from webclient.models import Conversation, Message\n"
+        f"conversation = Conversation.objects.get(pk={conversation.pk})\n"
+        "Message.objects.create(conversation=conversation, role='bot', text='from a shell')\n"
+    )
+
+    async def scenario() -> tuple[int, dict[str, Any]]:
+        poll = asyncio.ensure_future(Call(f"after={newest}&wait=30", token).run())
+        await until(lambda: notifier.waiting() == 1, "held")
+        await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "manage.py", "shell", "-c", code],
+            cwd=Path(__file__).resolve().parents[2],
+            env=_this_database_env(),
+            check=True,
+        )
+        return await asyncio.wait_for(poll, 25)
+
+    status, body = asyncio.run(scenario())
+    assert (status, [m["text"] for m in body["messages"]]) == (200, ["from a shell"])

@@ -4,10 +4,11 @@ Under ASGI this path bypasses Django's request handling: Django gives every requ
 thread context (and sync middleware a thread), so a held request would pin an OS thread and,
 once it touched the ORM, a database connection. Here a waiting poll is a coroutine and an
 event; its few short queries run on a small shared pool of threads (LONGPOLL_DB_THREADS),
-which bounds the database connections long-polls use. The DRF view serves the same answer
-through `poll_answer` for the WSGI development server.
+which bounds the database connections long-polls use. This handler is the poll's only
+implementation: through Django (the WSGI development server, the test client) the DRF view
+hands GET and HEAD to it (`answer_django_request`) before any of DRF's checks.
 
-Bypassing Django also bypasses its middleware and DRF's permissions, so this handler calls
+Bypassing Django also bypasses its middleware and DRF's permissions, so this handler makes
 the same decisions itself: `cors.response_cors_headers` for the CORS headers and
 `cors.origin_allowed` for the bot's origins (the preflight OPTIONS still goes through
 Django: only GET and HEAD come here; a HEAD is answered at once, as a poll with no wait).
@@ -18,22 +19,25 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl
 
+from asgiref.sync import async_to_sync
 from django.conf import settings
+from django.http import HttpRequest, HttpResponse
 
-from webclient import delivery, logs, metrics, selectors
+from webclient import logs, metrics, selectors
 from webclient.api.admission import admitted, held
 from webclient.api.asgi import Receive, Scope, Send, send_json
 from webclient.api.auth import bearer_token
 from webclient.api.errors import DATABASE_DOWN, database_unavailable, error_answer
 from webclient.api.serializers import MAX_CURSOR, PollInputSerializer, messages_output
 from webclient.dbthreads import DbThreads
+from webclient.delivery import waiting
 from webclient.errors import ApplicationError, Kind
 from webclient.loops import per_loop
 from webclient.security import cors
@@ -57,17 +61,8 @@ def _plain_int(value: str | None, default: int) -> int | None:
 
 
 def query_params(query_string: str) -> dict[str, str]:
-    """`dict(parse_qsl(query_string))`; a plain query (no escapes, the widget's
-    `after=…&wait=…`) is split directly, as parse_qsl would, in a third of its time."""
-    if "%" in query_string or "+" in query_string:
-        return dict(parse_qsl(query_string))
-    found = {}
-    for pair in query_string.split("&"):
-        name, equals, value = pair.partition("=")
-        # parse_qsl drops a pair without "=" or with an empty value.
-        if equals and value:
-            found[name] = value
-    return found
+    """The query's parameters (the last of each name, as Django's `QueryDict.dict()` keeps)."""
+    return dict(parse_qsl(query_string))
 
 
 def poll_params(query: dict[str, str]) -> tuple[int, int]:
@@ -175,11 +170,8 @@ async def poll_answer(principal: Principal, after: int, wait: int) -> dict[str, 
     def current(pending: bool) -> Snapshot:
         return Snapshot([], pending)
 
-    def fetch() -> Awaitable[Snapshot]:
-        return delivery.look(channel, after, query, current)
-
     with metrics.LONGPOLLS_HELD.track_inprogress():
-        found = await delivery.wait_for(channel, fetch, wait)
+        found = await waiting.wait_for(channel, after, query, current, wait)
     logs.delivered(found.messages, found.request_ids)
     cursor = found.messages[-1]["id"] if found.messages else after
     return {"messages": found.messages, "cursor": cursor, "pending": found.pending}
@@ -311,3 +303,41 @@ def _not_held(identity: tuple[int, str], address: str) -> Iterator[None]:
 
 # Refusals whose connection is closed once answered.
 _CLOSING = frozenset({Kind.RATE_LIMITED, Kind.UNAVAILABLE})
+
+
+def answer_django_request(request: HttpRequest) -> HttpResponse:
+    """This handler's answer to a poll that came through Django (the development server, the
+    test client), given to it as an ASGI server would. Nothing tells it that the client
+    left: it answers when its wait ends."""
+    scope = {
+        "type": "http",
+        "method": request.method,
+        "path": request.path,
+        "query_string": request.META.get("QUERY_STRING", "").encode("latin-1"),
+        "headers": [
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in request.headers.items()
+        ],
+        "scheme": request.scheme,
+        "client": (request.META.get("REMOTE_ADDR", ""), 0),
+    }
+    requested = False
+    sent: list[Mapping[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal requested
+        if not requested:
+            requested = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await asyncio.get_running_loop().create_future()  # never: the client cannot leave
+        return {"type": "http.disconnect"}
+
+    async def send(message: Mapping[str, Any]) -> None:
+        sent.append(message)
+
+    async_to_sync(longpoll_app)(scope, receive, send)
+    start, body = sent
+    response = HttpResponse(body["body"], status=start["status"])
+    for name, value in start["headers"]:
+        response[name.decode("latin-1")] = value.decode("latin-1")
+    return response

@@ -13,9 +13,9 @@ import logging
 import threading
 from typing import Any, cast
 
-from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import connection
+from django.http import HttpResponse
 from drf_spectacular.utils import (
     OpenApiParameter,
     extend_schema,
@@ -30,7 +30,7 @@ from rest_framework.views import APIView
 from webclient import attachments, logs, selectors, services, sharedcache, sts
 from webclient.api.auth import HasChatToken, SessionUser, session_user_pk
 from webclient.api.errors import DATABASE_DOWN, database_unavailable
-from webclient.api.longpoll import poll_answer, poll_params
+from webclient.api.longpoll import answer_django_request
 from webclient.api.permissions import OriginAllowed
 from webclient.api.serializers import (
     ErrorSerializer,
@@ -49,6 +49,7 @@ from webclient.sts import Principal
 log = logging.getLogger(__name__)
 
 MAX_TEXT_LENGTH = 4000
+POLL_METHODS = frozenset({"GET", "HEAD"})
 
 
 class StsView(APIView):
@@ -171,14 +172,15 @@ class FormDataSerializer(serializers.Serializer):
 
 
 class MessagesView(APIView):
-    """POST sends a user message; GET is the long-poll (also served by longpoll.py)."""
+    """POST sends a user message; GET (and HEAD) is the long-poll, whose one implementation,
+    checks included, is webclient/api/longpoll.py's: DRF's are skipped for it."""
 
     permission_classes = [HasChatToken, OriginAllowed]
     throttle_classes = [SendPerIdentity, SendPerIp]
 
-    def get_throttles(self) -> list[Any]:
-        # Only sending is limited: a long-poll is answered from this server's own data.
-        return super().get_throttles() if self.request.method == "POST" else []
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        if request.method not in POLL_METHODS:
+            super().initial(request, *args, **kwargs)
 
     class SendInputSerializer(serializers.Serializer):
         clientMessageId = serializers.CharField(max_length=64)
@@ -278,11 +280,8 @@ class MessagesView(APIView):
             403: ErrorSerializer,
         },
     )
-    def get(self, request: Request) -> Response:
-        principal = cast(Principal, request.user)
-        after, wait = poll_params(request.query_params.dict())
-        answer = async_to_sync(poll_answer)(principal, after, wait)
-        return Response(answer, headers={"Cache-Control": "no-store"})
+    def get(self, request: Request) -> HttpResponse:
+        return answer_django_request(request._request)
 
 
 class HealthView(APIView):
@@ -330,7 +329,7 @@ class ReadyView(APIView):
 
     Without the database nothing works: 503 `database_unavailable`. Without the shared cache
     (Redis) or this worker's notifier listener everything still works, only less well
-    (sharedcache.py, delivery.py): 200 with `"status": "degraded"` and what is `down`, so
+    (sharedcache.py, delivery/): 200 with `"status": "degraded"` and what is `down`, so
     that a load balancer keeps every worker while a dependency they all share is away.
     """
 

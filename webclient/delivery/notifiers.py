@@ -1,8 +1,4 @@
-"""Waking long-polls when a message is stored, in this process and in every other one.
-
-The database is the source of truth; a notification is only a hint to look again. Waiters
-register before their first query and re-query after every wake or timeout, so a message
-stored between the query and the wait is never missed.
+"""How a stored message wakes long-polls, in this process and in every other one.
 
 A notification names the conversation's channel and the new message's id. Stores call
 `notifier.stored(channel, message_id)` inside their transaction; each backend makes sure
@@ -16,22 +12,15 @@ waiters (`publish_local`):
 - `RedisNotifier`: a PUBLISH after commit; each process holds one subscriber connection.
 
 A listener whose connection drops reconnects with back-off, then wakes all its waiters once:
-they look again, so a notification missed meanwhile costs no more than that query. While it
-is down, polls look again every DEAF_LOOK seconds rather than wait for a wake-up.
+they look again, so a notification missed meanwhile costs no more than that query.
 
-Knowing each channel's state: a poll whose cursor is current should cost no query,
-neither on arrival nor when its wait runs out. A notifier that hears of every change
-(`authoritative`) remembers, for each channel, the newest message id and the conversation's
-`pending` that a query found, and forgets the `pending` whenever a change is heard: a message
-stored (`stored`) or `pending` changed without one (`changed`). `look` answers from that
-knowledge when it is complete, and queries otherwise. A query's findings are kept only if no
-change of its channel was heard since it began (`token`/`note`), so knowledge never runs
-behind a commit.
-- `LocalNotifier` is authoritative: SQLite serves one process (`python -m kore_chat.serve`
+Each notifier keeps the knowledge of what its channels hold (webclient/delivery/knowledge.py),
+told of every change it hears:
+- `LocalNotifier` hears every change: SQLite serves one process (`python -m kore_chat.serve`
   refuses several workers with it), which stores every message itself.
-- `PostgresNotifier` is, while its LISTEN connection is up: from then on it hears every
+- `PostgresNotifier` does while its LISTEN connection is up: from then on it hears every
   commit of every process. Whatever was known is forgotten whenever the connection drops.
-- `RedisNotifier` is not: a process that dies between its commit and its PUBLISH loses the
+- `RedisNotifier` does not: a process that dies between its commit and its PUBLISH loses the
   hint, so its polls always query.
 """
 
@@ -44,29 +33,22 @@ import random
 import threading
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import psycopg
 import redis
 from django.conf import settings
 from django.db import connection, transaction
 
-T = TypeVar("T")
+from webclient.delivery.knowledge import Knowledge
 
 log = logging.getLogger(__name__)
 
-# Channels whose state is remembered; the least recently changed are forgotten past this.
-KNOWN_CHANNELS = 100_000
 # Reconnect back-off of a listener: first delay, growth, cap (seconds, jittered).
 RECONNECT_FIRST, RECONNECT_MAX = 0.05, 5.0
 # A listener checks its connection at least this often (seconds) when nothing arrives.
 LISTENER_HEALTH_INTERVAL = 5.0
-# While its listener is down, a process's polls look again this often (seconds) instead of
-# waiting for a wake-up that may never come.
-DEAF_LOOK = 2.0
 PG_CHANNEL = "kore_chat_messages"
 # How a listener's connection shows in pg_stat_activity.
 LISTENER_APPLICATION_NAME = "kore-chat listener"
@@ -112,24 +94,9 @@ def _resolve(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-@dataclass(frozen=True)
-class Token:
-    """When a query began: the stretch of knowledge and the count of changes heard."""
-
-    epoch: int | None
-    tick: int
-
-
-@dataclass(slots=True)
-class _Known:
-    """What is known of one channel."""
-
-    newest: int | None  # the highest message id known to exist or to be the newest
-    pending: bool | None  # the conversation's `pending`; None since a change was heard
-    tick: int  # the change count when this channel last changed
-
-
 class Notifier(Protocol):
+    knowledge: Knowledge
+
     def subscribe(self, channel: str) -> Waiter: ...
 
     def unsubscribe(self, channel: str, waiter: Waiter) -> None: ...
@@ -141,15 +108,8 @@ class Notifier(Protocol):
         """Inside the transaction that changed the conversation's `pending`: the same, with
         no new message."""
 
-    def current(self, channel: str, after: int) -> bool | None:
-        """The conversation's `pending` when no message after `after` can exist in `channel`
-        (complete knowledge only); None when a query must tell."""
-
-    def token(self) -> Token:
-        """Taken before a query, for `note`."""
-
-    def note(self, channel: str, newest: int, pending: bool, token: Token) -> None:
-        """A query begun at `token` found `newest` the newest message id and `pending`."""
+    def listening(self) -> bool:
+        """Whether this process hears of other processes' stores."""
 
 
 class LocalNotifier:
@@ -161,12 +121,7 @@ class LocalNotifier:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._waiters: dict[str, set[Waiter]] = defaultdict(set)
-        self._known: dict[str, _Known] = {}
-        # Changes heard so far, and the count at the last change of a forgotten channel.
-        self._tick = 0
-        self._forgotten_tick = 0
-        self._generation = 1
-        self._epoch: int | None = self._generation if self.authoritative else None
+        self.knowledge = Knowledge(self.authoritative)
 
     def subscribe(self, channel: str) -> Waiter:
         waiter = Waiter()
@@ -191,8 +146,8 @@ class LocalNotifier:
     def publish_local(self, channel: str, message_id: int | None) -> None:
         """Wake this process's waiters on `channel`: `message_id` (or a change of `pending`
         alone, with None) was committed."""
+        self.knowledge.heard(channel, message_id)
         with self._lock:
-            self._heard(channel, message_id)
             waiters = list(self._waiters.get(channel, ()))
         for waiter in waiters:
             waiter.wake()
@@ -207,65 +162,14 @@ class LocalNotifier:
         with self._lock:
             return sum(len(waiters) for waiters in self._waiters.values())
 
-    # Knowledge of each channel (used only while `_epoch` is set).
-
-    def epoch(self) -> int | None:
-        return self._epoch
-
-    def current(self, channel: str, after: int) -> bool | None:
-        with self._lock:
-            known = self._known.get(channel) if self._epoch is not None else None
-            if known is None or known.newest is None or known.newest > after:
-                return None
-            return known.pending
-
-    def token(self) -> Token:
-        with self._lock:
-            return Token(self._epoch, self._tick)
-
-    def note(self, channel: str, newest: int, pending: bool, token: Token) -> None:
-        with self._lock:
-            if token.epoch is None or token.epoch != self._epoch:
-                return
-            known = self._known.get(channel)
-            # A change heard since the query began may be one it did not see.
-            last_change = known.tick if known is not None else self._forgotten_tick
-            if last_change > token.tick:
-                return
-            if known is None:
-                self._keep(channel, _Known(newest, pending, 0))
-            else:
-                known.newest = newest if known.newest is None else max(known.newest, newest)
-                known.pending = pending
-
-    def _heard(self, channel: str, message_id: int | None) -> None:
-        self._tick += 1
-        known = self._known.pop(channel, None)
-        newest = known.newest if known is not None else None
-        if message_id is not None:
-            # Max: a later notification may have overtaken an earlier one.
-            newest = message_id if newest is None else max(newest, message_id)
-        self._keep(channel, _Known(newest, None, self._tick))
-
-    def _keep(self, channel: str, known: _Known) -> None:
-        self._known[channel] = known
-        if len(self._known) > KNOWN_CHANNELS:
-            oldest = next(iter(self._known))
-            self._forgotten_tick = max(self._forgotten_tick, self._known.pop(oldest).tick)
-
     def listener_connected(self) -> None:
         """The listener hears every commit from now on: start a new stretch of knowledge, and
         wake every waiter once, since it may have missed notifications before."""
-        with self._lock:
-            self._known.clear()
-            self._generation += 1
-            self._epoch = self._generation if self.authoritative else None
+        self.knowledge.restart()
         self.wake_all()
 
     def listener_disconnected(self) -> None:
-        with self._lock:
-            self._known.clear()
-            self._epoch = None
+        self.knowledge.stop()
 
     def listening(self) -> bool:
         """Whether this process hears of other processes' stores (always, here)."""
@@ -349,7 +253,7 @@ class ListeningNotifier(LocalNotifier):
 
     def __init__(self) -> None:
         super().__init__()
-        self._epoch = None
+        self.knowledge.stop()
         self._listener = _Listener(self.listener_name, self)
 
     def subscribe(self, channel: str) -> Waiter:
@@ -439,8 +343,8 @@ class RedisNotifier(ListeningNotifier):
         try:
             self._redis().publish(self._channel, _payload(channel, message_id))
         except Exception as exc:
-            # A hint lost: polls elsewhere find the message when they look again (at the
-            # latest when their wait runs out). Said once per outage.
+            # A hint lost: polls elsewhere find the message when they look again (within
+            # LONGPOLL_KNOWLEDGE_SECONDS). Said once per outage.
             if not self._publish_failing:
                 self._publish_failing = True
                 log.warning("redis publish failed (%s); other processes' polls look later", exc)
@@ -485,60 +389,3 @@ def build_notifier() -> LocalNotifier:
 
 
 notifier = build_notifier()
-
-
-@asynccontextmanager
-async def subscription(channel: str) -> AsyncIterator[Waiter]:
-    waiter = notifier.subscribe(channel)
-    try:
-        yield waiter
-    finally:
-        notifier.unsubscribe(channel, waiter)
-
-
-class Look(Protocol):
-    """What a poll finds: truthy when there are messages to answer."""
-
-    @property
-    def pending(self) -> bool: ...
-
-    def __bool__(self) -> bool: ...
-
-    def newest(self, after: int) -> int | None:
-        """The newest message id of the channel as this look saw it (`after` when it found
-        none); None when more may follow than it holds."""
-
-
-L = TypeVar("L", bound=Look)
-
-
-async def look(
-    channel: str, after: int, query: Callable[[], Awaitable[L]], current: Callable[[bool], L]
-) -> L:
-    """What a poll from cursor `after` finds: `current(pending)` when the notifier knows that
-    no message after `after` exists, else `query()`, whose findings it then knows."""
-    pending = notifier.current(channel, after)
-    if pending is not None:
-        return current(pending)
-    token = notifier.token()
-    found = await query()
-    newest = found.newest(after)
-    if newest is not None:
-        notifier.note(channel, newest, found.pending, token)
-    return found
-
-
-async def wait_for(channel: str, fetch: Callable[[], Awaitable[T]], timeout: float) -> T:
-    """Return what `fetch` finds, waiting up to `timeout` seconds for it to be truthy: it
-    looks on arrival, after every wake and when the wait runs out."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    async with subscription(channel) as waiter:
-        while True:
-            waiter.clear()
-            found = await fetch()
-            remaining = deadline - loop.time()
-            if found or remaining <= 0:
-                return found
-            # Deaf to other processes (the listener is down), no wake-up can be trusted.
-            await waiter.wait(remaining if notifier.listening() else min(remaining, DEAF_LOOK))
