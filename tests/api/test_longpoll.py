@@ -565,3 +565,41 @@ def test_a_message_inserted_by_a_manage_py_shell_reaches_a_held_poll(
 
     status, body = asyncio.run(scenario())
     assert (status, [m["text"] for m in body["messages"]]) == (200, ["from a shell"])
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon", "3601"])
+def test_a_knowledge_bound_that_is_not_a_positive_number_of_seconds_stops_the_settings(
+    value: str,
+) -> None:
+    env = {**_this_database_env(), "LONGPOLL_KNOWLEDGE_SECONDS": value}
+    done = subprocess.run(
+        [sys.executable, "-c", "import kore_chat.settings"],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode != 0
+    assert "ImproperlyConfigured: LONGPOLL_KNOWLEDGE_SECONDS must be" in done.stderr
+
+
+def test_through_django_a_poll_is_answered_by_the_long_poll_handler(user: Any) -> None:
+    from django.test import Client
+
+    token, conversation = user
+    store(conversation, "seen")
+    cursor = conversation.messages.get().pk
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    answered: list[Any] = []
+    # A HEAD does not wait, whatever `wait` says (the handler's rule, which DRF's view lacked).
+    target = f"/api/v1/messages?after={cursor}&wait=45"
+    head = threading.Thread(target=lambda: answered.append(client.head(target)))
+    head.start()
+    head.join(20)
+    assert [a.status_code for a in answered] == [200]
+    got = client.get("/api/v1/messages?after=0&wait=0")
+    assert got.status_code == 200
+    assert [m["text"] for m in got.json()["messages"]] == ["seen"]
+    assert got.headers["Cache-Control"] == "no-store"
+    refused = Client().get("/api/v1/messages?after=0")
+    assert (refused.status_code, refused.json()["error"]["code"]) == (401, "invalid_token")

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from bench.harness import Server, server
-from bench.longpoll_bench import held_polls, idle_cycle
+from bench.longpoll_bench import HELD_ENV, held_polls, idle_cycle
 
 
 def tokens(srv: Server, count: int, prefix: str) -> dict[str, str]:
@@ -28,7 +28,7 @@ def tokens(srv: Server, count: int, prefix: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     path = tmp_path_factory.mktemp("smoke") / "bench.sqlite3"
-    with server(path, {"LONGPOLL_MAX_WAIT": "120"}) as running:
+    with server(path, HELD_ENV) as running:
         yield running
 
 

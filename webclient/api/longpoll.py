@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl
+from wsgiref.util import is_hop_by_hop
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
@@ -338,6 +339,9 @@ def answer_django_request(request: HttpRequest) -> HttpResponse:
     async_to_sync(longpoll_app)(scope, receive, send)
     start, body = sent
     response = HttpResponse(body["body"], status=start["status"])
-    for name, value in start["headers"]:
-        response[name.decode("latin-1")] = value.decode("latin-1")
+    for raw_name, raw_value in start["headers"]:
+        name = raw_name.decode("latin-1")
+        # A WSGI application may not set hop-by-hop headers (Connection): its server does.
+        if not is_hop_by_hop(name):
+            response[name] = raw_value.decode("latin-1")
     return response
