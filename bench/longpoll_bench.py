@@ -10,9 +10,12 @@
    and answered only when its message comes.
 3. Delivery latency from stored to answered, alternating with the same kind of message pushed
    over a WebSocket by Django Channels (in-memory layer) from the same server process.
+4. (`--only knowledge`) What the knowledge's time bound costs: server CPU and queries per
+   second while `--polls` idle polls are held, at a bound longer than the measurement and at
+   the default 5 s.
 
 Usage: .venv/bin/python bench/longpoll_bench.py [--polls 10000] [--cycles 2000]
-       [--exchanges 200] [--only idle,held,latency] [--out bench/results/longpoll.json]
+       [--exchanges 200] [--only idle,held,latency,knowledge] [--out bench/results/longpoll.json]
 """
 
 from __future__ import annotations
@@ -256,6 +259,36 @@ async def held_polls(
     }
 
 
+KNOWLEDGE_BOUNDS = ("3600", "5")  # seconds: longer than the measurement, and the default
+KNOWLEDGE_SECONDS_MEASURED = 20
+
+
+async def knowledge_cost(srv: Server, tokens: dict[str, str]) -> dict[str, float]:
+    """Server CPU and queries per second while one idle poll per token is held, measured
+    once the knowledge the first looks found has run out (at the default bound, a held poll
+    looks again every LONGPOLL_KNOWLEDGE_SECONDS)."""
+    opened = []
+    for token in tokens.values():
+        connection = await Connection.open(srv.port, bearer(token))
+        connection.send("GET", f"/api/v1/messages?after=0&wait={HELD_WAIT}")
+        opened.append((connection, asyncio.ensure_future(connection.answer())))
+    while srv.stats()["waiting"] < len(tokens):
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(6)  # past the default bound of the first looks
+    stats0, cpu0, start = srv.stats(), srv.cpu(), time.monotonic()
+    await asyncio.sleep(KNOWLEDGE_SECONDS_MEASURED)
+    stats1, cpu1, elapsed = srv.stats(), srv.cpu(), time.monotonic() - start
+    check(not any(answer.done() for _, answer in opened), "a held poll answered with nothing new")
+    for connection, answer in opened:
+        answer.cancel()
+        connection.close()
+    return {
+        "polls": len(tokens),
+        "cpu_share": (cpu1 - cpu0) / elapsed,
+        "queries_per_s": (stats1["queries"] - stats0["queries"]) / elapsed,
+    }
+
+
 async def delivery(srv: Server, tokens: dict[str, str], exchanges: int) -> dict[str, Any]:
     """Stored -> answered, long-poll and WebSocket alternating, same server, same message."""
     from websockets.asyncio.client import connect
@@ -315,7 +348,26 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                     srv, tokens, args.probes, copies.directory / "held"
                 )
             report_held(results["held"])
+        if "knowledge" in only:
+            tokens = mint_tokens([f"know-{n}" for n in range(args.polls)])
+            results["knowledge"] = {}
+            for bound in KNOWLEDGE_BOUNDS:
+                env = {**HELD_ENV, "LONGPOLL_KNOWLEDGE_SECONDS": bound}
+                with copies.server(f"knowledge-{bound}", env) as srv:
+                    results["knowledge"][bound] = await knowledge_cost(srv, tokens)
+            long, default = (results["knowledge"][b]["queries_per_s"] for b in KNOWLEDGE_BOUNDS)
+            check(long < default / 10, "held polls did not look again when their knowledge ran out")
+            report_knowledge(results["knowledge"])
     return results
+
+
+def report_knowledge(knowledge: dict[str, dict[str, float]]) -> None:
+    print("What the knowledge's time bound costs: idle polls held on one worker")
+    for bound, r in knowledge.items():
+        print(
+            f"  bound {bound:>4} s, {r['polls']} polls: {r['cpu_share'] * 100:.1f} % of a core, "
+            f"{r['queries_per_s']:.1f} queries/s"
+        )
 
 
 def report_idle(idle: dict[str, Any]) -> None:
