@@ -4,9 +4,8 @@ drf-spectacular describes the DRF views from their serializers and `extend_schem
 annotations. The routes served outside DRF are added here by a post-processing hook, in
 the same shapes: the Kore callback (POST_URL) and the attachment links are plain Django
 views, and the pages (chat page, theme, translations) and `/metrics` answer HTML, CSS,
-JavaScript or text. The long-poll (`GET /api/v1/messages`) is described by the DRF view
-that serves it under the development server: under ASGI a bare handler
-(webclient/api/longpoll.py) serves the same answer, built by the same serializer.
+JavaScript or text. The long-poll (`GET /api/v1/messages`) is described by the DRF view,
+which hands it to its one implementation, the bare handler of webclient/api/longpoll.py.
 """
 
 from __future__ import annotations
