@@ -28,7 +28,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.harness import command_line, save, setup_django
+from bench.harness import check, command_line, save, setup_django
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,7 +67,7 @@ def cases() -> dict[str, tuple[Callable[[], Any], Callable[[], Any]]]:
             lambda: list(
                 conversations.filter(bot_id=bot.pk, identity="bench").values_list("id")[:1]
             ),
-            lambda: [plainsql.CONVERSATION_ID.one([bot.pk, "bench"])],
+            lambda: [row for row in [plainsql.CONVERSATION_ID.one([bot.pk, "bench"])] if row],
         ),
         "MESSAGE_WITH_CLIENT_ID": (
             lambda: messages.filter(conversation_id=c.pk, client_message_id="client-1").exists(),
@@ -102,7 +102,7 @@ def cases() -> dict[str, tuple[Callable[[], Any], Callable[[], Any]]]:
                 .order_by("id")
                 .values_list("id", "forward_started_at")[:1]
             ),
-            lambda: [plainsql.OUTBOX_HEAD.one([c.pk, accepted])],
+            lambda: [row for row in [plainsql.OUTBOX_HEAD.one([c.pk, accepted])] if row],
         ),
         "MESSAGE_CLAIM": (
             lambda: messages.filter(pk=m.pk).update(
@@ -132,10 +132,8 @@ def checked(name: str, orm: Callable[[], Any], plain: Callable[[], Any]) -> None
     for run in (orm, plain):
         with CaptureQueriesContext(connection) as queries:
             answers.append(run())
-        if len(queries) != 1:
-            raise SystemExit(f"{name}: {len(queries)} queries, not one")
-    if answers[0] != answers[1]:
-        raise SystemExit(f"{name}: the ORM answered {answers[0]!r}, plain SQL {answers[1]!r}")
+        check(len(queries) == 1, f"{name}: {len(queries)} queries, not one")
+    check(answers[0] == answers[1], f"{name}: ORM {answers[0]!r}, plain SQL {answers[1]!r}")
 
 
 def timed(run: Callable[[], Any], calls: int) -> tuple[float, float]:

@@ -15,6 +15,7 @@ from django.db import DatabaseError, connection, models, transaction
 from django.test.utils import isolate_apps
 from django.utils import timezone
 
+from bench.plainsql_bench import cases, checked
 from webclient import plainsql, services
 from webclient.models import Bot, Conversation, Message
 from webclient.plainsql import Statement
@@ -114,6 +115,27 @@ def test_a_statement_fails_loudly_when_one_of_its_columns_is_renamed(
             run(name)
         raise Undo
     run(name)  # and again once the rename is rolled back
+
+
+def test_each_statement_answers_what_the_orm_query_it_replaces_answers() -> None:
+    """The benchmark's pairs: the same answer, one query each (before and after a change)."""
+    pairs = cases()
+    assert {name.split(" ")[0] for name in pairs} == set(plainsql.STATEMENTS) - {
+        "MESSAGE_WITH_PLATFORM_ID",  # MESSAGE_WITH_CLIENT_ID's twin
+        "CALLBACK_DELIVERY_CLAIM",  # no ORM equivalent in one statement
+    }
+    for name, (orm, plain) in pairs.items():
+        checked(name, orm, plain)
+    # Another state: the message sent, the conversation served elsewhere and pending.
+    later = timezone.now() + timedelta(hours=1)
+    Message.objects.filter(conversation__identity="bench").update(
+        status=Message.Status.SENT, forward_started_at=timezone.now()
+    )
+    Conversation.objects.filter(identity="bench").update(
+        pending=True, dispatch_owner="other", dispatch_lease_until=later
+    )
+    for name, (orm, plain) in pairs.items():
+        checked(name, orm, plain)
 
 
 def test_a_template_naming_a_field_the_model_lacks_fails_when_it_is_defined() -> None:
