@@ -55,6 +55,8 @@ class _Names:
         self._used = used
 
     def __format__(self, spec: str) -> str:
+        if spec:
+            raise ValueError(f"a table takes no format, got {spec!r}")
         return connection.ops.quote_name(self._model._meta.db_table)
 
     def __getattr__(self, name: str) -> _Column:
@@ -96,9 +98,13 @@ class Statement:
             return cursor.fetchall()
 
 
+_DATETIME = models.DateTimeField()
+
+
 def moment(value: datetime) -> Any:
-    """A datetime as the database takes it as a parameter (what the ORM sends for it)."""
-    return connection.ops.adapt_datetimefield_value(value)
+    """A datetime as the database takes it as a parameter: what the ORM sends for a
+    DateTimeField (its documented `get_db_prep_value`)."""
+    return _DATETIME.get_db_prep_value(value, connection)
 
 
 # ---- a send ------------------------------------------------------------------------------

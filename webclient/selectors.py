@@ -54,9 +54,8 @@ def poll_states(keys: Sequence[tuple[int, str, int]]) -> list[PollState]:
 
     Every poll asks this on arrival unless its notifier already knows (webclient/delivery.py);
     the polls of one turn of the event loop ask together (a reconnect storm after a restart:
-    thousands at once). One small indexed query in plain SQL: the ORM would spend twenty
-    times the query's own time building it and reading the answer (measured). Portable to
-    PostgreSQL.
+    thousands at once). One small indexed query in plain SQL (`plainsql.POLL_STATES`): for
+    one poll the ORM costs 23 times its CPU on SQLite, 7.5 on PostgreSQL (docs/performance.md).
     """
     params = [value for n, key in enumerate(keys) for value in (n, *key)]
     found = [PollState(newer=False, pending=False)] * len(keys)
