@@ -74,7 +74,6 @@ class Statement:
         used: list[tuple[type[models.Model], str]] = []
         self.sql = template.format(rows=_ROWS, **{k: _Names(m, used) for k, m in names.items()})
         self.fields = tuple(dict.fromkeys(used))
-        self.tables = tuple(dict.fromkeys(names.values()))
         self._row = row
 
     def rows(self, count: int) -> str:
