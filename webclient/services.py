@@ -12,7 +12,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.html import escape
 
-from webclient import attachments, forms, logs, metrics, selectors
+from webclient import attachments, forms, logs, metrics, plainsql, selectors
 from webclient.delivery import notifier
 from webclient.errors import ApplicationError, Kind
 from webclient.models import Bot, Conversation, Message
@@ -76,13 +76,7 @@ def conversation_get_or_create(*, bot: Bot, identity: str) -> Conversation:
     found in plain SQL and comes with only its keys loaded (any other field is read from
     the database when first used), since the ORM's get() cost several times that.
     """
-    table = connection.ops.quote_name(Conversation._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT id FROM {table} WHERE bot_id = %s AND identity = %s",  # noqa: S608
-            [bot.pk, identity],
-        )
-        row = cursor.fetchone()
+    row = plainsql.CONVERSATION_ID.one([bot.pk, identity])
     if row is None:
         conversation, _ = Conversation.objects.get_or_create(bot=bot, identity=identity)
         return conversation
@@ -163,7 +157,7 @@ def user_message_accept(
     messages = conversation.messages
     try:
         with transaction.atomic():
-            if _message_exists(conversation, "client_message_id", client_message_id):
+            if _message_exists(plainsql.MESSAGE_WITH_CLIENT_ID, conversation, client_message_id):
                 return messages.get(client_message_id=client_message_id), False
             # First, since it locks the conversation's row for the message's store too.
             Conversation.objects.filter(pk=conversation.pk).update(
@@ -251,7 +245,7 @@ def bot_messages_store(
         Conversation.objects.filter(pk=conversation.pk).update(last_activity_at=timezone.now())
         for bot_item in items:
             pid = bot_item.platform_message_id
-            if pid and _message_exists(conversation, "platform_message_id", pid):
+            if pid and _message_exists(plainsql.MESSAGE_WITH_PLATFORM_ID, conversation, pid):
                 continue
             stored.append(
                 message_create(
@@ -266,16 +260,10 @@ def bot_messages_store(
     return stored
 
 
-def _message_exists(conversation: Conversation, column: str, value: str) -> bool:
+def _message_exists(statement: plainsql.Statement, conversation: Conversation, value: str) -> bool:
     """Whether the conversation has a message with this client or platform id: asked on
     every send and every stored reply, in plain SQL (see conversation_get_or_create)."""
-    table = connection.ops.quote_name(Message._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT 1 FROM {table} WHERE conversation_id = %s AND {column} = %s LIMIT 1",  # noqa: S608
-            [conversation.pk, value],
-        )
-        return cursor.fetchone() is not None
+    return statement.one([conversation.pk, value]) is not None
 
 
 def conversation_update(

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from datetime import timedelta
+from typing import NamedTuple
 
-from django.db import connection, models, transaction
+from django.db import models, transaction
 from django.utils import timezone
 
-from webclient import services
+from webclient import plainsql, services
 from webclient.delivery import notifier
 from webclient.kore.payloads import BotItem
 from webclient.models import CallbackDelivery, Conversation, Message
@@ -88,23 +88,11 @@ def outbox_claim(*, conversation_id: int, owner: str, lease: timedelta) -> Claim
     with transaction.atomic():
         if not _dispatch_lease_take(conversation_id, owner, lease):
             return Claim(served=False, message=None)
-        table = connection.ops.quote_name(Message._meta.db_table)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT id, forward_started_at FROM {table}"  # noqa: S608 (our table)
-                " WHERE conversation_id = %s AND status = %s ORDER BY id LIMIT 1",
-                [conversation_id, Message.Status.ACCEPTED],
-            )
-            head = cursor.fetchone()
+        head = plainsql.OUTBOX_HEAD.one([conversation_id, Message.Status.ACCEPTED])
         if head is None or head[1] is not None:
             return Claim(served=True, message=None)
         now = timezone.now()
-        _update(
-            Message,
-            "forward_started_at = %s, forward_lease_until = %s",
-            "id = %s",
-            [_adapt(now), _adapt(now + lease), head[0]],
-        )
+        plainsql.MESSAGE_CLAIM.count([plainsql.moment(now), plainsql.moment(now + lease), head[0]])
         # What the forward needs, read once claimed (by primary key: a third of the
         # ORM's cost of the ordered lookup above).
         return Claim(
@@ -135,11 +123,8 @@ def user_message_mark_forwarded(*, message: Message) -> bool:
 def user_message_sent(*, message: Message) -> bool:
     """`sent`, unless its lease lapsed and it was failed; the caller starts the session
     (`conversation_answered` does it with the answer, in one UPDATE)."""
-    changed = _update(
-        Message,
-        "status = %s",
-        "id = %s AND status = %s",
-        [Message.Status.SENT, message.pk, Message.Status.ACCEPTED],
+    changed = plainsql.MESSAGE_SENT.count(
+        [Message.Status.SENT, message.pk, Message.Status.ACCEPTED]
     )
     return bool(changed)
 
@@ -303,16 +288,10 @@ def _callback_delivery_claim(conversation: Conversation, digest: str, window: ti
     to commit, then finds it within its window, and returns nothing.
     """
     now = timezone.now()
-    adapt = connection.ops.adapt_datetimefield_value
-    table = connection.ops.quote_name(CallbackDelivery._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (conversation_id, digest, seen_at) VALUES (%s, %s, %s) "  # noqa: S608
-            "ON CONFLICT (conversation_id, digest) DO UPDATE SET seen_at = excluded.seen_at "
-            f"WHERE {table}.seen_at < %s RETURNING id",
-            [conversation.pk, digest, adapt(now), adapt(now - window)],
-        )
-        return cursor.fetchone() is not None
+    claimed = plainsql.CALLBACK_DELIVERY_CLAIM.one(
+        [conversation.pk, digest, plainsql.moment(now), plainsql.moment(now - window)]
+    )
+    return claimed is not None
 
 
 def callback_deliveries_forget(*, window: timedelta) -> None:
@@ -328,49 +307,19 @@ def callback_deliveries_forget(*, window: timedelta) -> None:
 def _dispatch_lease_take(conversation_id: int, owner: str, lease: timedelta) -> bool:
     """Serve this conversation's outbox from `owner` unless another process holds it."""
     now = timezone.now()
-    claimed = _update(
-        Conversation,
-        "dispatch_owner = %s, dispatch_lease_until = %s",
-        "id = %s AND (dispatch_lease_until IS NULL OR dispatch_lease_until < %s"
-        " OR dispatch_owner = %s)",
-        [owner, _adapt(now + lease), conversation_id, _adapt(now), owner],
+    claimed = plainsql.DISPATCH_LEASE_TAKE.count(
+        [owner, plainsql.moment(now + lease), conversation_id, plainsql.moment(now), owner]
     )
     return bool(claimed)
 
 
 def _dispatch_lease_drop(conversation_id: int, owner: str) -> None:
-    _update(
-        Conversation,
-        "dispatch_owner = '', dispatch_lease_until = NULL",
-        "id = %s AND dispatch_owner = %s",
-        [conversation_id, owner],
-    )
+    plainsql.DISPATCH_LEASE_DROP.count([conversation_id, owner])
 
 
 def _outbox_waits(conversation_id: int) -> bool:
-    """Whether a message of the conversation waits to be forwarded (plain SQL, as below)."""
-    table = connection.ops.quote_name(Message._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT 1 FROM {table} WHERE conversation_id = %s AND status = %s"  # noqa: S608
-            " AND forward_started_at IS NULL LIMIT 1",
-            [conversation_id, Message.Status.ACCEPTED],
-        )
-        return cursor.fetchone() is not None
-
-
-def _update(model: type[models.Model], assignments: str, where: str, params: list[Any]) -> int:
-    """One UPDATE in plain SQL, for the few a message's path runs: the ORM takes about
-    0.2 ms of CPU to build one, several times what the database takes to run it (measured,
-    docs/performance.md). Returns the number of rows changed."""
-    table = connection.ops.quote_name(model._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {table} SET {assignments} WHERE {where}", params)  # noqa: S608
-        return int(cursor.rowcount)
-
-
-def _adapt(moment: datetime) -> Any:
-    return connection.ops.adapt_datetimefield_value(moment)
+    """Whether a message of the conversation waits to be forwarded."""
+    return plainsql.OUTBOX_WAITS.one([conversation_id, Message.Status.ACCEPTED]) is not None
 
 
 def conversations_dispatch_renew(
