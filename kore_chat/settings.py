@@ -299,6 +299,11 @@ STS_MAX_SESSION_AGE = envint("STS_MAX_SESSION_AGE", 24 * 3600)
 # common proxies and load balancers.
 LONGPOLL_DEFAULT_WAIT = envint("LONGPOLL_DEFAULT_WAIT", 25)
 LONGPOLL_MAX_WAIT = envint("LONGPOLL_MAX_WAIT", 45)
+# Kore's Web SDK (docs/kore-sdk.md): seconds a send waits for the bot's first words before
+# answering Inprogress with a pollId, and seconds after a conversation's last message during
+# which its poll chain goes on (the SDK polls every second while it holds a pollId).
+KORE_SDK_SEND_WAIT = envint("KORE_SDK_SEND_WAIT", 3)
+KORE_SDK_POLL_CHAIN = envint("KORE_SDK_POLL_CHAIN", 600)
 # Long-polls admitted per turn of the event loop while a burst of them is queued (a reconnect
 # storm), so that other requests are served in between (webclient/api/admission.py).
 LONGPOLL_ADMIT_PER_TURN = envint("LONGPOLL_ADMIT_PER_TURN", 32)
@@ -419,7 +424,8 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 # CORS on the widget API only; the allowed origins are each bot's (webclient/security/cors.py).
 # Retry-After is exposed so a cross-origin widget can honour a 429.
-CORS_URLS_REGEX = r"^/api/"
+# The Kore SDK routes (/kore/api/, /kore/chatbot/) follow the same rules.
+CORS_URLS_REGEX = r"^/(api|kore/api|kore/chatbot)/"
 CORS_EXPOSE_HEADERS = ["Retry-After"]
 # Rate limits: requests per RATELIMIT_WINDOW seconds; 0 switches a rule off. Counters live
 # in the default cache: shared through Redis when REDIS_URL is set, else per process.

@@ -1,0 +1,40 @@
+"""Reads of the Kore SDK routes. Anything about a conversation is filtered by (bot, identity)."""
+
+from __future__ import annotations
+
+from django.db.models import Q
+
+from webclient.models import Conversation, Message
+
+
+def message_with_client_id(*, conversation: Conversation, client_message_id: str) -> bool:
+    return conversation.messages.filter(client_message_id=client_message_id).exists()
+
+
+def history_page(
+    *, conversation: Conversation, offset: int, limit: int
+) -> tuple[list[Message], bool]:
+    """Shown messages (the user's but their events, the bot's, errors), newest first, and
+    whether there are older ones."""
+    shown = conversation.messages.filter(
+        Q(role=Message.Role.BOT)
+        | Q(role=Message.Role.USER) & ~Q(kind=Message.Kind.EVENT)
+        | Q(role=Message.Role.SYSTEM, kind=Message.Kind.ERROR)
+    ).order_by("-id")
+    page = list(shown[offset : offset + limit + 1])
+    return page[:limit], len(page) > limit
+
+
+def form_message_get(*, conversation_id: int, message_id: int) -> Message | None:
+    """The bot message carrying a form, with its conversation and bot."""
+    return (
+        Message.objects.select_related("conversation", "conversation__bot")
+        .filter(
+            pk=message_id,
+            conversation_id=conversation_id,
+            role=Message.Role.BOT,
+            kind=Message.Kind.FORM,
+            conversation__bot__enabled=True,
+        )
+        .first()
+    )
