@@ -293,7 +293,6 @@ def test_a_digital_form_is_offered_as_a_signed_link_and_its_submission_goes_upst
     shown = user.until(body, lambda es: any("formLink" in e["val"] for e in es))
     template = json.loads(next(e["val"] for e in shown if "formLink" in e["val"]))
     form = template["payload"]["formData"]
-    assert template["payload"]["template_type"] == "iframe"
     assert form["renderType"] == "inline"
     link = urlsplit(form["formLink"])
     assert f"{link.scheme}://{link.netloc}" == base_url

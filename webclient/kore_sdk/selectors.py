@@ -38,3 +38,17 @@ def form_message_get(*, conversation_id: int, message_id: int) -> Message | None
         )
         .first()
     )
+
+
+def newest_send(*, conversation: Conversation, key_prefix: str) -> int:
+    """The id of the conversation's newest user message whose client id has this prefix
+    (the SDK's sends), or 0."""
+    newest = (
+        conversation.messages.filter(
+            role=Message.Role.USER, client_message_id__startswith=key_prefix
+        )
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    return newest or 0

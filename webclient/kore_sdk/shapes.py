@@ -32,14 +32,18 @@ def message_id(pk: int) -> str:
 
 @dataclass(frozen=True)
 class PollCursor:
-    """What a pollId carries: the conversation and the last message already answered."""
+    """What a pollId carries: the conversation, the last message already answered, and the
+    send that started its chain (the SDK starts a chain at every answer with a pollId and
+    keeps the older ones going: a chain ends once a later send started another)."""
 
     conversation_id: int
     after: int
+    send: int
 
 
 def poll_id_issue(cursor: PollCursor) -> str:
-    return signing.dumps({"c": cursor.conversation_id, "a": cursor.after}, salt=POLL_SALT)
+    value = {"c": cursor.conversation_id, "a": cursor.after, "s": cursor.send}
+    return signing.dumps(value, salt=POLL_SALT)
 
 
 def poll_id_read(poll_id: str) -> PollCursor | None:
@@ -50,10 +54,10 @@ def poll_id_read(poll_id: str) -> PollCursor | None:
         return None
     if not isinstance(value, dict):
         return None
-    conversation, after = value.get("c"), value.get("a")
-    if not isinstance(conversation, int) or not isinstance(after, int):
+    conversation, after, send = (value.get(key) for key in ("c", "a", "s"))
+    if not (isinstance(conversation, int) and isinstance(after, int) and isinstance(send, int)):
         return None
-    return PollCursor(conversation, after)
+    return PollCursor(conversation, after, send)
 
 
 def form_link_token(conversation_id: int, form_message_id: int) -> str:
@@ -74,12 +78,17 @@ def form_link_read(token: str) -> tuple[int, int] | None:
     return conversation, message
 
 
+# The client message ids of the SDK's sends, and of forms submitted on the form page.
+SEND_KEY_PREFIX = "sdk-"
+FORM_KEY_PREFIX = "kore-form-"
+
+
 def retry_key(token: str, body: bytes, slot: int) -> str:
     """The client message id of an SDK send: the SDK sends none, and resends the same
     request (same token, same bytes) after a transport error. A send whose key exists in
     this slot or the one before is that retry, answered with the first message."""
     digest = hashlib.sha256(b"\n".join([token.encode(), body, str(slot).encode()]))
-    return f"sdk-{digest.hexdigest()[:40]}"
+    return f"{SEND_KEY_PREFIX}{digest.hexdigest()[:40]}"
 
 
 def _form_of(item: Any) -> dict[str, Any] | None:
@@ -93,15 +102,15 @@ def _form_of(item: Any) -> dict[str, Any] | None:
 
 
 def form_template(link: str, form: dict[str, Any]) -> dict[str, Any]:
-    """A Digital Form as the SDK channel offers it: the `iframe` template with
-    `formData.formLink`, shown inline in the conversation."""
+    """A Digital Form as the SDK channel offers it: `formData.formLink`, with renderType
+    "inline" so that the SDK shows the form's page in an iframe inside the conversation
+    (with `template_type: "iframe"` this SDK build would append a bare iframe instead)."""
     given = form.get("formDef")
     form_def: dict[str, Any] = given if isinstance(given, dict) else {}
     name = form_def.get("displayName") or form_def.get("name") or "Form"
     return {
         "type": "template",
         "payload": {
-            "template_type": "iframe",
             "formData": {
                 "formLink": link,
                 "formId": str(form_def.get("_id") or ""),

@@ -178,7 +178,7 @@ class SendView(KoreView):
             if "event" in body and body["event"] == "ON_CONNECT":
                 entries = self._welcome(principal.bot)
         alive = pending or _chain_alive(conversation.pk)
-        cursor = shapes.PollCursor(conversation.pk, after)
+        cursor = shapes.PollCursor(conversation.pk, after, message.pk)
         poll_id = shapes.poll_id_issue(cursor) if alive else None
         return Response(_answer(self.version, entries, poll_id))
 
@@ -232,9 +232,16 @@ class PollView(KoreView):
             # Kore's answer to an unknown or expired pollId.
             raise ApplicationError("no_data", "No data found", Kind.INVALID)
         answer = async_to_sync(poll_answer)(principal, cursor.after, 0)
-        entries = _entries(request, conversation.pk, answer["messages"])
-        alive = answer["pending"] or _chain_alive(conversation.pk)
-        next_cursor = shapes.PollCursor(conversation.pk, answer["cursor"])
+        messages, alive = answer["messages"], answer["pending"] or _chain_alive(conversation.pk)
+        newer = sdk_selectors.newest_send(
+            conversation=conversation, key_prefix=shapes.SEND_KEY_PREFIX
+        )
+        if newer > cursor.send:
+            # A later send started a chain from its own message on: this one answers what
+            # came before that message, and ends.
+            messages, alive = [m for m in messages if m["id"] < newer], False
+        entries = _entries(request, conversation.pk, messages)
+        next_cursor = shapes.PollCursor(conversation.pk, answer["cursor"], cursor.send)
         poll_id_next = shapes.poll_id_issue(next_cursor) if alive else None
         return Response(_answer(2, entries, poll_id_next), headers={"Cache-Control": "no-store"})
 
@@ -328,7 +335,7 @@ class FormPageView(APIView):
             bot=conversation.bot,
             identity=conversation.identity,
             body={"formData": submitted},
-            client_message_id=f"sdk-form-{form_message.pk}",
+            client_message_id=f"{shapes.FORM_KEY_PREFIX}{form_message.pk}",
         )
         return Response({"html": message.html})
 
