@@ -219,6 +219,21 @@ def test_an_idle_poll_is_answered_at_once_with_nothing_and_a_new_poll_id(
     assert isinstance(idle["pollId"], str)
 
 
+def test_a_later_send_ends_the_older_poll_chain_after_what_came_before_it(
+    relay: tuple[str, dict[str, DemoBot]],
+) -> None:
+    base_url, bots = relay
+    user = SdkUser(base_url, bots["demo"])
+    first = user.say("hello").json()
+    assert vals(first["data"]) == [GREETING]
+    second = user.say("show button").json()
+    # The SDK keeps polling with the first chain's pollId: it ends, and repeats nothing.
+    older = user.poll(first["pollId"]).json()
+    assert older == {"_v": "v2", "data": []}
+    newer = user.poll(second["pollId"]).json()
+    assert "pollId" in newer
+
+
 def test_a_forged_or_foreign_poll_id_is_refused_as_kore_does(
     relay: tuple[str, dict[str, DemoBot]],
 ) -> None:
@@ -318,6 +333,9 @@ def test_a_digital_form_is_offered_as_a_signed_link_and_its_submission_goes_upst
     )
     assert submitted.status_code == 200, submitted.text
     assert "Jane Doe" in submitted.json()["html"]
+    # Opened again (the SDK shows the link again after a reload): the summary, no form.
+    again = httpx.get(form["formLink"])
+    assert "Jane Doe" in again.text and "data-kc-form-id" not in again.text
     # The bot's answer to the form reaches the SDK through its poll chain.
     # The chain from the send answers everything after it: here the bot's thanks.
     user.until({"_v": "v2", "data": [], "pollId": body["pollId"]}, says("Thanks,"))

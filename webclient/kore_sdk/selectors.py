@@ -52,3 +52,21 @@ def newest_send(*, conversation: Conversation, key_prefix: str) -> int:
         .first()
     )
     return newest or 0
+
+
+def form_submission(*, form_message: Message) -> Message | None:
+    """The user's submission (or cancel) of a form, once there is one: the system entry
+    that closed the form names it."""
+    closing = (
+        form_message.conversation.messages.filter(
+            role=Message.Role.SYSTEM,
+            data__refersTo=form_message.pk,
+            data__state__in=["submitted", "cancelled"],
+        )
+        .order_by("id")
+        .first()
+    )
+    by = closing.data.get("by") if closing is not None and isinstance(closing.data, dict) else None
+    if not isinstance(by, int):
+        return None
+    return form_message.conversation.messages.filter(pk=by, role=Message.Role.USER).first()

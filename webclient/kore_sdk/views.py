@@ -313,9 +313,10 @@ class FormPageView(APIView):
     def get(self, request: Request, signed: str) -> HttpResponse:
         form_message = _form_message(signed)
         bot = form_message.conversation.bot
-        page = render_to_string(
-            "webclient/kore_sdk_form.html", {"form_html": form_message.html, "bot": bot}
-        )
+        # Once submitted (the SDK shows the link again after a reload), its summary.
+        submission = sdk_selectors.form_submission(form_message=form_message)
+        shown = submission.html if submission is not None else form_message.html
+        page = render_to_string("webclient/kore_sdk_form.html", {"form_html": shown, "bot": bot})
         response = HttpResponse(page)
         policy = [*headers.BASE_POLICY]
         ancestors = " ".join(["'self'", *cors.embedding_origins(bot)])
