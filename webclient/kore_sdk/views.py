@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -63,8 +64,10 @@ def kore_errors(exc: Exception, context: dict[str, Any]) -> Response | None:
     return response
 
 
+@extend_schema(exclude=True)
 class KoreView(APIView):
-    """A token-authenticated SDK route of the token's bot, from an origin the bot allows."""
+    """A token-authenticated SDK route of the token's bot, from an origin the bot allows.
+    Not in our OpenAPI schema: the shapes are Kore's (docs/kore-sdk.md)."""
 
     permission_classes = [HasChatToken, OriginAllowed]
 
@@ -296,6 +299,7 @@ class FormSubmitSerializer(serializers.Serializer):
     formData = FormDataSerializer()
 
 
+@extend_schema(exclude=True)
 @method_decorator(xframe_options_exempt, name="dispatch")
 @method_decorator(csrf_exempt, name="dispatch")
 class FormPageView(APIView):
