@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db.models import Q
+from django.utils import timezone
 
 from webclient.models import Conversation, Message
 
@@ -70,3 +73,14 @@ def form_submission(*, form_message: Message) -> Message | None:
     if not isinstance(by, int):
         return None
     return form_message.conversation.messages.filter(pk=by, role=Message.Role.USER).first()
+
+
+def chain_alive(*, conversation_id: int, life: int) -> bool:
+    """Whether the bot may still speak in this conversation: it is working on an answer, or
+    the last message came less than `life` seconds ago."""
+    since = timezone.now() - timedelta(seconds=life)
+    return (
+        Conversation.objects.filter(pk=conversation_id)
+        .filter(Q(pending=True) | Q(last_activity_at__gt=since))
+        .exists()
+    )

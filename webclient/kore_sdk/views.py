@@ -105,11 +105,9 @@ def _entries(
 
 def _chain_alive(conversation_id: int) -> bool:
     """The bot may still speak: it is working, or the last message is recent enough."""
-    conversation = Conversation.objects.filter(pk=conversation_id).first()
-    if conversation is None:
-        return False
-    age = (timezone.now() - conversation.last_activity_at).total_seconds()
-    return conversation.pending or age < settings.KORE_SDK_POLL_CHAIN
+    return sdk_selectors.chain_alive(
+        conversation_id=conversation_id, life=settings.KORE_SDK_POLL_CHAIN
+    )
 
 
 def _answer(version: int, entries: list[dict[str, Any]], poll_id: str | None) -> dict[str, Any]:
