@@ -329,7 +329,7 @@ class FormPageView(APIView):
         form_message = _form_message(signed)
         conversation = form_message.conversation
         origin = request.headers.get("origin")
-        if origin and cors.normalise(origin) not in cors.request_own_origins(request._request):
+        if origin and cors.normalise(origin) not in cors.request_own_origins(request):
             raise cors.origin_not_allowed()
         data = FormSubmitSerializer(data=request.data)
         data.is_valid(raise_exception=True)
