@@ -189,14 +189,13 @@ class SendView(KoreView):
         it is done."""
         deadline = time.monotonic() + settings.KORE_SDK_SEND_WAIT
         said: list[dict[str, Any]] = []
-        pending = True
         while True:
             remaining = deadline - time.monotonic()
             wait = max(0, math.ceil(remaining))
             answer = async_to_sync(poll_answer)(principal, after, wait)
             said.extend(answer["messages"])
             after, pending = answer["cursor"], answer["pending"]
-            shown = [m for m in said if m["role"] != "user"]
+            shown = [m for m in said if m["role"] != Message.Role.USER]
             if shown or not pending or remaining <= 0:
                 return said, after, pending
 
