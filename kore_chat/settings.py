@@ -308,6 +308,11 @@ if not 0 < LONGPOLL_KNOWLEDGE_SECONDS <= 3600:
         f"LONGPOLL_KNOWLEDGE_SECONDS must be over 0 and at most 3600, "
         f"got {LONGPOLL_KNOWLEDGE_SECONDS}"
     )
+# Kore's Web SDK (docs/kore-sdk.md): seconds a send waits for the bot's first words before
+# answering Inprogress with a pollId, and seconds after a conversation's last message during
+# which its poll chain goes on (the SDK polls every second while it holds a pollId).
+KORE_SDK_SEND_WAIT = envint("KORE_SDK_SEND_WAIT", 3)
+KORE_SDK_POLL_CHAIN = envint("KORE_SDK_POLL_CHAIN", 600)
 # Long-polls admitted per turn of the event loop while a burst of them is queued (a reconnect
 # storm), so that other requests are served in between (webclient/api/admission.py).
 LONGPOLL_ADMIT_PER_TURN = envint("LONGPOLL_ADMIT_PER_TURN", 32)
@@ -428,7 +433,8 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 # CORS on the widget API only; the allowed origins are each bot's (webclient/security/cors.py).
 # Retry-After is exposed so a cross-origin widget can honour a 429.
-CORS_URLS_REGEX = r"^/api/"
+# The Kore SDK routes (/kore/api/, /kore/chatbot/) follow the same rules.
+CORS_URLS_REGEX = r"^/(api|kore/api|kore/chatbot)/"
 CORS_EXPOSE_HEADERS = ["Retry-After"]
 # Rate limits: requests per RATELIMIT_WINDOW seconds; 0 switches a rule off. Counters live
 # in the default cache: shared through Redis when REDIS_URL is set, else per process.

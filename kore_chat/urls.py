@@ -12,6 +12,8 @@ handler500 = "webclient.api.errors.server_error"
 urlpatterns: list[URLPattern | URLResolver] = [
     path("admin/", admin.site.urls),
     path("metrics", metrics_view, name="metrics"),
+    # Kore-compatible routes for Kore's own Web SDK (docs/kore-sdk.md).
+    path("kore/", include("webclient.kore_sdk.urls")),
 ]
 if settings.KORE_EMULATOR:
     urlpatterns.append(path("emulator/", include("webclient.emulator.urls")))

@@ -30,6 +30,12 @@ def bot_find(*, slug: str | None) -> Bot | None:
     return Bot.objects.filter(slug=slug or settings.DEFAULT_BOT, enabled=True).first()
 
 
+def bot_for_client(*, client_id: str) -> Bot | None:
+    """The enabled bot of a Kore clientId (how Kore's Web SDK names it); the oldest when
+    several share it."""
+    return Bot.objects.filter(client_id=client_id, enabled=True).order_by("pk").first()
+
+
 def conversation_find(*, bot_id: int, identity: str) -> Conversation | None:
     return Conversation.objects.filter(bot_id=bot_id, identity=identity).first()
 

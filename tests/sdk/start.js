@@ -15,12 +15,14 @@
   botOptions.clientId = query.get("clientId");
   botOptions.clientSecret = "not-needed-by-our-sts";
   botOptions.botInfo = { name: query.get("botName"), _id: botId };
-  // The emulated platform's API root: botmeta, chathistory, and (minus "/api/") the poll URL.
-  botOptions.koreAPIUrl = origin + "/emulator/api/";
+  // The platform's API root: botmeta, chathistory, and (minus "/api/") the poll URL; and the
+  // webhook. The emulated platform's by default; a test of the relay passes its /kore/ ones
+  // (docs/kore-sdk.md), the only change an existing SDK site makes.
+  botOptions.koreAPIUrl = query.get("koreAPIUrl") || origin + "/emulator/api/";
   botOptions.webhookConfig = {
     enable: true,
-    webhookURL: origin + "/emulator/chatbot/v2/webhook/" + botId,
-    apiVersion: 2,
+    webhookURL: query.get("webhookURL") || origin + "/emulator/chatbot/v2/webhook/" + botId,
+    apiVersion: Number(query.get("apiVersion") || 2),
   };
   // Open at once instead of waiting for a click on the minimised avatar.
   chatConfig.minimizeMode = false;

@@ -29,7 +29,7 @@ def _declared_length(scope: Scope) -> int | None:
 async def _refuse(scope: Scope, send: Send, cap: int) -> None:
     answer = error_answer(body_too_large(cap))
     headers = {**answer.headers, "Connection": "close"}
-    if scope["path"].startswith("/api/"):
+    if scope["path"].startswith(("/api/", "/kore/api/", "/kore/chatbot/")):
         headers.update(await cross_origin_headers(*request_origin(scope)))
     await send_json(send, answer.status, answer.body, headers)
 

@@ -148,7 +148,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return Response(answer.body, status=answer.status, headers=answer.headers)
 
 
-API_PREFIXES = ("/api/", "/hooks/")
+API_PREFIXES = ("/api/", "/hooks/", "/kore/api/", "/kore/chatbot/")
 
 
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

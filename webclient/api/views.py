@@ -64,9 +64,10 @@ class StsView(APIView):
         bot = serializers.SlugField(required=False)
         identity = serializers.CharField(required=False, allow_blank=True, max_length=255)
         identityHash = serializers.CharField(required=False, allow_blank=True, max_length=128)
-        # Accepted for SDKApp compatibility and ignored: secrets live on the server only,
+        # Kore's Web SDK names its bot by clientId (without `bot`). A clientSecret is
+        # accepted for SDKApp compatibility and ignored: secrets live on the server only,
         # and anonymity is decided by the bot's identity mode.
-        clientId = serializers.CharField(required=False, allow_blank=True)
+        clientId = serializers.CharField(required=False, allow_blank=True, max_length=64)
         clientSecret = serializers.CharField(required=False, allow_blank=True)
         isAnonymous = serializers.BooleanField(required=False)
         aud = serializers.CharField(required=False, allow_blank=True)
@@ -82,8 +83,8 @@ class StsView(APIView):
         tags=["identity"],
         summary="A chat token for a user of a bot",
         description="Without a trusted identity the user is anonymous and the server "
-        "chooses the identity. Also at /api/users/sts (Kore SDKApp's route); a clientSecret "
-        "from a browser is ignored.",
+        "chooses the identity. Also at /api/users/sts (Kore SDKApp's route); without `bot`, "
+        "Kore's clientId names the bot; a clientSecret from a browser is ignored.",
         request=InputSerializer,
         responses={
             200: OutputSerializer,
@@ -97,7 +98,7 @@ class StsView(APIView):
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        bot = selectors.bot_get(slug=data.validated_data.get("bot"))
+        bot = sts_bot(data.validated_data.get("bot"), data.validated_data.get("clientId"))
         self.check_object_permissions(request, bot)
         identity_hash = data.validated_data.get("identityHash")
         # The session path is the only one that reads cookies, hence the CSRF check inside.
@@ -116,6 +117,16 @@ class StsView(APIView):
             bot=bot, identity=chosen.identity, anonymous=chosen.anonymous, proof=chosen.proof
         )
         return Response(token_output(bot, token))
+
+
+def sts_bot(slug: str | None, client_id: str | None) -> Bot:
+    """The bot a token request names: by `bot`, else by Kore's clientId, else the default."""
+    if slug or not client_id:
+        return selectors.bot_get(slug=slug)
+    bot = selectors.bot_for_client(client_id=client_id)
+    if bot is None:
+        raise ApplicationError("unknown_bot", "There is no such bot.", Kind.NOT_FOUND)
+    return bot
 
 
 def token_output(bot: Bot, token: sts.IssuedToken) -> dict[str, Any]:

@@ -148,9 +148,13 @@ def response_cors_headers(origin: str | None, own: set[str]) -> dict[str, str]:
     return {"Vary": "Origin"}
 
 
+# Where CORS applies (settings.CORS_URLS_REGEX): our API and the Kore SDK routes.
+CORS_PATHS = ("/api/", "/kore/api/", "/kore/chatbot/")
+
+
 def _cross_origin_allowed(request: HttpRequest) -> bool:
     """Whether some enabled bot allows this request's Origin on a CORS-enabled path."""
-    if not request.path_info.startswith("/api/"):
+    if not request.path_info.startswith(CORS_PATHS):
         return False
     return cross_origin_allowed(request.headers.get("origin"), request_own_origins(request))
 
@@ -170,7 +174,7 @@ class BotCorsMiddleware(CorsMiddleware):
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         allowed = False
-        if "origin" in request.headers and request.path_info.startswith("/api/"):
+        if "origin" in request.headers and request.path_info.startswith(CORS_PATHS):
             allowed = await sync_to_async(_cross_origin_allowed)(request)
         request._kc_cors_allowed = allowed  # type: ignore[attr-defined]
         return await super().__acall__(request)

@@ -1,9 +1,9 @@
 """Caps on what a request may carry: body size (413) and JSON nesting depth (400).
 
-Body caps (API_MAX_BODY_BYTES on /api/, KORE_CALLBACK_MAX_BYTES on /hooks/, MAX_BODY_BYTES
-elsewhere) are checked as the body arrives under ASGI (webclient/api/bodycap.py), and again
-before any view reads it (webclient/api/middleware.py applies `too_large`, which is what
-the WSGI development server has). Nesting
+Body caps (API_MAX_BODY_BYTES on /api/ and /kore/, KORE_CALLBACK_MAX_BYTES on /hooks/,
+MAX_BODY_BYTES elsewhere) are checked as the body arrives under ASGI (webclient/api/bodycap.py),
+and again before any view reads it (webclient/api/middleware.py applies `too_large`, which is
+what the WSGI development server has). Nesting
 is checked before parsing: Python's json module recurses once per level, and a body of 64 KB
 of "[" would otherwise end in RecursionError, a 500.
 
@@ -45,7 +45,7 @@ def body_cap(path: str) -> int:
     """The most bytes of body a request to `path` may carry."""
     if path == "/api/v1/attachments":
         return int(settings.ATTACHMENT_MAX_BYTES) + MULTIPART_OVERHEAD
-    if path.startswith("/api/"):
+    if path.startswith(("/api/", "/kore/")):
         return int(settings.API_MAX_BODY_BYTES)
     if path.startswith("/hooks/"):
         return int(settings.KORE_CALLBACK_MAX_BYTES)
