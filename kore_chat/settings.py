@@ -153,7 +153,7 @@ MIDDLEWARE = [
     "webclient.logs.request_id_middleware",
     "django.middleware.security.SecurityMiddleware",
     "webclient.security.headers.security_headers_middleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "kore_chat.staticfiles.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "webclient.security.cors.BotCorsMiddleware",
     "webclient.api.middleware.body_limit_middleware",
