@@ -17,7 +17,7 @@ from kore_chat.asgi import application
 from tests.emulator.test_emulator import body, channel, token, url
 from webclient.emulator.state import state
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 SLOW_REPLIES = 3
 
