@@ -2,7 +2,9 @@
 
 Long-polls (`GET` and `HEAD /api/v1/messages`) are served by a bare ASGI handler that holds
 no thread while it waits (webclient/api/longpoll.py), and the liveness check (`/healthz`) by
-the event loop itself (webclient/api/health.py); everything else goes through Django.
+the event loop itself (webclient/api/health.py); everything else goes through Django's own
+ASGI handler, whose middleware runs in the event loop where it can: async views (the
+emulator's) wait there without a thread, sync views run in one.
 On startup the notifier starts listening to other processes and the outbox dispatcher
 starts, so messages accepted before a restart are forwarded; in DEBUG, pending migrations
 are applied first and, with the emulator on, the demo bots seeded (`seed_demo`), so a fresh
@@ -15,33 +17,10 @@ import asyncio
 import gc
 import os
 
-import django
-from asgiref.sync import sync_to_async
-from django.core.handlers.asgi import ASGIHandler
+from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kore_chat.settings")
-django.setup(set_prefix=False)
-
-
-class OneThreadHop(ASGIHandler):
-    """Django's ASGI handler, running the middleware chain and the view in one trip to a
-    thread.
-
-    Under ASGI, Django runs each middleware that can be either (all of Django's own, through
-    MiddlewareMixin) in async mode, which moves every `process_request` and
-    `process_response` to a thread and back: 16 trips for our chain, each waiting for a turn
-    of the event loop. A request that Django merely answers with a 404 cost 6 ms of CPU on
-    the benchmark's machine. Here the chain is built synchronous, as under WSGI,
-    and the whole of it runs in one trip; none of our views is async.
-    """
-
-    def load_middleware(self, is_async: bool = False) -> None:
-        super().load_middleware(is_async=False)
-        chain = self._middleware_chain  # type: ignore[has-type]
-        self._middleware_chain = sync_to_async(chain, thread_sensitive=True)
-
-
-django_application = OneThreadHop()
+django_application = get_asgi_application()
 
 from django.conf import settings  # noqa: E402  (after Django is set up)
 from django.core.management import call_command  # noqa: E402

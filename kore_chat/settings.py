@@ -153,7 +153,7 @@ MIDDLEWARE = [
     "webclient.logs.request_id_middleware",
     "django.middleware.security.SecurityMiddleware",
     "webclient.security.headers.security_headers_middleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "kore_chat.staticfiles.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "webclient.security.cors.BotCorsMiddleware",
     "webclient.api.middleware.body_limit_middleware",
@@ -214,9 +214,7 @@ if DATABASE_URL:
 else:
     DATABASES = {
         "default": {
-            # Django's SQLite backend, with in-process writers taking turns
-            # (kore_chat/db/sqlite3).
-            "ENGINE": "kore_chat.db.sqlite3",
+            "ENGINE": "django.db.backends.sqlite3",
             "NAME": DB_PATH,
             "OPTIONS": {
                 # WAL lets long-poll reads run while the relay writes; IMMEDIATE takes the

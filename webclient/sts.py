@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,6 +31,7 @@ from typing import Any, NamedTuple, Protocol, cast
 
 import jwt
 from django.conf import settings
+from jwt.types import Options
 
 from webclient import botcache
 from webclient.errors import ApplicationError, Kind
@@ -286,24 +286,39 @@ class _BotLookup(Protocol):
     def __call__(self, slug: str, *, fresh: bool = False) -> Bot | None: ...
 
 
-class _Verified(NamedTuple):
-    """A token PyJWT accepted: the bot it names, the key that checked it, its claims."""
+class _Signed(NamedTuple):
+    """A token whose signature PyJWT accepted: the bot it names and the key that checked it."""
 
     slug: str
     key: bytes
-    claims: dict[str, Any]
 
 
-# Each poll presents the same token again, and PyJWT's verification (two parses, the key's
-# checks, the HMAC) is most of what a poll cycle costs: tokens it accepted are kept here,
-# and the same token with the same key is then only checked against the clock. Only
-# accepted tokens enter (a forger cannot fill it); emptied when full.
-VERIFIED_KEPT = 10_000
-_verified: dict[str, _Verified] = {}
+# Each poll presents the same token again, and the signature's check (the key's checks and
+# the HMAC) is most of what PyJWT's verification of it costs. The exact tokens whose
+# signature PyJWT accepted are kept here with the key that checked it; the same token with
+# the same key is decoded again by PyJWT with every check but the signature's, so the clock
+# and the claims follow PyJWT's own rules on every poll. Only accepted tokens enter (a
+# forger cannot fill it); emptied when full.
+SIGNED_KEPT = 10_000
+_signed: dict[str, _Signed] = {}
+
+REQUIRED_CLAIMS = ["exp", "iat", "sub", "appId"]
+# All of PyJWT's claim checks, named: without the signature's check PyJWT would skip them.
+_CLAIM_CHECKS: Options = {
+    "verify_signature": False,
+    "verify_exp": True,
+    "verify_nbf": True,
+    "verify_iat": True,
+    "verify_aud": True,
+    "verify_iss": True,
+    "verify_sub": True,
+    "verify_jti": True,
+    "require": REQUIRED_CLAIMS,
+}
 
 
 def _verify(token: str, bot_for: _BotLookup) -> Principal:
-    known = _verified.get(token)
+    known = _signed.get(token)
     slug = known.slug if known is not None else _claims_unverified(token).get("bot")
     if not isinstance(slug, str):
         raise _invalid()
@@ -346,7 +361,7 @@ def _decode_with(token: str, key: bytes) -> dict[str, Any]:
         token,
         key,
         algorithms=ALGORITHMS,
-        options={"require": ["exp", "iat", "sub", "appId"]},
+        options={"require": REQUIRED_CLAIMS},
         leeway=LEEWAY_SECONDS,
     )
     return claims
@@ -363,26 +378,21 @@ def _previous_key(bot: Bot) -> bytes | None:
     return bot.previous_client_secret.encode()
 
 
-def _still_valid(claims: dict[str, Any]) -> dict[str, Any]:
-    """PyJWT's checks against the clock, in its order and with its errors, for claims it
-    has accepted before: everything else it checked depends only on the token and key."""
-    now = time.time()
-    if int(claims["iat"]) > now + LEEWAY_SECONDS:
-        raise jwt.ImmatureSignatureError("The token is not yet valid (iat)")
-    if "nbf" in claims and int(claims["nbf"]) > now + LEEWAY_SECONDS:
-        raise jwt.ImmatureSignatureError("The token is not yet valid (nbf)")
-    if int(claims["exp"]) <= now - LEEWAY_SECONDS:
-        raise jwt.ExpiredSignatureError("Signature has expired")
-    return dict(claims)
+def _decode_signed(token: str) -> dict[str, Any]:
+    """PyJWT's decoding of a token whose signature it accepted before with the same key."""
+    claims: dict[str, Any] = jwt.decode(
+        token, algorithms=ALGORITHMS, options=_CLAIM_CHECKS, leeway=LEEWAY_SECONDS
+    )
+    return claims
 
 
-def _decode(token: str, bot: Bot, slug: str, known: _Verified | None) -> dict[str, Any]:
+def _decode(token: str, bot: Bot, slug: str, known: _Signed | None) -> dict[str, Any]:
     """Claims signed with the client secret, or with the previous one if issued before
     the rotation: a rotation keeps conversations working until their tokens are refreshed,
     and whoever knows the old secret can mint nothing that outlives the grace period."""
     key = signing_key(bot)
     if known is not None and known.key == key:
-        return _still_valid(known.claims)
+        return _decode_signed(token)
     try:
         claims = _decode_with(token, key)
     except jwt.InvalidSignatureError:
@@ -397,9 +407,9 @@ def _decode(token: str, bot: Bot, slug: str, known: _Verified | None) -> dict[st
         # when that grace is ended early or the secret rotated again. (Not kept: the grace
         # ends with time.)
         return {ROTATION_CLAIM: _milliseconds(rotated_at), **claims}
-    if len(_verified) >= VERIFIED_KEPT:
-        _verified.clear()
-    _verified[token] = _Verified(slug, key, dict(claims))
+    if len(_signed) >= SIGNED_KEPT:
+        _signed.clear()
+    _signed[token] = _Signed(slug, key)
     return claims
 
 

@@ -1,7 +1,9 @@
-"""SQLite writers of one process take turns on a lock instead of SQLite's busy handler."""
+"""SQLite writers wait for one another (Django's own backend: `BEGIN IMMEDIATE` and the busy
+timeout, kore_chat/settings.py) instead of failing."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 
@@ -57,14 +59,21 @@ def test_a_transaction_that_fails_gives_the_next_writer_its_turn() -> None:
 
 
 def test_waiting_longer_than_the_timeout_fails_like_sqlite() -> None:
-    from kore_chat.db.sqlite3 import base
-
-    assert base._write_turn.acquire()  # another writer holds its turn
+    other_writer = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
+    other_writer.execute("BEGIN IMMEDIATE")  # another process's writer holds the write lock
+    connection.close()
+    connection.settings_dict["OPTIONS"]["timeout"] = 0.05
     try:
-        connection.settings_dict["OPTIONS"]["timeout"] = 0.05
         with pytest.raises(OperationalError, match="locked"), transaction.atomic():
             Bot.objects.filter(slug="demo").update(name="never")
     finally:
+        other_writer.rollback()
+        other_writer.close()
+        connection.close()
         connection.settings_dict["OPTIONS"]["timeout"] = 20
-        base._write_turn.release()
     assert Bot.objects.get(slug="demo").name != "never"
+
+
+def test_the_database_is_djangos_own_sqlite_backend() -> None:
+    assert type(connections["default"]).__module__ == "django.db.backends.sqlite3.base"
+    assert connection.settings_dict["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
