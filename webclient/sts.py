@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -287,18 +288,24 @@ class _BotLookup(Protocol):
 
 
 class _Signed(NamedTuple):
-    """A token whose signature PyJWT accepted: the bot it names and the key that checked it."""
+    """A token PyJWT accepted: the bot it names, the key that checked it, and the claims
+    PyJWT returned, good until the token's own `exp`."""
 
     slug: str
     key: bytes
+    claims: dict[str, Any]
+    expires: float
 
 
-# Each poll presents the same token again, and the signature's check (the key's checks and
-# the HMAC) is most of what PyJWT's verification of it costs. The exact tokens whose
-# signature PyJWT accepted are kept here with the key that checked it; the same token with
-# the same key is decoded again by PyJWT with every check but the signature's, so the clock
-# and the claims follow PyJWT's own rules on every poll. Only accepted tokens enter (a
-# forger cannot fill it); emptied when full.
+# Each poll presents the same token again, and PyJWT's verification of it (the segments'
+# checks, the key's and the HMAC) costs tens of microseconds each time. The exact tokens
+# PyJWT accepted are kept here with the key that checked them and the claims it returned.
+# The same token with the same key gets PyJWT's answer again until the token's `exp`
+# (RFC 7519: the moment from which it must no longer be accepted); once that moment is
+# reached, PyJWT decodes it again, with every check but the signature's and its own leeway,
+# and decides. Nothing of PyJWT's rules is repeated here: an answer PyJWT gave is reused
+# only while the token's own claims say it cannot have changed. Only accepted tokens enter
+# (a forger cannot fill it); emptied when full.
 SIGNED_KEPT = 10_000
 _signed: dict[str, _Signed] = {}
 
@@ -392,6 +399,8 @@ def _decode(token: str, bot: Bot, slug: str, known: _Signed | None) -> dict[str,
     and whoever knows the old secret can mint nothing that outlives the grace period."""
     key = signing_key(bot)
     if known is not None and known.key == key:
+        if time.time() < known.expires:
+            return dict(known.claims)
         return _decode_signed(token)
     try:
         claims = _decode_with(token, key)
@@ -409,7 +418,7 @@ def _decode(token: str, bot: Bot, slug: str, known: _Signed | None) -> dict[str,
         return {ROTATION_CLAIM: _milliseconds(rotated_at), **claims}
     if len(_signed) >= SIGNED_KEPT:
         _signed.clear()
-    _signed[token] = _Signed(slug, key)
+    _signed[token] = _Signed(slug, key, claims, float(claims["exp"]))
     return claims
 
 

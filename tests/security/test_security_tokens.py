@@ -151,6 +151,9 @@ def test_a_token_with_an_audience_is_refused(demo: Bot, claims: ClaimsFactory) -
     assert_refused(jwt.encode(claims(demo, aud="https://elsewhere.example"), demo.client_secret))
 
 
+# A poll through Django is answered by the long-poll handler, whose database threads have
+# connections of their own: a change to the bot must be committed for them to see it.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_token_for_a_disabled_bot_is_refused(demo: Bot) -> None:
     token = token_issue(bot=demo, identity="dave", anonymous=False).jwt
     demo.enabled = False
@@ -197,6 +200,9 @@ def test_a_bot_with_a_client_secret_shorter_than_256_bits_issues_no_token(demo: 
 
 
 @pytest.mark.filterwarnings("ignore::jwt.InsecureKeyLengthWarning")
+# A poll through Django is answered by the long-poll handler, whose database threads have
+# connections of their own: a change to the bot must be committed for them to see it.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_weak_keyed_bot_accepts_no_token_either(demo: Bot, claims: ClaimsFactory) -> None:
     demo.client_secret = "short"
     demo.save()
