@@ -147,10 +147,11 @@ if KORE_EMULATOR:
 MIDDLEWARE = [
     "webclient.logs.request_id_middleware",
     "django.middleware.security.SecurityMiddleware",
-    "webclient.security.headers.security_headers_middleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "webclient.security.cors.BotCorsMiddleware",
+    "webclient.bot_origins.cross_origin_middleware",
+    "corsheaders.middleware.CorsMiddleware",
     "webclient.api.middleware.body_limit_middleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -412,7 +413,27 @@ if envbool("TRUST_X_FORWARDED_PROTO", False):
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-# CORS on the widget API only; the allowed origins are each bot's (webclient/security/cors.py).
+# Content-Security-Policy on every Django response (django-csp). No inline script anywhere:
+# the widget, the admin and the gallery load their scripts from files. Bot content is
+# sanitised server-side and may show images and media from any web host (http: too, as the
+# renderer allows it; on an HTTPS page browsers upgrade or block it). No page may be framed,
+# but the chat page, by its bot's allowed origins, and the embed's refusal notice, by any
+# page (webclient/views.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "https:", "http:"],
+        "media-src": ["'self'", "https:", "http:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# CORS on the widget API only; the allowed origins are each bot's (webclient/bot_origins.py).
 # Retry-After is exposed so a cross-origin widget can honour a 429.
 CORS_URLS_REGEX = r"^/api/"
 CORS_EXPOSE_HEADERS = ["Retry-After"]

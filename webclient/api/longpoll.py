@@ -8,8 +8,8 @@ which bounds the database connections long-polls use. The DRF view serves the sa
 through `poll_answer` for the WSGI development server.
 
 Bypassing Django also bypasses its middleware and DRF's permissions, so this handler calls
-the same decisions itself: `cors.response_cors_headers` for the CORS headers and
-`cors.origin_allowed` for the bot's origins (the preflight OPTIONS still goes through
+the same decisions itself: `bot_origins.response_cors_headers` for the CORS headers and
+`bot_origins.origin_allowed` for the bot's origins (the preflight OPTIONS still goes through
 Django: only GET and HEAD come here; a HEAD is answered at once, as a poll with no wait).
 Its errors are built by the API's one builder, `error_answer`.
 """
@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl
 
 from django.conf import settings
 
-from webclient import delivery, logs, metrics, selectors
+from webclient import bot_origins, delivery, logs, metrics, selectors
 from webclient.api.admission import admitted, held
 from webclient.api.asgi import Receive, Scope, Send, send_json
 from webclient.api.auth import bearer_token
@@ -36,7 +36,6 @@ from webclient.api.serializers import MAX_CURSOR, PollInputSerializer, messages_
 from webclient.dbthreads import DbThreads
 from webclient.errors import ApplicationError, Kind
 from webclient.loops import per_loop
-from webclient.security import cors
 from webclient.security.proxies import client_address
 from webclient.sts import Principal, token_verify, token_verify_cached
 
@@ -232,12 +231,12 @@ DECIDED_ORIGINS = 1024
 
 
 async def cross_origin_headers(origin: str | None, own: set[str]) -> dict[str, str]:
-    """The CORS headers of an answer that bypasses Django's middleware (cors.py decides);
+    """The CORS headers of an answer that bypasses Django's middleware (bot_origins.py decides);
     with the database down, the last decision for this Origin, or none but `Vary`."""
     if not origin:
         return {}
     try:
-        headers = await run_db(cors.response_cors_headers, origin, own)
+        headers = await run_db(bot_origins.response_cors_headers, origin, own)
     except DATABASE_DOWN:
         return _decided.get(origin, {"Vary": "Origin"})
     _decided[origin] = headers
@@ -250,7 +249,7 @@ async def cross_origin_headers(origin: str | None, own: set[str]) -> dict[str, s
 def request_origin(scope: Scope) -> tuple[str | None, set[str]]:
     """The request's Origin and, when it has one, this server's own origins."""
     origin, host, _, _ = _read_headers(scope["headers"])
-    return origin, cors.own_origins(scope.get("scheme", "http"), host) if origin else set()
+    return origin, bot_origins.own_origins(scope.get("scheme", "http"), host) if origin else set()
 
 
 def _peer(scope: Scope) -> str:
@@ -265,7 +264,7 @@ async def longpoll_app(scope: Scope, receive: Receive, send: Send) -> None:
     address = client_address(_peer(scope), forwarded_for)
     # Browsers send no Origin on a same-origin GET: only cross-origin polls need our own
     # origins (to tell them from others), and the database.
-    own = cors.own_origins(scope.get("scheme", "http"), host) if origin else set()
+    own = bot_origins.own_origins(scope.get("scheme", "http"), host) if origin else set()
     polls = held()
     cross_origin: dict[str, str] | None = None
     try:
@@ -283,8 +282,8 @@ async def longpoll_app(scope: Scope, receive: Receive, send: Send) -> None:
         principal = token_verify_cached(token)
         if principal is None:
             principal = await run_db(token_verify, token)
-        if not cors.origin_allowed(origin, own, principal.bot):
-            raise cors.origin_not_allowed()
+        if not bot_origins.origin_allowed(origin, own, principal.bot):
+            raise bot_origins.origin_not_allowed()
         # A poll that does not wait is answered at once: it holds nothing.
         holding = polls.holding if wait else _not_held
         with holding((principal.bot.pk, principal.identity), address):
