@@ -2,8 +2,8 @@
 
 Under ASGI this path bypasses Django's request handling: Django gives every request its own
 thread context (and sync middleware a thread), so a held request would pin an OS thread and,
-once it touched the ORM, a database connection. Here a waiting poll is a coroutine and an
-event; its few short queries run on a small shared pool of threads (LONGPOLL_DB_THREADS),
+once it touched the ORM, a database connection. Here a waiting poll is a coroutine and a
+future; its few short queries run on a small shared pool of threads (LONGPOLL_DB_THREADS),
 which bounds the database connections long-polls use. The DRF view serves the same answer
 through `poll_answer` for the WSGI development server.
 
