@@ -59,7 +59,7 @@ test: $(VENV)/.dev-deps lint
 	$(BIN)/pytest
 	scripts/test-on-postgres $(BIN)/pytest -q tests/api tests/kore
 
-# Issue 13's goals, each against a baseline of the same run (docs/performance.md); minutes
+# The performance goals, each against a baseline of the same run (docs/performance.md); minutes
 # long. Results in bench/results/, plots in docs/.
 bench: $(VENV)/.dev-deps
 	scripts/ensure-chromium

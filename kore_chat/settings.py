@@ -10,8 +10,8 @@ import json
 import os
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
 
+import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from webclient.logs import logging_config
@@ -59,6 +59,8 @@ def postgres_settings(
 ) -> dict[str, Any]:
     """Django's settings for `postgres://user:password@host:port/name?option=value`.
 
+    dj-database-url reads the URL (escapes undone; `postgresql://` and `pgsql://` too); only
+    PostgreSQL is accepted, as psycopg's pool and LISTEN/NOTIFY are what the relay uses.
     Query parameters go to libpq as they are (`sslmode`, `connect_timeout`…). Connections come
     from a psycopg pool per process (Django's persistent connections do not suit ASGI, where
     each request runs in a thread of its own); the pool checks a connection before lending it.
@@ -69,38 +71,31 @@ def postgres_settings(
     tries instead: it is abandoned, and the next request that needs a connection starts a
     new one at once, so a returning database is found within about a second.
     """
-    parts = urlsplit(url)
-    if parts.scheme not in ("postgres", "postgresql"):
-        raise ImproperlyConfigured(
-            f"DATABASE_URL must start with postgres:// or postgresql://, got {parts.scheme!r}://"
-        )
-    name = unquote(parts.path.lstrip("/"))
-    if not name:
-        raise ImproperlyConfigured("DATABASE_URL must name a database: postgres://host/name")
     try:
-        port = parts.port
+        config = dj_database_url.parse(url, conn_max_age=0, conn_health_checks=True)
+    except dj_database_url.UnknownSchemeError:
+        config = {}
     except ValueError:
-        raise ImproperlyConfigured("DATABASE_URL has an invalid port") from None
-    options: dict[str, Any] = dict(parse_qsl(parts.query))
+        raise ImproperlyConfigured(
+            "DATABASE_URL cannot be read: an invalid port, or a character not percent-encoded"
+        ) from None
+    if config.get("ENGINE") != "django.db.backends.postgresql":
+        scheme = url.partition("://")[0]
+        raise ImproperlyConfigured(
+            f"DATABASE_URL must start with postgres:// or postgresql://, got {scheme!r}://"
+        )
+    if not config.get("NAME"):
+        raise ImproperlyConfigured("DATABASE_URL must name a database: postgres://host/name")
+    options: dict[str, Any] = config.get("OPTIONS", {})
     options["pool"] = {
         "min_size": min(pool_min, pool_max),
         "max_size": pool_max,
         "timeout": pool_timeout,
         "reconnect_timeout": pool_reconnect,
     }
-    return {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": name,
-        "USER": unquote(parts.username or ""),
-        "PASSWORD": unquote(parts.password or ""),
-        "HOST": parts.hostname or "",
-        "PORT": str(port or ""),
-        "OPTIONS": options,
-        # With a pool, a connection goes back to it at the end of each request, and the pool
-        # checks it (one round trip) before lending it again.
-        "CONN_MAX_AGE": 0,
-        "CONN_HEALTH_CHECKS": True,
-    }
+    # With a pool, a connection goes back to it at the end of each request, and the pool
+    # checks it (one round trip) before lending it again (CONN_MAX_AGE 0, health checks on).
+    return {**config, "PORT": str(config.get("PORT", "")), "OPTIONS": options}
 
 
 DEBUG = envbool("DEBUG", True)
@@ -152,10 +147,11 @@ if KORE_EMULATOR:
 MIDDLEWARE = [
     "webclient.logs.request_id_middleware",
     "django.middleware.security.SecurityMiddleware",
-    "webclient.security.headers.security_headers_middleware",
+    "csp.middleware.CSPMiddleware",
     "kore_chat.staticfiles.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "webclient.security.cors.BotCorsMiddleware",
+    "webclient.bot_origins.cross_origin_middleware",
+    "corsheaders.middleware.CorsMiddleware",
     "webclient.api.middleware.body_limit_middleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -429,7 +425,27 @@ if envbool("TRUST_X_FORWARDED_PROTO", False):
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-# CORS on the widget API only; the allowed origins are each bot's (webclient/security/cors.py).
+# Content-Security-Policy on every Django response (django-csp). No inline script anywhere:
+# the widget, the admin and the gallery load their scripts from files. Bot content is
+# sanitised server-side and may show images and media from any web host (http: too, as the
+# renderer allows it; on an HTTPS page browsers upgrade or block it). No page may be framed,
+# but the chat page, by its bot's allowed origins, and the embed's refusal notice, by any
+# page (webclient/views.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "https:", "http:"],
+        "media-src": ["'self'", "https:", "http:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# CORS on the widget API only; the allowed origins are each bot's (webclient/bot_origins.py).
 # Retry-After is exposed so a cross-origin widget can honour a 429.
 # The Kore SDK routes (/kore/api/, /kore/chatbot/) follow the same rules.
 CORS_URLS_REGEX = r"^/(api|kore/api|kore/chatbot)/"

@@ -26,9 +26,9 @@ from webclient import (
     sts,
 )
 from webclient.admin_bots import BotTools
+from webclient.bot_origins import normalise
 from webclient.kore import tokens
 from webclient.models import Bot
-from webclient.security.cors import normalise
 
 audit = logging.getLogger("kore_chat.audit")
 

@@ -9,9 +9,10 @@ class WebclientConfig(AppConfig):
     verbose_name = "Kore chat"
 
     def ready(self) -> None:
+        from corsheaders.signals import check_request_enabled
         from django.db.models.signals import post_delete
 
-        from webclient import attachments
+        from webclient import attachments, bot_origins
         from webclient.models import Attachment
 
         # However an attachment goes (its message, its conversation, a purge, the sweep),
@@ -19,6 +20,8 @@ class WebclientConfig(AppConfig):
         post_delete.connect(
             attachments.attachment_file_delete, sender=Attachment, dispatch_uid="attachment-file"
         )
+        # django-cors-headers asks whether an Origin may call the widget API: some bot allows it.
+        check_request_enabled.connect(bot_origins.cors_request_enabled, dispatch_uid="bot-origins")
         if settings.KORE_DISPATCHER:
             # Imported here, as Django wants: the relay needs the models loaded.
             from webclient import services

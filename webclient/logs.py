@@ -15,16 +15,15 @@ handler; `logging_config` drops both (5xx are still logged, with their traceback
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import UTC, datetime
 from typing import Any
 
+import pythonjsonlogger.json
 from asgiref.sync import iscoroutinefunction
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
@@ -140,29 +139,43 @@ class SkipClientErrors(logging.Filter):
 
 # uvicorn's access record: args are (client, method, path, http version, status).
 ACCESS_FIELDS = ("client", "method", "path", "http_version", "status")
+# What a line may carry besides its own fields: a record's other extras (Django's request
+# object, uvicorn's colour template) stay out, as the redaction filter does not read them.
 EXTRA_FIELDS = ("message_ids", "followed_request_ids", "status_code")
+LINE_FIELDS = frozenset(
+    {"time", "level", "logger", "message", "request_id", "exception", "stack_info"}
+    | {*ACCESS_FIELDS, *EXTRA_FIELDS}
+)
 
 
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, request id, and the fields
-    a line carries (uvicorn's access lines become method, path, status…)."""
+class JsonFormatter(pythonjsonlogger.json.JsonFormatter):
+    """One JSON object per line, by python-json-logger: time, level, logger, message,
+    request id, and the fields a line carries (uvicorn's access lines become method, path,
+    status…).
 
-    def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-            "request_id": getattr(record, "request_id", "-"),
-        }
+    A traceback is the one the redaction filter (kore_chat/redact.py) left in
+    `record.exc_text`: the library would format `record.exc_info` anew, secrets included.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            ["levelname", "name", "message", "request_id"],
+            rename_fields={"levelname": "level", "name": "logger", "exc_info": "exception"},
+            timestamp="time",
+            json_ensure_ascii=False,
+        )
+
+    def add_fields(
+        self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
+    ) -> None:
+        super().add_fields(log_data, record, message_dict)
+        if record.exc_text:
+            log_data["exception"] = record.exc_text
         if record.name == "uvicorn.access" and isinstance(record.args, tuple):
-            line.update(zip(ACCESS_FIELDS, record.args, strict=False))
-        for name in EXTRA_FIELDS:
-            if hasattr(record, name):
-                line[name] = getattr(record, name)
-        if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str, ensure_ascii=False)
+            log_data.update(zip(ACCESS_FIELDS, record.args, strict=False))
+
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        return {name: value for name, value in log_data.items() if name in LINE_FIELDS}
 
 
 PLAIN = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"

@@ -42,6 +42,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from webclient.models import Bot, Message
+from webclient.sharedcache import SHARED_CACHE_UP
 
 PREFIX = "kore_chat"
 
@@ -74,12 +75,6 @@ CALLBACKS = Counter(
 RATE_LIMITED = Counter(
     f"{PREFIX}_rate_limited_total", "Requests refused with 429, by rule.", ["rule"]
 )
-SHARED_CACHE_UP = Gauge(
-    f"{PREFIX}_shared_cache_up",
-    "1 while the shared cache (Redis) answers, 0 during an outage (webclient/sharedcache.py).",
-    multiprocess_mode="min",
-)
-SHARED_CACHE_UP.set(1)
 OWN_METRICS = (
     LONGPOLLS_HELD,
     MESSAGES,

@@ -20,8 +20,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from django.core.cache import cache
-
-from webclient import metrics
+from prometheus_client import Gauge
 
 T = TypeVar("T")
 
@@ -29,6 +28,15 @@ log = logging.getLogger(__name__)
 
 # Seconds calls skip a cache that failed before one tries it again.
 SHARED_CACHE_RETRY = 1.0
+
+# Here rather than in webclient/metrics.py (which shows it on /metrics with the others), as
+# this module sits below the models that metrics.py reads.
+SHARED_CACHE_UP = Gauge(
+    "kore_chat_shared_cache_up",
+    "1 while the shared cache (Redis) answers, 0 during an outage (webclient/sharedcache.py).",
+    multiprocess_mode="min",
+)
+SHARED_CACHE_UP.set(1)
 
 
 class SharedCacheDown(Exception):
@@ -51,7 +59,7 @@ class _State:
             self.down = True
             self._retry_at = time.monotonic() + SHARED_CACHE_RETRY
         if began:
-            metrics.SHARED_CACHE_UP.set(0)
+            SHARED_CACHE_UP.set(0)
             log.warning(
                 "the shared cache is unreachable (%s: %s): rate limits count per process and "
                 "cached bots are trusted for BOT_CACHE_SECONDS until it returns",
@@ -65,7 +73,7 @@ class _State:
         with self._lock:
             ended, self.down = self.down, False
         if ended:
-            metrics.SHARED_CACHE_UP.set(1)
+            SHARED_CACHE_UP.set(1)
             log.info("the shared cache is reachable again")
 
 

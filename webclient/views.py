@@ -1,20 +1,27 @@
-"""Pages: the chat page (the widget, full window; embed.js frames it)."""
+"""Pages: the chat page (the widget, full window; embed.js frames it).
+
+Who may frame it is known only once the bot is: the chat page's CSP frame-ancestors (the
+policy itself is settings.CONTENT_SECURITY_POLICY, applied by django-csp) are this site and
+the bot's allowed origins; the notice shown instead of the chat when a page may not show it,
+which has nothing to act on or hide, may be framed by any page.
+"""
 
 from __future__ import annotations
 
 import logging
 
+from csp.decorators import csp_replace
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils import translation
 from django.utils.crypto import salted_hmac
+from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from webclient import i18n, selectors, theming
-from webclient.security import headers
-from webclient.security.cors import (
+from webclient.bot_origins import (
     EmbedRefusal,
     embed_refusal,
     embedding_origins,
@@ -33,6 +40,15 @@ def session_key(request: HttpRequest) -> str:
     return salted_hmac("webclient.widget-session", str(user.pk)).hexdigest()[:24]
 
 
+def framable_by(
+    request: HttpRequest, response: HttpResponseBase, sources: list[str]
+) -> HttpResponseBase:
+    """`response` with CSP frame-ancestors `sources`: django-csp's `csp_replace`, applied to
+    this one response, as its value depends on the bot asked for."""
+    return csp_replace({"frame-ancestors": sources})(lambda _request: response)(request)
+
+
+@xframe_options_exempt  # frame-ancestors decides; X-Frame-Options: DENY would forbid embedding
 @ensure_csrf_cookie
 def chat_page(request: HttpRequest) -> HttpResponseBase:
     """The widget. Direct links may vouch for a user with `identity` and `identityHash`
@@ -49,7 +65,7 @@ def chat_page(request: HttpRequest) -> HttpResponseBase:
             return embed_refused_page(request, refused, lang)
     bot = selectors.bot_find(slug=request.GET.get("bot"))
     if bot is None:
-        return chat_unavailable(request, lang)
+        return framable_by(request, chat_unavailable(request, lang), ["'self'"])
     direct = not embedded and direct_link_trusted(request)
     context = {
         "bot": bot.slug if bot else request.GET.get("bot", ""),
@@ -65,7 +81,8 @@ def chat_page(request: HttpRequest) -> HttpResponseBase:
         "attach_types": ",".join(settings.ATTACHMENT_TYPES),
     }
     with translation.override(lang):
-        return render(request, "webclient/chat.html", context)
+        response = render(request, "webclient/chat.html", context)
+    return framable_by(request, response, ["'self'", *embedding_origins(bot)])
 
 
 # Navigations a person made on this site, or with no site at all (typed, bookmarked, opened
@@ -111,4 +128,4 @@ def embed_refused_page(request: HttpRequest, refused: EmbedRefusal, lang: str) -
     context = {"refused": refused, "owner": owner, "lang": lang}
     with translation.override(lang):
         response = render(request, "webclient/refused.html", context)
-    return headers.framable_by_anyone(response)
+    return framable_by(request, response, ["*"])

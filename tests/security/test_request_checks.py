@@ -9,12 +9,12 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
+from webclient import bot_origins
 from webclient.api.auth import BearerTokenAuthentication
 from webclient.api.permissions import OriginAllowed
 from webclient.api.throttles import SendPerIdentity, SendPerIp, StsPerIp
 from webclient.errors import ApplicationError, Kind
 from webclient.models import Bot
-from webclient.security import cors
 from webclient.sts import Principal, token_issue
 
 pytestmark = pytest.mark.django_db
@@ -110,10 +110,10 @@ def test_a_throttle_with_a_limit_of_zero_never_refuses(settings: SettingsWrapper
 
 
 def test_the_cors_decision_gives_headers_only_to_origins_some_bot_allows(embedded: Bot) -> None:
-    assert cors.response_cors_headers(None, OWN) == {}
-    assert cors.response_cors_headers("http://testserver", OWN) == {}
-    assert cors.response_cors_headers(STRANGER, OWN) == {"Vary": "Origin"}
-    assert cors.response_cors_headers(EMBEDDER, OWN) == {
+    assert bot_origins.response_cors_headers(None, OWN) == {}
+    assert bot_origins.response_cors_headers("http://testserver", OWN) == {}
+    assert bot_origins.response_cors_headers(STRANGER, OWN) == {"Vary": "Origin"}
+    assert bot_origins.response_cors_headers(EMBEDDER, OWN) == {
         "Access-Control-Allow-Origin": EMBEDDER,
         "Vary": "Origin",
         "Access-Control-Expose-Headers": "Retry-After",
@@ -123,6 +123,6 @@ def test_the_cors_decision_gives_headers_only_to_origins_some_bot_allows(embedde
 @pytest.mark.parametrize("origin", [EMBEDDER, STRANGER, "http://testserver"])
 def test_the_middleware_adds_what_the_cors_decision_says(embedded: Bot, origin: str) -> None:
     answer = Client().get("/api/v1/messages", HTTP_ORIGIN=origin)
-    decided = cors.response_cors_headers(origin, OWN)
+    decided = bot_origins.response_cors_headers(origin, OWN)
     for name in ("Access-Control-Allow-Origin", "Access-Control-Expose-Headers"):
         assert answer.get(name) == decided.get(name)

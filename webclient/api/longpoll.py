@@ -2,15 +2,15 @@
 
 Under ASGI this path bypasses Django's request handling: Django gives every request its own
 thread context (and sync middleware a thread), so a held request would pin an OS thread and,
-once it touched the ORM, a database connection. Here a waiting poll is a coroutine and an
-event; its few short queries run on a small shared pool of threads (LONGPOLL_DB_THREADS),
+once it touched the ORM, a database connection. Here a waiting poll is a coroutine and a
+future; its few short queries run on a small shared pool of threads (LONGPOLL_DB_THREADS),
 which bounds the database connections long-polls use. This handler is the poll's only
 implementation: through Django (the WSGI development server, the test client) the DRF view
 hands GET and HEAD to it (`answer_django_request`) before any of DRF's checks.
 
 Bypassing Django also bypasses its middleware and DRF's permissions, so this handler makes
-the same decisions itself: `cors.response_cors_headers` for the CORS headers and
-`cors.origin_allowed` for the bot's origins (the preflight OPTIONS still goes through
+the same decisions itself: `bot_origins.response_cors_headers` for the CORS headers and
+`bot_origins.origin_allowed` for the bot's origins (the preflight OPTIONS still goes through
 Django: only GET and HEAD come here; a HEAD is answered at once, as a poll with no wait).
 Its errors are built by the API's one builder, `error_answer`.
 """
@@ -31,7 +31,7 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from webclient import logs, metrics, selectors
+from webclient import bot_origins, logs, metrics, selectors
 from webclient.api.admission import admitted, held
 from webclient.api.asgi import Receive, Scope, Send, send_json
 from webclient.api.auth import bearer_token
@@ -41,7 +41,6 @@ from webclient.dbthreads import DbThreads
 from webclient.delivery import waiting
 from webclient.errors import ApplicationError, Kind
 from webclient.loops import per_loop
-from webclient.security import cors
 from webclient.security.proxies import client_address
 from webclient.sts import Principal, token_verify, token_verify_cached
 
@@ -225,12 +224,12 @@ DECIDED_ORIGINS = 1024
 
 
 async def cross_origin_headers(origin: str | None, own: set[str]) -> dict[str, str]:
-    """The CORS headers of an answer that bypasses Django's middleware (cors.py decides);
+    """The CORS headers of an answer that bypasses Django's middleware (bot_origins.py decides);
     with the database down, the last decision for this Origin, or none but `Vary`."""
     if not origin:
         return {}
     try:
-        headers = await run_db(cors.response_cors_headers, origin, own)
+        headers = await run_db(bot_origins.response_cors_headers, origin, own)
     except DATABASE_DOWN:
         return _decided.get(origin, {"Vary": "Origin"})
     _decided[origin] = headers
@@ -243,7 +242,7 @@ async def cross_origin_headers(origin: str | None, own: set[str]) -> dict[str, s
 def request_origin(scope: Scope) -> tuple[str | None, set[str]]:
     """The request's Origin and, when it has one, this server's own origins."""
     origin, host, _, _ = _read_headers(scope["headers"])
-    return origin, cors.own_origins(scope.get("scheme", "http"), host) if origin else set()
+    return origin, bot_origins.own_origins(scope.get("scheme", "http"), host) if origin else set()
 
 
 def _peer(scope: Scope) -> str:
@@ -258,7 +257,7 @@ async def longpoll_app(scope: Scope, receive: Receive, send: Send) -> None:
     address = client_address(_peer(scope), forwarded_for)
     # Browsers send no Origin on a same-origin GET: only cross-origin polls need our own
     # origins (to tell them from others), and the database.
-    own = cors.own_origins(scope.get("scheme", "http"), host) if origin else set()
+    own = bot_origins.own_origins(scope.get("scheme", "http"), host) if origin else set()
     polls = held()
     cross_origin: dict[str, str] | None = None
     try:
@@ -276,8 +275,8 @@ async def longpoll_app(scope: Scope, receive: Receive, send: Send) -> None:
         principal = token_verify_cached(token)
         if principal is None:
             principal = await run_db(token_verify, token)
-        if not cors.origin_allowed(origin, own, principal.bot):
-            raise cors.origin_not_allowed()
+        if not bot_origins.origin_allowed(origin, own, principal.bot):
+            raise bot_origins.origin_not_allowed()
         # A poll that does not wait is answered at once: it holds nothing.
         holding = polls.holding if wait else _not_held
         with holding((principal.bot.pk, principal.identity), address):

@@ -1,4 +1,4 @@
-"""Which callers a bot answers, as DRF permissions (the decision is webclient/security/cors.py)."""
+"""Which callers a bot answers, as DRF permissions (the decision is webclient/bot_origins.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
+from webclient import bot_origins
 from webclient.models import Bot
-from webclient.security import cors
 from webclient.sts import Principal
 
 
@@ -31,6 +31,6 @@ class OriginAllowed(BasePermission):
 
     @staticmethod
     def _allowed(request: Request, bot: Bot) -> bool:
-        if not cors.request_origin_allowed(request, bot):
-            raise cors.origin_not_allowed()
+        if not bot_origins.request_origin_allowed(request, bot):
+            raise bot_origins.origin_not_allowed()
         return True

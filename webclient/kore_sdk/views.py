@@ -14,6 +14,7 @@ import time
 from typing import Any, cast
 
 from asgiref.sync import async_to_sync
+from csp.decorators import csp_replace
 from django.conf import settings
 from django.http import HttpResponse
 from django.template.loader import render_to_string
@@ -28,7 +29,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from webclient import selectors, services
+from webclient import bot_origins, selectors, services
 from webclient.api import errors
 from webclient.api.auth import HasChatToken, bearer_token
 from webclient.api.longpoll import poll_answer
@@ -41,7 +42,6 @@ from webclient.kore.payloads import forwarded_upstream
 from webclient.kore_sdk import selectors as sdk_selectors
 from webclient.kore_sdk import shapes
 from webclient.models import Bot, Conversation, Message
-from webclient.security import cors, headers
 from webclient.sts import Principal
 
 HISTORY_DEFAULT_LIMIT = 10
@@ -319,17 +319,20 @@ class FormPageView(APIView):
         shown = submission.html if submission is not None else form_message.html
         page = render_to_string("webclient/kore_sdk_form.html", {"form_html": shown, "bot": bot})
         response = HttpResponse(page)
-        policy = [*headers.BASE_POLICY]
-        ancestors = " ".join(["'self'", *cors.embedding_origins(bot)])
-        response["Content-Security-Policy"] = "; ".join([*policy, f"frame-ancestors {ancestors}"])
-        return response
+        # Framed by the bot's allowed origins only: django-csp's `csp_replace`, applied to
+        # this one response, as its value depends on the bot.
+        ancestors = ["'self'", *bot_origins.embedding_origins(bot)]
+        framed: HttpResponse = csp_replace({"frame-ancestors": ancestors})(lambda _r: response)(
+            request
+        )
+        return framed
 
     def post(self, request: Request, signed: str) -> Response:
         form_message = _form_message(signed)
         conversation = form_message.conversation
         origin = request.headers.get("origin")
-        if origin and cors.normalise(origin) not in cors.request_own_origins(request):
-            raise cors.origin_not_allowed()
+        if origin and bot_origins.normalise(origin) not in bot_origins.request_own_origins(request):
+            raise bot_origins.origin_not_allowed()
         data = FormSubmitSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         submitted = data.validated_data["formData"]

@@ -1,27 +1,36 @@
-"""Cross-origin access to the widget API, allowed per bot (Bot.allowed_origins).
+"""Which other sites may use a bot: call its widget API, or frame its chat page.
 
-Two layers. django-cors-headers answers preflights and adds the CORS headers when the
+Each bot lists its allowed origins (Bot.allowed_origins). Calls to the widget API are
+checked twice. django-cors-headers answers preflights and adds the CORS headers when the
 Origin is allowed by some enabled bot (`cross_origin_allowed`): a preflight carries neither
-token nor body, so it cannot name the bot. Then each view, once it knows the bot (from the
-STS body or the token), refuses with 403 an Origin that this bot does not allow
-(`origin_allowed`, applied by the DRF permission webclient/api/permissions.py). Same-origin
-requests (the widget in its iframe) are always allowed. The bare ASGI long-poll path, which
-bypasses the middleware, calls the same two functions (webclient/api/longpoll.py).
+token nor body, so it cannot name the bot. The library asks through its documented
+`check_request_enabled` signal (`cors_request_enabled`, connected in apps.py); the answer
+needs the database, which async code may not touch, so `cross_origin_middleware` works it
+out before the library's middleware runs, off the event loop when the chain is async.
+Then each view, once it knows the bot (from the STS body or the token), refuses with 403 an
+Origin that this bot does not allow (`origin_allowed`, applied by the DRF permission
+webclient/api/permissions.py). Same-origin requests (the widget in its iframe) are always
+allowed. The bare ASGI long-poll path, which bypasses the middleware, calls the same two
+functions (webclient/api/longpoll.py).
+
+The chat page may be framed by the same origins (`embedding_origins`, its CSP
+frame-ancestors: webclient/views.py), and `embed_refusal` says why a page may not.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import iscoroutinefunction, sync_to_async
 from corsheaders.conf import conf
-from corsheaders.middleware import CorsMiddleware
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
+from django.utils.decorators import sync_and_async_middleware
 
 from webclient.errors import ApplicationError, Kind
 from webclient.models import Bot
@@ -152,35 +161,44 @@ def response_cors_headers(origin: str | None, own: set[str]) -> dict[str, str]:
 CORS_PATHS = ("/api/", "/kore/api/", "/kore/chatbot/")
 
 
-def _cross_origin_allowed(request: HttpRequest) -> bool:
+def request_cross_origin_allowed(request: HttpRequest) -> bool:
     """Whether some enabled bot allows this request's Origin on a CORS-enabled path."""
-    if not request.path_info.startswith(CORS_PATHS):
+    if "origin" not in request.headers or not request.path_info.startswith(CORS_PATHS):
         return False
     return cross_origin_allowed(request.headers.get("origin"), request_own_origins(request))
 
 
-class BotCorsMiddleware(CorsMiddleware):
-    """django-cors-headers, with the allowed origins read from the enabled bots.
+Handler = Callable[[HttpRequest], Any]
 
-    The lookup needs the database, which async code may not touch directly: it runs
-    before the library's own (synchronous) checks and is remembered on the request.
-    """
 
-    def __call__(self, request: HttpRequest) -> Any:
-        if self.async_mode:
-            return self.__acall__(request)
-        request._kc_cors_allowed = _cross_origin_allowed(request)  # type: ignore[attr-defined]
-        return super().__call__(request)
+@sync_and_async_middleware
+def cross_origin_middleware(get_response: Handler) -> Handler:
+    """Puts `cors_origin_allowed` on the request for `cors_request_enabled`; goes before
+    django-cors-headers' middleware."""
+    if iscoroutinefunction(get_response):
 
-    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
-        allowed = False
-        if "origin" in request.headers and request.path_info.startswith(CORS_PATHS):
-            allowed = await sync_to_async(_cross_origin_allowed)(request)
-        request._kc_cors_allowed = allowed  # type: ignore[attr-defined]
-        return await super().__acall__(request)
+        async def async_middleware(request: HttpRequest) -> HttpResponseBase:
+            allowed = False
+            if "origin" in request.headers and request.path_info.startswith(CORS_PATHS):
+                allowed = await sync_to_async(request_cross_origin_allowed)(request)
+            request.cors_origin_allowed = allowed  # type: ignore[attr-defined]
+            response: HttpResponseBase = await get_response(request)
+            return response
 
-    def check_signal(self, request: HttpRequest) -> bool:
-        return bool(getattr(request, "_kc_cors_allowed", False)) or super().check_signal(request)
+        return async_middleware
+
+    def middleware(request: HttpRequest) -> HttpResponseBase:
+        request.cors_origin_allowed = request_cross_origin_allowed(request)  # type: ignore[attr-defined]
+        response: HttpResponseBase = get_response(request)
+        return response
+
+    return middleware
+
+
+def cors_request_enabled(sender: Any, request: HttpRequest, **kwargs: Any) -> bool:
+    """django-cors-headers' `check_request_enabled` signal: CORS for this request's Origin,
+    as `cross_origin_middleware` decided it."""
+    return bool(getattr(request, "cors_origin_allowed", False))
 
 
 @dataclass(frozen=True)
