@@ -432,7 +432,7 @@ RATELIMIT_CALLBACK_REFUSALS_PER_IP = envint("RATELIMIT_CALLBACK_REFUSALS_PER_IP"
 # Reverse proxies whose X-Forwarded-For is believed: addresses or networks (10.0.0.0/8).
 # Empty (the default): the peer is the client, whatever the headers say. Read both by
 # client_ip() (webclient/security/ratelimit.py) and by `python -m kore_chat.serve`, which
-# gives uvicorn the same list (--forwarded-allow-ips; proxy headers only when it is set).
+# gives granian's proxy-headers wrapper the same list (only when it is set).
 TRUSTED_PROXIES = envlist("TRUSTED_PROXIES", "")
 # "local": this process's own, where rate limits count while the shared cache is down.
 LOCAL_CACHE = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "local"}

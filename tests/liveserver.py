@@ -1,4 +1,4 @@
-"""A real server for end-to-end tests: uvicorn in its own process, its own database.
+"""A real server for end-to-end tests: granian in its own process, its own database.
 
 It is the same command production runs (`python -m kore_chat.serve`), reached over loopback
 HTTP; the relay inside it reaches its own emulator over loopback HTTP too. Its database is a
