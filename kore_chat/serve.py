@@ -24,9 +24,13 @@ everything else comes from the settings.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import logging
 import os
 import resource
+import signal
+import sys
+from functools import partial
 from importlib import import_module
 from typing import Any
 
@@ -76,10 +80,28 @@ def open_file_limit() -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-def wrapped(target: str) -> Any:
+# prctl(2)'s option: the signal this process gets when its parent dies.
+PR_SET_PDEATHSIG = 1
+
+
+def die_with(main_pid: int) -> None:
+    """Have this worker killed when granian's main process dies, however it dies.
+
+    granian runs the application in worker processes, even with one worker: killed with -9
+    (by an operator, an out-of-memory killer, a test), its main process would leave them
+    serving on the shared socket, unsupervised. Stopped normally, it stops them first.
+    """
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != main_pid:  # it died before prctl took effect
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def wrapped(target: str, *, main_pid: int) -> Any:
     """The ASGI application `target` names ("module:attribute"), with what granian leaves
     to the application: the body deadline and, from trusted proxies, forwarded headers.
-    granian calls this in each worker process."""
+    granian calls this in each worker process, which it first ties to the main one."""
+    die_with(main_pid)
     module, _, attribute = target.partition(":")
     app = body_deadline(getattr(import_module(module), attribute), settings.HTTP_BODY_TIMEOUT)
     trusted = list(settings.TRUSTED_PROXIES)
@@ -112,7 +134,7 @@ def serve(app: str, host: str, port: int, *, access_log: bool, workers: int = 1)
     server = Granian(
         app, address=host, port=port, workers=workers, **granian_options(access_log=access_log)
     )
-    server.serve(target_loader=wrapped)
+    server.serve(target_loader=partial(wrapped, main_pid=os.getpid()))
 
 
 def main(

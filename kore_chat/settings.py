@@ -462,12 +462,11 @@ API_MAX_BODY_BYTES = envint("API_MAX_BODY_BYTES", 64 * 1024)
 MAX_BODY_BYTES = envint("MAX_BODY_BYTES", 2_621_440)
 JSON_MAX_DEPTH = envint("JSON_MAX_DEPTH", 64)
 # Slow clients (`python -m kore_chat.serve`, docs/deployment.md), in seconds: a request's
-# headers must arrive within HTTP_HEADER_TIMEOUT of the connection opening (or of the end
-# of the previous response), its body within HTTP_BODY_TIMEOUT of its headers; an idle
-# keep-alive connection is closed after HTTP_KEEPALIVE_TIMEOUT.
+# headers must arrive within HTTP_HEADER_TIMEOUT (1 to 60) of the connection opening (or of
+# the end of the previous response: an idle keep-alive connection is closed after as long),
+# its body within HTTP_BODY_TIMEOUT of its headers.
 HTTP_HEADER_TIMEOUT = envint("HTTP_HEADER_TIMEOUT", 10)
 HTTP_BODY_TIMEOUT = envint("HTTP_BODY_TIMEOUT", 30)
-HTTP_KEEPALIVE_TIMEOUT = envint("HTTP_KEEPALIVE_TIMEOUT", 5)
 # Connections the kernel queues before the server accepts them: enough for a reconnect storm
 # of open widgets (docs/performance.md); the kernel caps it at net.core.somaxconn.
 HTTP_BACKLOG = envint("HTTP_BACKLOG", 4096)
