@@ -159,6 +159,12 @@ def test_no_secret_reaches_any_log_line_at_debug_level(
         assert uploaded.status_code == 201
         signed = uploaded.json()["url"].rsplit("/", 1)[1]
         assert httpx.get(f"{live.url}/attachments/{signed}").status_code == 200
+        # granian writes a request's access line once the application has returned, which a
+        # streamed file's may do after its client has the whole answer.
+        deadline = time.monotonic() + 10
+        while '"GET /attachments/' not in live.log_path.read_text():
+            assert time.monotonic() < deadline, "no access line for the attachment"
+            time.sleep(0.05)
     finally:
         live.stop()
     log = live.log_path.read_text()
