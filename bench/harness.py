@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.liveserver import LiveServer  # noqa: E402
 
-# The product's server (its uvicorn options: backlog, open-file limit, slow-client deadlines)
+# The product's server (its granian options: backlog, open-file limit, slow-client deadlines)
 # with the benchmark's routes added (bench/server.py).
 BENCH_SERVE = "bench.serve"
 PRODUCT_SERVE = "kore_chat.serve"
@@ -85,7 +85,7 @@ def setup_django(db_path: Path, env: Mapping[str, str] | None = None) -> None:
 
 
 class Server:
-    """A uvicorn server in its own process, with its own database file."""
+    """The product's server (granian) in its own process, with its own database file."""
 
     def __init__(
         self,

@@ -1,6 +1,6 @@
 """Scale-out benchmark: wake-ups across workers and end-to-end throughput, on loopback.
 
-Starts real uvicorn processes and measures, in one run:
+Starts real server processes and measures, in one run:
 
 1. Wake-up latency across workers, worker A and worker B on one PostgreSQL database,
    through LISTEN/NOTIFY and through Redis pub/sub; baseline in the same run: the poll held

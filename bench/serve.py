@@ -1,5 +1,5 @@
 """`python -m bench.serve`: the product's server, as `python -m kore_chat.serve` runs it
-(same command line and uvicorn options: slow-client deadlines, backlog, open-file limit),
+(same command line and granian options: slow-client deadlines, backlog, open-file limit),
 serving the benchmark's application (bench/server.py), optionally with several worker
 processes.
 """

@@ -1,6 +1,6 @@
 """The benchmark's server: the production ASGI application, plus what only a benchmark needs.
 
-Run as `uvicorn bench.server:application`. Everything the product serves is served by
+Run as `python -m bench.serve`. Everything the product serves is served by
 kore_chat.asgi unchanged; this module only adds, under `/__bench__/`:
 
 - `GET /__bench__/stats`: the database queries run so far by this process (every

@@ -9,7 +9,7 @@ ATTACHMENT_LINK_LIFETIME). Bearer tokens and JWTs could reach a log the same way
 secret that can reach a log has its pattern here (docs/security.md). The filter rewrites
 them in the message, its arguments and a formatted traceback, so the record is safe
 whichever handler formats it. Installed from settings.LOGGING; it imports nothing of
-Django, so uvicorn can load it before Django runs.
+Django, so granian can load it before Django runs.
 """
 
 from __future__ import annotations
@@ -66,8 +66,8 @@ def _message(record: logging.LogRecord) -> str | None:
 class RedactSecrets(logging.Filter):
     """Rewrites secrets in place; never drops a record.
 
-    The arguments are redacted one by one, so that formatters that read them (uvicorn's
-    access formatter) still work; when a secret only shows once they are put together
+    The arguments are redacted one by one, so that formatters that read them (the
+    access line's) still work; when a secret only shows once they are put together
     (`"/hooks/kore/demo/%s", secret`), the record becomes its redacted text.
     """
 

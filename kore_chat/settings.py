@@ -461,7 +461,7 @@ RATELIMIT_CALLBACK_REFUSALS_PER_IP = envint("RATELIMIT_CALLBACK_REFUSALS_PER_IP"
 # Reverse proxies whose X-Forwarded-For is believed: addresses or networks (10.0.0.0/8).
 # Empty (the default): the peer is the client, whatever the headers say. Read both by
 # client_ip() (webclient/security/ratelimit.py) and by `python -m kore_chat.serve`, which
-# gives uvicorn the same list (--forwarded-allow-ips; proxy headers only when it is set).
+# gives granian's proxy-headers wrapper the same list (only when it is set).
 TRUSTED_PROXIES = envlist("TRUSTED_PROXIES", "")
 # "local": this process's own, where rate limits count while the shared cache is down.
 LOCAL_CACHE = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "local"}
@@ -491,12 +491,11 @@ API_MAX_BODY_BYTES = envint("API_MAX_BODY_BYTES", 64 * 1024)
 MAX_BODY_BYTES = envint("MAX_BODY_BYTES", 2_621_440)
 JSON_MAX_DEPTH = envint("JSON_MAX_DEPTH", 64)
 # Slow clients (`python -m kore_chat.serve`, docs/deployment.md), in seconds: a request's
-# headers must arrive within HTTP_HEADER_TIMEOUT of the connection opening (or of the end
-# of the previous response), its body within HTTP_BODY_TIMEOUT of its headers; an idle
-# keep-alive connection is closed after HTTP_KEEPALIVE_TIMEOUT.
+# headers must arrive within HTTP_HEADER_TIMEOUT (1 to 60) of the connection opening (or of
+# the end of the previous response: an idle keep-alive connection is closed after as long),
+# its body within HTTP_BODY_TIMEOUT of its headers.
 HTTP_HEADER_TIMEOUT = envint("HTTP_HEADER_TIMEOUT", 10)
 HTTP_BODY_TIMEOUT = envint("HTTP_BODY_TIMEOUT", 30)
-HTTP_KEEPALIVE_TIMEOUT = envint("HTTP_KEEPALIVE_TIMEOUT", 5)
 # Connections the kernel queues before the server accepts them: enough for a reconnect storm
 # of open widgets (docs/performance.md); the kernel caps it at net.core.somaxconn.
 HTTP_BACKLOG = envint("HTTP_BACKLOG", 4096)

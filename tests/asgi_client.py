@@ -1,4 +1,4 @@
-"""One GET through the ASGI application uvicorn serves, for tests of the bare long-poll path."""
+"""One GET through the ASGI application the server runs, for tests of the bare long-poll path."""
 
 from __future__ import annotations
 

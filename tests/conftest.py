@@ -77,7 +77,8 @@ def fresh_rate_limits() -> Any:
 
 @pytest.fixture(scope="session")
 def live_server_url(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """One uvicorn server for the session's end-to-end tests (each test uses fresh identities)."""
+    """One server (`python -m kore_chat.serve`) for the session's end-to-end tests (each
+    test uses fresh identities)."""
     from tests.liveserver import LiveServer
 
     server = LiveServer(tmp_path_factory.mktemp("live") / "db.sqlite3")

@@ -1,4 +1,4 @@
-"""A real server for end-to-end tests: uvicorn in its own process, its own database.
+"""A real server for end-to-end tests: granian in its own process, its own database.
 
 It is the same command production runs (`python -m kore_chat.serve`), reached over loopback
 HTTP; the relay inside it reaches its own emulator over loopback HTTP too. Its database is a
@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import httpx
+import psutil
 
 from tests.servers import create_database, drop_database, session_uses_postgres
 
@@ -140,8 +141,14 @@ class LiveServer:
 
     @property
     def pid(self) -> int:
+        """The server's main process (granian's), which runs the application in workers."""
         assert self.process is not None
         return self.process.pid
+
+    def threads(self) -> int:
+        """Threads of the main process and its workers."""
+        main = psutil.Process(self.pid)
+        return sum(p.num_threads() for p in [main, *main.children(recursive=True)])
 
     def stop(self, kill: bool = False) -> None:
         if self.process is None:

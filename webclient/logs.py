@@ -137,10 +137,14 @@ class SkipClientErrors(logging.Filter):
         return not (status == 503 and path in QUIET_503_PATHS)
 
 
-# uvicorn's access record: args are (client, method, path, http version, status).
+# The access record, as AccessLine leaves it: args are (client, method, target, HTTP
+# version, status), the fields of the line uvicorn used to write.
+ACCESS_LOGGER = "granian.access"
 ACCESS_FIELDS = ("client", "method", "path", "http_version", "status")
+ACCESS_LINE = '%s - "%s %s HTTP/%s" %d'
+
 # What a line may carry besides its own fields: a record's other extras (Django's request
-# object, uvicorn's colour template) stay out, as the redaction filter does not read them.
+# object, a server's own fields) stay out, as the redaction filter does not read them.
 EXTRA_FIELDS = ("message_ids", "followed_request_ids", "status_code")
 LINE_FIELDS = frozenset(
     {"time", "level", "logger", "message", "request_id", "exception", "stack_info"}
@@ -148,9 +152,24 @@ LINE_FIELDS = frozenset(
 )
 
 
+class AccessLine(logging.Filter):
+    """For granian's access logger: its record (a dict of fields) becomes our line, the
+    request target with its query string (which granian keeps apart)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        fields = record.args
+        if isinstance(fields, dict) and "addr" in fields:
+            query = fields.get("query_string") or ""
+            target = f"{fields['path']}?{query}" if query else fields["path"]
+            version = str(fields.get("protocol", "")).removeprefix("HTTP/")
+            record.msg = ACCESS_LINE
+            record.args = (fields["addr"], fields["method"], target, version, fields["status"])
+        return True
+
+
 class JsonFormatter(pythonjsonlogger.json.JsonFormatter):
     """One JSON object per line, by python-json-logger: time, level, logger, message,
-    request id, and the fields a line carries (uvicorn's access lines become method, path,
+    request id, and the fields a line carries (access lines become method, path,
     status…).
 
     A traceback is the one the redaction filter (kore_chat/redact.py) left in
@@ -171,7 +190,7 @@ class JsonFormatter(pythonjsonlogger.json.JsonFormatter):
         super().add_fields(log_data, record, message_dict)
         if record.exc_text:
             log_data["exception"] = record.exc_text
-        if record.name == "uvicorn.access" and isinstance(record.args, tuple):
+        if record.name == ACCESS_LOGGER and isinstance(record.args, tuple):
             log_data.update(zip(ACCESS_FIELDS, record.args, strict=False))
 
     def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
@@ -187,7 +206,7 @@ def logging_config(*, log_format: str, level: str) -> dict[str, Any]:
     The `redact` filter (kore_chat/redact.py) rewrites callback secrets, bearer tokens and
     JWTs in every record at every level: on the handler, so records of any logger pass
     through it, and on the loggers that see URLs, in case something adds a handler of its
-    own. `python -m kore_chat.serve` hands this configuration to uvicorn too.
+    own. `python -m kore_chat.serve` hands this configuration to granian too.
     """
     formatter = (
         {"()": "webclient.logs.JsonFormatter"} if log_format == "json" else {"format": PLAIN}
@@ -200,6 +219,7 @@ def logging_config(*, log_format: str, level: str) -> dict[str, Any]:
             "redact": {"()": "kore_chat.redact.RedactSecrets"},
             "request_id": {"()": "webclient.logs.RequestIdFilter"},
             "skip_client_errors": {"()": "webclient.logs.SkipClientErrors"},
+            "access_line": {"()": "webclient.logs.AccessLine"},
         },
         "formatters": {"main": formatter},
         "handlers": {
@@ -217,9 +237,9 @@ def logging_config(*, log_format: str, level: str) -> dict[str, Any]:
             "django.server": {"filters": ["redact"]},
             "httpx": {"filters": ["redact"]},
             "httpcore": {"filters": ["redact"]},
-            # uvicorn's lines in the same format (its own handlers are replaced).
-            "uvicorn": {**single, "level": level},
-            "uvicorn.error": {"filters": ["redact"]},
-            "uvicorn.access": {**single, "level": "INFO"},
+            # granian's lines in the same format (its own handlers are replaced); "_granian"
+            # is the logger of its server (and of its Rust core).
+            "_granian": {**single, "level": level},
+            ACCESS_LOGGER: {**single, "filters": ["access_line", "redact"], "level": "INFO"},
         },
     }

@@ -1,5 +1,5 @@
 """`/api/schema/`: the OpenAPI schema covers every public route, and real answers of a real
-server (uvicorn, so the long-poll and /healthz come from their bare ASGI handlers) match it:
+server (granian, so the long-poll and /healthz come from their bare ASGI handlers) match it:
 status, content type and, for JSON, the body against the schema's JSON Schema."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The long-poll handler in-process, through the same ASGI application uvicorn serves."""
+"""The long-poll handler in-process, through the same ASGI application the server runs."""
 
 from __future__ import annotations
 

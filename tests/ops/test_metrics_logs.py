@@ -200,7 +200,7 @@ def test_each_client_error_is_logged_once(server: LiveServer) -> None:
     time.sleep(0.5)  # a second line would be written at once; give it the chance
     lines = mentions()
     assert len(lines) == 2, lines
-    assert {line["logger"] for line in lines} == {"uvicorn.access"}
+    assert {line["logger"] for line in lines} == {"granian.access"}
     assert sorted(line["status"] for line in lines) == [401, 404]
 
 

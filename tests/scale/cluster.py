@@ -49,7 +49,7 @@ def cluster(
     *,
     emulator: bool = False,
 ) -> Iterator[Cluster]:
-    """`workers` uvicorn processes sharing one fresh PostgreSQL database, dropped afterwards.
+    """`workers` server processes sharing one fresh PostgreSQL database, dropped afterwards.
 
     With `emulator`, one more process serves only the emulator (its dispatcher off) and every
     demo bot talks to it, so its record of what the bot received survives a worker's death.

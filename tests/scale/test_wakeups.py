@@ -1,4 +1,4 @@
-"""Wake-ups across processes: two uvicorn workers on one PostgreSQL database.
+"""Wake-ups across processes: two server workers on one PostgreSQL database.
 
 A long-poll held on one worker answers as soon as another worker stores a message, through
 PostgreSQL's LISTEN/NOTIFY or through Redis pub/sub, and still does after its listener's

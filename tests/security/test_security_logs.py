@@ -46,7 +46,7 @@ def test_every_shape_of_a_secret_in_a_record_is_redacted(
     captured: tuple[logging.Logger, io.StringIO],
 ) -> None:
     logger, stream = captured
-    # uvicorn's access line, httpx's request line (a URL object), the emulator's warning.
+    # the access line, httpx's request line (a URL object), the emulator's warning.
     logger.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5", "POST", URL[21:], "1.1", 200)
     logger.info('HTTP Request: %s %s "%s %d %s"', "POST", httpx.URL(URL), "HTTP/1.1", 200, "OK")
     logger.warning("emulator callback to %s failed: %s", URL, OSError(f"refused {URL}"))
@@ -69,8 +69,8 @@ def test_the_filter_sits_on_every_logger_that_sees_urls() -> None:
     config = logging_settings()
     for name in (
         "django",
-        "uvicorn.access",
-        "uvicorn.error",
+        "granian.access",
+        "_granian",
         "httpx",
         "httpcore",
         "django.request",

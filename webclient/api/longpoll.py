@@ -252,8 +252,8 @@ def _peer(scope: Scope) -> str:
 
 async def longpoll_app(scope: Scope, receive: Receive, send: Send) -> None:
     origin, host, authorization, forwarded_for = _read_headers(scope["headers"])
-    # The client as the rate limits count it (uvicorn has already believed the trusted
-    # proxies' X-Forwarded-For; other servers have not).
+    # The client as the rate limits count it (`python -m kore_chat.serve` has already
+    # believed the trusted proxies' X-Forwarded-For; other servers have not).
     address = client_address(_peer(scope), forwarded_for)
     # Browsers send no Origin on a same-origin GET: only cross-origin polls need our own
     # origins (to tell them from others), and the database.

@@ -1,7 +1,7 @@
 """Asynchronous mode: the platform POSTs each bot message to the channel's POST_URL.
 
 Deliveries run on plain threads, one per conversation while it has something queued, so they
-never block a request and work the same under runserver (WSGI) and uvicorn (ASGI). Within a
+never block a request and work the same under runserver (WSGI) and granian (ASGI). Within a
 conversation they go out in order, each at its due time, as the platform serialises a user's
 dialog.
 """

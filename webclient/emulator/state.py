@@ -1,7 +1,7 @@
 """The emulated platform's memory: pending polls, sessions, transcripts, a request log.
 
 Per process and in memory, like a test double should be: the emulator is meant to run in a
-single server process (runserver, or uvicorn with one worker). Every method takes the lock,
+single server process (runserver, or granian with one worker). Every method takes the lock,
 because views run on event-loop and worker threads and callbacks on their own threads.
 """
 

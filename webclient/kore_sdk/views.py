@@ -17,6 +17,7 @@ from asgiref.sync import async_to_sync
 from csp.decorators import csp_replace
 from django.conf import settings
 from django.http import HttpResponse
+from django.http.response import HttpResponseBase
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -311,7 +312,7 @@ class FormPageView(APIView):
     def get_throttles(self) -> list[Any]:
         return super().get_throttles() if self.request.method == "POST" else []
 
-    def get(self, request: Request, signed: str) -> HttpResponse:
+    def get(self, request: Request, signed: str) -> HttpResponseBase:
         form_message = _form_message(signed)
         bot = form_message.conversation.bot
         # Once submitted (the SDK shows the link again after a reload), its summary.
@@ -322,7 +323,7 @@ class FormPageView(APIView):
         # Framed by the bot's allowed origins only: django-csp's `csp_replace`, applied to
         # this one response, as its value depends on the bot.
         ancestors = ["'self'", *bot_origins.embedding_origins(bot)]
-        framed: HttpResponse = csp_replace({"frame-ancestors": ancestors})(lambda _r: response)(
+        framed: HttpResponseBase = csp_replace({"frame-ancestors": ancestors})(lambda _r: response)(
             request
         )
         return framed

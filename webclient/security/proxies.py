@@ -1,7 +1,8 @@
 """Which address a request comes from, believing X-Forwarded-For only from trusted proxies.
 
 TRUSTED_PROXIES (addresses or networks, default none) is the one list: `python -m
-kore_chat.serve` gives it to uvicorn, which then rewrites the peer address itself, and
+kore_chat.serve` gives it to granian's proxy-headers wrapper, which then rewrites the peer
+address itself, and
 client_ip() applies it again for servers that do not (manage.py runserver). With the list
 empty, the peer is the client whatever the headers say: a header is only as true as the
 hop that set it, and loopback is not a proxy just for being local.
