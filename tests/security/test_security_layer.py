@@ -18,7 +18,7 @@ from django.test import AsyncClient, Client
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from tests.code_imports import WEBCLIENT, imported_modules
-from webclient.logs import logging_config
+from webclient.logs import ACCESS_LOGGER, logging_config
 from webclient.models import Bot
 
 SECRET = "s3cr3t-callback-token_0123456789"
@@ -89,16 +89,27 @@ def test_an_access_line_in_json_names_its_parts(
     json_lines: tuple[logging.Logger, io.StringIO],
 ) -> None:
     logger, stream = json_lines
-    access = logging.getLogger("uvicorn.access")
-    record = access.makeRecord(
-        "uvicorn.access",
+    # granian's access record, a dict of fields, made our line by the access logger's filter.
+    config = logging_config(log_format="json", level="INFO")
+    record = logging.getLogger(ACCESS_LOGGER).makeRecord(
+        ACCESS_LOGGER,
         logging.INFO,
         __file__,
         1,
-        '%s - "%s %s HTTP/%s" %d',
-        ("127.0.0.1:5", "POST", f"/hooks/kore/demo/{SECRET}/", "1.1", 200),
+        "%(addr)s %(method)s %(path)s",
+        (
+            {
+                "addr": "127.0.0.1:5",
+                "method": "POST",
+                "path": f"/hooks/kore/demo/{SECRET}/",
+                "query_string": "",
+                "protocol": "HTTP/1.1",
+                "status": 200,
+            },
+        ),
         None,
     )
+    assert built(config["filters"]["access_line"]).filter(record)
     logger.handle(record)
     [line] = lines(stream)
     assert line["message"] == '127.0.0.1:5 - "POST /hooks/kore/demo/***/ HTTP/1.1" 200'
