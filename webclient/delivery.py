@@ -17,9 +17,9 @@ waiters (`publish_local`):
 
 The same connections carry the outbox's wake-ups to relay processes (`manage.py relay`): a
 process that accepted a message without running the dispatcher calls `outbox(conversation)`
-once it committed, and every process that registered `on_outbox` hooks (before `start`)
-hears it, its own included; after its listener reconnects, its hooks get None: look at the
-whole outbox, a wake-up may have been missed.
+once it committed, and every listening process hears it, its own included, and runs the
+hooks it registered with `on_outbox` (a web worker has none); after its listener reconnects,
+its hooks get None: look at the whole outbox, a wake-up may have been missed.
 
 A listener whose connection drops reconnects with back-off, then wakes all its waiters once:
 they look again, so a notification missed meanwhile costs no more than that query. While it
@@ -198,7 +198,7 @@ class LocalNotifier:
 
     def on_outbox(self, hook: Callable[[int | None], None]) -> None:
         """Run `hook(conversation_id)` for each outbox wake-up any process sends, and
-        `hook(None)` when some may have been missed. Register before `start`."""
+        `hook(None)` when some may have been missed."""
         self._outbox_hooks.append(hook)
 
     def outbox(self, conversation_id: int) -> None:
@@ -431,8 +431,7 @@ class PostgresNotifier(ListeningNotifier):
     def _listen(self, on_connected: Callable[[], None]) -> None:
         with psycopg.connect(**_pg_params(), autocommit=True) as conn:
             conn.execute(f"LISTEN {PG_CHANNEL}")
-            if self._outbox_hooks:
-                conn.execute(f"LISTEN {PG_OUTBOX_CHANNEL}")
+            conn.execute(f"LISTEN {PG_OUTBOX_CHANNEL}")
             on_connected()
             while True:
                 for notify in conn.notifies(timeout=LISTENER_HEALTH_INTERVAL):
@@ -518,9 +517,7 @@ class RedisNotifier(ListeningNotifier):
         )
         pubsub = client.pubsub(ignore_subscribe_messages=True)
         try:
-            pubsub.subscribe(self._channel)
-            if self._outbox_hooks:
-                pubsub.subscribe(self._outbox_channel)
+            pubsub.subscribe(self._channel, self._outbox_channel)
             on_connected()
             while True:
                 message = pubsub.get_message(timeout=LISTENER_HEALTH_INTERVAL)
