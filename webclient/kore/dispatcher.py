@@ -1,12 +1,14 @@
 """The outbox dispatcher: forwards accepted user messages to the bot, in order, once.
 
-It runs on its own thread and event loop in each server process, so it works the same under
-uvicorn and the development server, and a browser that leaves never cancels a forward. One
+It runs on an event loop of its own: in `manage.py relay`, the process's (the production
+layout), or in each web worker, a thread's (`KORE_DISPATCHER`, the embedded default); it
+works the same under uvicorn, the development server and the relay command, and a browser
+that leaves never cancels a forward. One
 coroutine serves a conversation at a time (the platform answers a user's messages in turn);
 waiting on the platform, or following a V2 pollId chain, costs that coroutine, not a thread,
 whatever the number of conversations or of browsers waiting on them.
 
-Every server process runs a dispatcher, and the database shares the work out: a process
+Any number of processes run a dispatcher, and the database shares the work out: a process
 serves a conversation only while it holds the conversation's lease (taken with each claim,
 outbox.outbox_claim), so one process at a time forwards a conversation's messages, in order,
 and follows its pollId chains; a process that dies lets its leases lapse and the others take
