@@ -12,6 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from django.core.management import CommandError, call_command
+from pytest_django.fixtures import Settings as SettingsWrapper
 
 from tests.client import ChatUser
 from tests.relay_helpers import final_history, has_bot_text, of_role, texts
@@ -166,3 +168,12 @@ def test_two_relay_processes_forward_each_message_once_in_order(layout: Cluster)
         results = list(pool.map(converse, range(conversations)))
     for identity, words in results:
         assert received_in_order(upstream, identity) == words
+
+
+def test_the_relay_command_refuses_the_local_notifier_with_a_clear_error(
+    settings: SettingsWrapper,
+) -> None:
+    # SQLite's notifier wakes only its own process: web workers would never hear the answers.
+    settings.NOTIFY_BACKEND = "local"
+    with pytest.raises(CommandError, match="needs a notifier shared by processes"):
+        call_command("relay")
