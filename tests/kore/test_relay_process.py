@@ -19,6 +19,7 @@ from tests.client import ChatUser
 from tests.relay_helpers import final_history, has_bot_text, of_role, texts
 from tests.scale.cluster import Cluster, cluster
 from tests.scale.test_outbox_across_workers import received_in_order
+from tests.servers import redis_url
 
 GREETING = "Hello! Nice to meet you."
 
@@ -42,11 +43,19 @@ def forward_started(group: Cluster, identity: str, count: int = 1) -> None:
         time.sleep(0.05)
 
 
-@pytest.fixture
-def default_lease(tmp_path: Path) -> Iterator[Cluster]:
+@pytest.fixture(params=["postgres", "redis"])
+def default_lease(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Cluster]:
     """As `layout` with the default lease (30 s): the relay looks at the whole outbox when it
-    starts, when its listener connects, and then only every 15 s."""
-    with cluster(tmp_path, 1, {"KORE_DISPATCHER": "false"}, emulator=True) as group:
+    starts, when its listener connects, and then only every 15 s. Its wake-ups come through
+    PostgreSQL's LISTEN/NOTIFY or Redis pub/sub (a channel of this test's own)."""
+    env = {"KORE_DISPATCHER": "false"}
+    if request.param == "redis":
+        env |= {
+            "NOTIFY_BACKEND": "redis",
+            "REDIS_URL": redis_url(),
+            "NOTIFY_REDIS_CHANNEL": f"kc-relayproc-{uuid.uuid4()}",
+        }
+    with cluster(tmp_path, 1, env, emulator=True) as group:
         yield group
 
 
