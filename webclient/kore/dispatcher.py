@@ -218,6 +218,8 @@ class Dispatcher:
             renewing.cancel()
             await client.aclose()
             self._client = None
+            # Its threads' database connections go back (a pool's are few).
+            await asyncio.to_thread(self._db.close)
             self._ready.clear()
             self._ended.set()
 
