@@ -3,10 +3,10 @@
 It runs on an event loop of its own: in `manage.py relay`, the process's (the production
 layout), or in each web worker, a thread's (`KORE_DISPATCHER`, the embedded default); it
 works the same under uvicorn, the development server and the relay command, and a browser
-that leaves never cancels a forward. One
-coroutine serves a conversation at a time (the platform answers a user's messages in turn);
-waiting on the platform, or following a V2 pollId chain, costs that coroutine, not a thread,
-whatever the number of conversations or of browsers waiting on them.
+that leaves never cancels a forward. One coroutine serves a conversation at a time (the
+platform answers a user's messages in turn); waiting on the platform, or following a V2
+pollId chain, costs that coroutine, not a thread, whatever the number of conversations or
+of browsers waiting on them.
 
 Any number of processes run a dispatcher, and the database shares the work out: a process
 serves a conversation only while it holds the conversation's lease (taken with each claim,
