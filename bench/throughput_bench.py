@@ -9,8 +9,14 @@ once (the emulator's record), answered once. Baseline, same run: the same messag
 straight to the emulator's webhook, one at a time; the relay's overhead is the difference of
 the medians at one conversation.
 
+With `--relays N` (PostgreSQL), the production layout: the web workers run no dispatcher
+(KORE_DISPATCHER=false) and N `manage.py relay` processes forward; their CPU counts as the
+relay's, and they must still be running at the end (the web workers cannot forward, so every
+answer came through them).
+
 Usage: .venv/bin/python bench/throughput_bench.py [--conversations 1,10,50,200]
-       [--messages 5] [--workers 1] [--database-url postgres://...] [--label sqlite-1]
+       [--messages 5] [--workers 1] [--database-url postgres://...] [--relays 0]
+       [--label sqlite-1]
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +35,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
+import psutil
 
 from bench.harness import (
     PRODUCT_SERVE,
@@ -142,19 +150,56 @@ async def direct(emulator: str, token: str, identity: str, bot_id: str, count: i
     return trips
 
 
-async def level(relay: Server, emulator: Server, conversations: int, count: int) -> dict[str, Any]:
+class Relays:
+    """`manage.py relay` processes beside a web server, with its environment."""
+
+    def __init__(self, server: Server, count: int) -> None:
+        env = {**server.live.env, "KORE_DISPATCHER": "false"}
+        self.popens = [
+            subprocess.Popen(
+                [sys.executable, "manage.py", "relay"],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for _ in range(count)
+        ]
+        self.processes = [psutil.Process(p.pid) for p in self.popens]
+
+    def cpu(self) -> float:
+        return sum(sum(p.cpu_times()[:2]) for p in self.processes)
+
+    def check_running(self) -> None:
+        check(all(p.poll() is None for p in self.popens), "a relay process exited")
+
+    def stop(self) -> None:
+        for popen in self.popens:
+            popen.terminate()
+            popen.wait(timeout=30)
+
+
+async def level(
+    relay: Server, emulator: Server, conversations: int, count: int, relays: Relays | None = None
+) -> dict[str, Any]:
     labels = [f"c{conversations}x{n}" for n in range(conversations)]
     tokens = mint_tokens(labels)
     # The emulator's record keeps its last EMULATOR_RECORD requests: one level at a time.
     check(conversations * count <= EMULATOR_RECORD, "too many messages for the emulator's record")
     httpx.post(f"{emulator.url}/emulator/_control/reset").raise_for_status()
-    cpu = relay.cpu(), emulator.cpu()
+
+    def relay_cpu_now() -> float:
+        return relay.cpu() + (relays.cpu() if relays else 0.0)
+
+    cpu = relay_cpu_now(), emulator.cpu()
     start = time.monotonic()
     outcomes = await asyncio.gather(
         *(conversation(relay.port, tokens[label], label, count) for label in labels)
     )
     elapsed = time.monotonic() - start
-    relay_cpu, emulator_cpu = relay.cpu() - cpu[0], emulator.cpu() - cpu[1]
+    relay_cpu, emulator_cpu = relay_cpu_now() - cpu[0], emulator.cpu() - cpu[1]
+    if relays:
+        relays.check_running()
     for label, (_, failed) in zip(labels, outcomes, strict=True):
         audit(relay.url, emulator.url, tokens[label], label, label, count, failed)
     samples = [t for trips, _ in outcomes for t in trips]
@@ -195,19 +240,27 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             bot.upstream_url = f"{emulator.url}/emulator"
             bot.save()
             with_env = {**relay_env, "KORE_ALLOW_LOOPBACK_UPSTREAM": "true"}
+            if args.relays:
+                check(bool(args.database_url), "--relays needs --database-url (PostgreSQL)")
+                with_env["KORE_DISPATCHER"] = "false"
             relay = Server(template, with_env, workers=args.workers, migrate=False)
+            relays = Relays(relay, args.relays) if args.relays else None
             try:
                 tokens = mint_tokens(["direct"])
                 await direct(emulator.url, tokens["direct"], "direct", bot.bot_id, 10)  # warm up
                 baseline = await direct(emulator.url, tokens["direct"], "direct", bot.bot_id, 100)
-                results = [await level(relay, emulator, 1, args.single)]
+                results = [await level(relay, emulator, 1, args.single, relays)]
                 for conversations in levels:
                     if conversations > 1:
-                        results.append(await level(relay, emulator, conversations, args.messages))
+                        results.append(
+                            await level(relay, emulator, conversations, args.messages, relays)
+                        )
             except Exception:
                 print(f"relay server log:\n{relay.log_tail(20000)}", file=sys.stderr)
                 raise
             finally:
+                if relays:
+                    relays.stop()
                 relay.stop()
         finally:
             emulator.stop()
@@ -215,6 +268,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "label": args.label,
         "workers": args.workers,
+        "relays": args.relays,
         "database": "postgresql" if args.database_url else "sqlite",
         "direct": summary_ms(baseline),
         "overhead_p50_ms": single - summary_ms(baseline)["p50"],
@@ -240,7 +294,10 @@ def _copy_demo_bot(sqlite_path: Path) -> None:
 
 def report(found: dict[str, Any]) -> None:
     direct_p50 = found["direct"]["p50"]
-    print(f"Goal 4: end-to-end throughput, {found['database']}, {found['workers']} worker(s)")
+    relays = f", {found['relays']} relay process(es)" if found.get("relays") else ""
+    print(
+        f"Goal 4: end-to-end throughput, {found['database']}, {found['workers']} worker(s)" + relays
+    )
     print(f"  emulator called directly: p50 {direct_p50:.1f} ms (baseline)")
     for row in found["levels"]:
         trip = row["round_trip"]
@@ -263,11 +320,13 @@ if __name__ == "__main__":
     parser.add_argument("--single", type=int, default=100, help="messages at one conversation")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--database-url", default=os.getenv("BENCH_DATABASE_URL", ""))
+    parser.add_argument("--relays", type=int, default=0, help="manage.py relay processes")
     parser.add_argument("--label", default="")
     parser.add_argument("--out", default="")
     arguments = parser.parse_args()
     arguments.label = arguments.label or (
         f"{'postgresql' if arguments.database_url else 'sqlite'}-{arguments.workers}"
+        + (f"-relays{arguments.relays}" if arguments.relays else "")
     )
     output = Path(
         arguments.out or ROOT / "bench" / "results" / f"throughput-{arguments.label}.json"

@@ -5,8 +5,9 @@ no thread while it waits (webclient/api/longpoll.py), and the liveness check (`/
 the event loop itself (webclient/api/health.py); everything else goes through Django's own
 ASGI handler, whose middleware runs in the event loop where it can: async views (the
 emulator's) wait there without a thread, sync views run in one.
-On startup the notifier starts listening to other processes and the outbox dispatcher
-starts, so messages accepted before a restart are forwarded; in DEBUG, pending migrations
+On startup the notifier starts listening to other processes and, unless `manage.py relay`
+runs it (KORE_DISPATCHER=false), the outbox dispatcher starts, so messages accepted before a
+restart are forwarded, and on shutdown it stops; in DEBUG, pending migrations
 are applied first and, with the emulator on, the demo bots seeded (`seed_demo`), so a fresh
 checkout serves the demo with no setup.
 """
@@ -80,10 +81,12 @@ async def _lifespan(receive: Receive, send: Send) -> None:
             # Hear of messages other processes store before the first poll arrives.
             notifier.start()
             if settings.KORE_DISPATCHER:
-                dispatcher.kick()
+                dispatcher.start()
             _collect_less()
             await send({"type": "lifespan.startup.complete"})
         elif event["type"] == "lifespan.shutdown":
+            # What it has in flight finishes within KORE_RELAY_STOP_GRACE.
+            await asyncio.to_thread(dispatcher.shutdown)
             process_exited(os.getpid())
             await send({"type": "lifespan.shutdown.complete"})
             return

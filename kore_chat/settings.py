@@ -344,8 +344,13 @@ KORE_CONNECT_TIMEOUT = envint("KORE_CONNECT_TIMEOUT", 5)
 KORE_READ_TIMEOUT = envint("KORE_READ_TIMEOUT", 20)
 # Overall deadline for following a V2 pollId chain.
 KORE_POLL_DEADLINE = envint("KORE_POLL_DEADLINE", 120)
-# Start the outbox dispatcher in this process when a message is accepted.
+# Run the outbox dispatcher, its pollId chains and sweeps in each web worker (the embedded
+# default). False: web workers only tell `manage.py relay` processes of accepted messages
+# (the production layout, docs/deployment.md).
 KORE_DISPATCHER = envbool("KORE_DISPATCHER", True)
+# How long a stopping dispatcher (SIGTERM to `manage.py relay`, a web worker shutting down)
+# lets the forwards and pollId chains in flight finish before it ends them.
+KORE_RELAY_STOP_GRACE = envfloat("KORE_RELAY_STOP_GRACE", 20.0)
 
 # Relay (webclient/kore/, docs/relay.md). Upstream calls answered 429, 500/502/503 or
 # refused are retried this many times, with jittered exponential back-off from the base

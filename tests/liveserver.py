@@ -74,6 +74,8 @@ class LiveServer:
             "SITE_ROOT": self.url,
             "DEBUG": "true",
             "LOG_LEVEL": "WARNING",
+            # A server stopped with a forward in flight exits within `stop`'s wait.
+            "KORE_RELAY_STOP_GRACE": "5",
             **(env or {}),
         }
         self.env.pop("DJANGO_SETTINGS_MODULE", None)

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
-from django.conf import settings
 
 
 class WebclientConfig(AppConfig):
@@ -22,9 +21,10 @@ class WebclientConfig(AppConfig):
         )
         # django-cors-headers asks whether an Origin may call the widget API: some bot allows it.
         check_request_enabled.connect(bot_origins.cors_request_enabled, dispatch_uid="bot-origins")
-        if settings.KORE_DISPATCHER:
-            # Imported here, as Django wants: the relay needs the models loaded.
-            from webclient import services
-            from webclient.kore.dispatcher import wake
+        # Imported here, as Django wants: the relay needs the models loaded. The wake-up
+        # serves the conversation in this process (KORE_DISPATCHER) or tells the relay
+        # processes (`manage.py relay`), whichever runs the dispatcher.
+        from webclient import services
+        from webclient.kore.dispatcher import wake
 
-            services.on_message_accepted(wake)
+        services.on_message_accepted(wake)

@@ -16,7 +16,9 @@ outage succeeds. (A connection the pool cannot make yet is retried by the pool i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -77,3 +79,21 @@ class DbThreads:
         return asyncio.get_running_loop().run_in_executor(
             self._executor, context.run, _call, fn, self._retry, *args
         )
+
+    def close(self) -> None:
+        """Give back each thread's connection (to the pool, on PostgreSQL) and end the
+        threads, once what they run has finished; a later `submit` starts afresh."""
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        # One call per thread: each waits for the others, so none takes two.
+        barrier = threading.Barrier(self._size)
+
+        def release() -> None:
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait(timeout=10)
+            connections.close_all()
+
+        for _ in range(self._size):
+            executor.submit(release)
+        executor.shutdown(wait=True)

@@ -1,6 +1,6 @@
 """docs/deployment.md, followed as an operator would: its minimum production environment and
 its several-workers block, line by line, in fresh processes, on a fresh PostgreSQL database
-and the real Redis, with two workers; then a chat through them.
+and the real Redis, with two web workers and a relay process; then a chat through them.
 
 Only what names the operator's own machines changes: hosts and passwords become this
 machine's servers, the port a free one, the load balancer this test (it sends what a
@@ -116,7 +116,9 @@ def test_the_deployment_doc_followed_literally_serves_chats_on_two_workers(
         assert [command[1:3] for command in commands] == [
             ["manage.py", "migrate"],
             ["-m", "kore_chat.serve"],
+            ["manage.py", "relay"],
         ]
+        assert workers["KORE_DISPATCHER"] == "false"
         env = {
             **{k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE",)},
             "DB_PATH": str(tmp_path / "unused.sqlite3"),
@@ -127,7 +129,7 @@ def test_the_deployment_doc_followed_literally_serves_chats_on_two_workers(
             # Parallel runs share the Redis server: keys of this run's own.
             "CACHE_KEY_PREFIX": f"kc-deploydoc-{secrets.token_hex(5)}",
         }
-        migrate, serve = commands
+        migrate, serve, relay_command = commands
         run(migrate, env)
         channel = channel_of(kore)
         run(
@@ -147,11 +149,16 @@ def test_the_deployment_doc_followed_literally_serves_chats_on_two_workers(
         )
         log = (tmp_path / "serve.log").open("wb")
         server = subprocess.Popen(serve, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        relay = subprocess.Popen(
+            relay_command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
         try:
             chat_through(f"http://127.0.0.1:{port}", server, tmp_path / "serve.log")
+            assert relay.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            for process in (relay, server):
+                process.terminate()
+                process.wait(timeout=30)
 
 
 def as_load_balancer(base_url: str) -> httpx.Client:

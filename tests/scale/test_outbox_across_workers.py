@@ -1,6 +1,8 @@
 """The outbox with two workers on one PostgreSQL database, checked against the emulator's
 record of what the bot received (the emulator runs in a process of its own, so its record
-outlives a killed worker).
+outlives a killed worker). Each test runs in both layouts: the embedded one (every worker
+runs a dispatcher) and the production one (two web workers without one, and one
+`manage.py relay` process).
 """
 
 from __future__ import annotations
@@ -12,12 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.client import ChatUser
 from tests.relay_helpers import Messages, emulator_record, of_role, texts, utterance
 from tests.scale.cluster import cluster
 
 GREETING = "Hello! Nice to meet you."
+
+# How many relay processes run beside the web workers: none (embedded) or one (production).
+LAYOUTS = pytest.mark.parametrize("relays", [0, 1], ids=["embedded", "production"])
 
 
 def received_in_order(base_url: str, identity: str) -> list[Any]:
@@ -42,10 +48,12 @@ def follow(users: list[ChatUser], done: Any, timeout: float = 60) -> Messages:
     return received
 
 
+@LAYOUTS
 def test_a_killed_worker_loses_nothing_and_its_queue_is_forwarded_once_by_another(
-    tmp_path: Path,
+    tmp_path: Path, relays: int
 ) -> None:
-    with cluster(tmp_path, 2, {"KORE_FORWARD_LEASE": "2"}, emulator=True) as group:
+    lease = {"KORE_FORWARD_LEASE": "2"}
+    with cluster(tmp_path, 2, lease, emulator=True, relays=relays) as group:
         a, b = group.workers
         assert group.emulator is not None
         upstream = group.emulator.url
@@ -72,6 +80,10 @@ def test_a_killed_worker_loses_nothing_and_its_queue_is_forwarded_once_by_anothe
             held = [pool.submit(on_a.poll, seen["cursor"], 20) for _ in range(2)]
             time.sleep(0.3)
             a.stop(kill=True)
+            if group.relays:
+                # The relay forwarding "slow 10" dies too; a restarted one takes over.
+                group.relays[0].kill()
+                group.relays[0].start()
             for poll in held:
                 try:
                     poll.result(5)
@@ -98,11 +110,12 @@ def test_a_killed_worker_loses_nothing_and_its_queue_is_forwarded_once_by_anothe
         assert received_in_order(upstream, identity) == ["slow 10", "one", "two", "three"]
 
 
+@LAYOUTS
 def test_a_burst_over_two_workers_is_forwarded_once_in_order_and_answered(
-    tmp_path: Path,
+    tmp_path: Path, relays: int
 ) -> None:
     conversations, per_conversation = 50, 10
-    with cluster(tmp_path, 2, emulator=True) as group:
+    with cluster(tmp_path, 2, emulator=True, relays=relays) as group:
         a, b = group.workers
         assert group.emulator is not None
         upstream = group.emulator.url

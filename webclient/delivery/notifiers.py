@@ -11,6 +11,12 @@ waiters (`publish_local`):
   connection, in a thread of its own.
 - `RedisNotifier`: a PUBLISH after commit; each process holds one subscriber connection.
 
+The same connections carry the outbox's wake-ups to relay processes (`manage.py relay`): a
+process that accepted a message without running the dispatcher calls `outbox(conversation)`
+once it committed, and every listening process hears it, its own included, and runs the
+hooks it registered with `on_outbox` (a web worker has none); after its listener reconnects,
+its hooks get None: look at the whole outbox, a wake-up may have been missed.
+
 A listener whose connection drops reconnects with back-off, then wakes all its waiters once:
 they look again, so a notification missed meanwhile costs no more than that query.
 
@@ -50,6 +56,7 @@ RECONNECT_FIRST, RECONNECT_MAX = 0.05, 5.0
 # A listener checks its connection at least this often (seconds) when nothing arrives.
 LISTENER_HEALTH_INTERVAL = 5.0
 PG_CHANNEL = "kore_chat_messages"
+PG_OUTBOX_CHANNEL = "kore_chat_outbox"
 # How a listener's connection shows in pg_stat_activity.
 LISTENER_APPLICATION_NAME = "kore-chat listener"
 
@@ -122,6 +129,7 @@ class LocalNotifier:
         self._lock = threading.Lock()
         self._waiters: dict[str, set[Waiter]] = defaultdict(set)
         self.knowledge = Knowledge(self.authoritative)
+        self._outbox_hooks: list[Callable[[int | None], None]] = []
 
     def subscribe(self, channel: str) -> Waiter:
         waiter = Waiter()
@@ -142,6 +150,19 @@ class LocalNotifier:
 
     def changed(self, channel: str) -> None:
         transaction.on_commit(lambda: self.publish_local(channel, None))
+
+    def on_outbox(self, hook: Callable[[int | None], None]) -> None:
+        """Run `hook(conversation_id)` for each outbox wake-up any process sends, and
+        `hook(None)` when some may have been missed."""
+        self._outbox_hooks.append(hook)
+
+    def outbox(self, conversation_id: int) -> None:
+        """Once the caller's transaction commits: the conversation has outbox work."""
+        transaction.on_commit(lambda: self.publish_outbox(conversation_id))
+
+    def publish_outbox(self, conversation_id: int | None) -> None:
+        for hook in self._outbox_hooks:
+            hook(conversation_id)
 
     def publish_local(self, channel: str, message_id: int | None) -> None:
         """Wake this process's waiters on `channel`: `message_id` (or a change of `pending`
@@ -167,6 +188,7 @@ class LocalNotifier:
         wake every waiter once, since it may have missed notifications before."""
         self.knowledge.restart()
         self.wake_all()
+        self.publish_outbox(None)
 
     def listener_disconnected(self) -> None:
         self.knowledge.stop()
@@ -269,6 +291,12 @@ class ListeningNotifier(LocalNotifier):
     def stop(self) -> None:
         self._listener.stop()
 
+    def _heard_outbox(self, payload: str) -> None:
+        if payload.isdigit():
+            self.publish_outbox(int(payload))
+        else:
+            log.warning("ignoring a malformed outbox notification %r", payload[:100])
+
     def _listen(self, on_connected: Callable[[], None]) -> None:
         """Connect, call `on_connected` once listening, then `publish_local` what is heard;
         return or raise when the connection ends."""
@@ -287,6 +315,16 @@ class PostgresNotifier(ListeningNotifier):
         self._notify(channel, None)
         super().changed(channel)
 
+    def outbox(self, conversation_id: int) -> None:
+        # Heard by every listening process, this one's too.
+        transaction.on_commit(
+            lambda: self._pg_notify(PG_OUTBOX_CHANNEL, str(conversation_id)), robust=True
+        )
+
+    def _pg_notify(self, pg_channel: str, payload: str) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_notify(%s, %s)", [pg_channel, payload])
+
     def _notify(self, channel: str, message_id: int | None) -> None:
         # Queued by PostgreSQL with the transaction: delivered to every listener (this
         # process's too) at commit, never for a rollback. This process's waiters are also
@@ -297,9 +335,13 @@ class PostgresNotifier(ListeningNotifier):
     def _listen(self, on_connected: Callable[[], None]) -> None:
         with psycopg.connect(**_pg_params(), autocommit=True) as conn:
             conn.execute(f"LISTEN {PG_CHANNEL}")
+            conn.execute(f"LISTEN {PG_OUTBOX_CHANNEL}")
             on_connected()
             while True:
                 for notify in conn.notifies(timeout=LISTENER_HEALTH_INTERVAL):
+                    if notify.channel == PG_OUTBOX_CHANNEL:
+                        self._heard_outbox(notify.payload)
+                        continue
                     parsed = _parse(notify.payload)
                     if parsed is not None:
                         self.publish_local(*parsed)
@@ -338,6 +380,21 @@ class RedisNotifier(ListeningNotifier):
     def changed(self, channel: str) -> None:
         transaction.on_commit(lambda: self.publish(channel, None))
 
+    def outbox(self, conversation_id: int) -> None:
+        transaction.on_commit(lambda: self._publish_outbox(conversation_id))
+
+    def _publish_outbox(self, conversation_id: int) -> None:
+        # Heard by every subscribed process, this one's too. A lost one is found by the
+        # relay's next look at the whole outbox.
+        try:
+            self._redis().publish(self._outbox_channel, str(conversation_id))
+        except Exception as exc:
+            log.warning("redis publish failed (%s); the relay finds the message later", exc)
+
+    @property
+    def _outbox_channel(self) -> str:
+        return f"{self._channel}:outbox"
+
     def publish(self, channel: str, message_id: int | None) -> None:
         self.publish_local(channel, message_id)
         try:
@@ -364,12 +421,16 @@ class RedisNotifier(ListeningNotifier):
         )
         pubsub = client.pubsub(ignore_subscribe_messages=True)
         try:
-            pubsub.subscribe(self._channel)
+            pubsub.subscribe(self._channel, self._outbox_channel)
             on_connected()
             while True:
                 message = pubsub.get_message(timeout=LISTENER_HEALTH_INTERVAL)
                 if message is None:
                     pubsub.ping()
+                elif message["type"] == "message" and message["channel"] == (
+                    self._outbox_channel.encode()
+                ):
+                    self._heard_outbox(message["data"].decode())
                 elif message["type"] == "message":
                     parsed = _parse(message["data"].decode())
                     if parsed is not None:

@@ -1,12 +1,14 @@
 """The outbox dispatcher: forwards accepted user messages to the bot, in order, once.
 
-It runs on its own thread and event loop in each server process, so it works the same under
-uvicorn and the development server, and a browser that leaves never cancels a forward. One
-coroutine serves a conversation at a time (the platform answers a user's messages in turn);
-waiting on the platform, or following a V2 pollId chain, costs that coroutine, not a thread,
-whatever the number of conversations or of browsers waiting on them.
+It runs on an event loop of its own: in `manage.py relay`, the process's (the production
+layout), or in each web worker, a thread's (`KORE_DISPATCHER`, the embedded default); it
+works the same under the ASGI server, the development server and the relay command, and a browser
+that leaves never cancels a forward. One coroutine serves a conversation at a time (the
+platform answers a user's messages in turn); waiting on the platform, or following a V2
+pollId chain, costs that coroutine, not a thread, whatever the number of conversations or
+of browsers waiting on them.
 
-Every server process runs a dispatcher, and the database shares the work out: a process
+Any number of processes run a dispatcher, and the database shares the work out: a process
 serves a conversation only while it holds the conversation's lease (taken with each claim,
 outbox.outbox_claim), so one process at a time forwards a conversation's messages, in order,
 and follows its pollId chains; a process that dies lets its leases lapse and the others take
@@ -40,6 +42,7 @@ from django.utils import timezone
 
 from webclient import attachments, logs, services, sts
 from webclient.dbthreads import DbThreads
+from webclient.delivery import notifier
 from webclient.kore import outbox
 from webclient.kore.client import Failure, KoreClient, KoreError
 from webclient.kore.payloads import Answer, forwarded_upstream, parse_answer, request_body
@@ -94,15 +97,26 @@ def failure_reason(exc: KoreError) -> str:
 
 
 class Dispatcher:
+    """The relay's background work with a lifecycle: `run` serves until `stop`, then lets
+    what is in flight finish within the grace it was given; `start` runs it on a thread of
+    its own (the web worker's embedded dispatcher), `shutdown` stops that thread and waits
+    for it. It can be started again once it has ended."""
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._ready = threading.Event()
+        self._ended = threading.Event()
+        self._ended.set()
         self._db = DbThreads("dispatcher-db", settings.DISPATCHER_DB_THREADS)
         # This process's name on the conversation leases it holds.
         self.owner = uuid.uuid4().hex
+        # Set by `stop`: nothing new is claimed, and `run` ends once what is in flight has
+        # finished or the grace has passed.
+        self._stopping = False
+        self._grace = 0.0
         self._serving: set[int] = set()
         # Conversations woken while being served: served again when that ends.
         self._missed: set[int] = set()
@@ -112,35 +126,79 @@ class Dispatcher:
         self._tasks: set[asyncio.Task[None]] = set()
         self._client: KoreClient | None = None
 
+    @property
+    def running(self) -> bool:
+        return self._loop is not None
+
     def start(self) -> None:
+        """Run on a thread of its own, unless already running there; returns once it takes
+        wake-ups."""
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
                 return
             self._ready.clear()
-            self._thread = threading.Thread(target=self._run, name="kore-dispatcher", daemon=True)
+            self._thread = threading.Thread(
+                target=asyncio.run, args=(self.run(),), name="kore-dispatcher", daemon=True
+            )
             self._thread.start()
         self._ready.wait(timeout=5)
 
     def kick(self, conversation_id: int | None = None) -> None:
         """Serve this conversation now, or without one look at the whole outbox now. Safe
-        from any thread; starts the dispatcher if needed."""
-        self.start()
+        from any thread; does nothing unless running (`run` looks at the whole outbox when
+        it begins)."""
         loop, wake = self._loop, self._wake
         if loop is None or wake is None:
             return
-        if conversation_id is None:
-            loop.call_soon_threadsafe(wake.set)
-        else:
-            loop.call_soon_threadsafe(self._woken, conversation_id)
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            if conversation_id is None:
+                loop.call_soon_threadsafe(wake.set)
+            else:
+                loop.call_soon_threadsafe(self._woken, conversation_id)
 
-    def _run(self) -> None:
-        asyncio.run(self._main())
+    def stop(self, grace: float) -> None:
+        """Claim nothing more, let the forwards and pollId chains in flight finish for up to
+        `grace` seconds, then end `run`. Safe from any thread and from a signal handler on
+        the loop; does nothing unless running."""
+        loop = self._loop
+        if loop is None:
+            return
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(self._request_stop, grace)
 
-    async def _main(self) -> None:
-        self._loop = asyncio.get_running_loop()
+    def shutdown(self, grace: float | None = None) -> bool:
+        """`stop` the thread that `start` made (grace: KORE_RELAY_STOP_GRACE) and wait for it
+        to end; whether it did."""
+        grace = settings.KORE_RELAY_STOP_GRACE if grace is None else grace
+        self.stop(grace)
+        with self._lock:
+            thread = self._thread
+        if thread is None:
+            return True
+        thread.join(grace + 5)
+        return not thread.is_alive()
+
+    def wait_ended(self, timeout: float) -> bool:
+        """Wait until `run` has ended (or never began); whether it has."""
+        return self._ended.wait(timeout)
+
+    def _request_stop(self, grace: float) -> None:
+        if not self._stopping:
+            log.info("dispatcher stopping: %d conversation(s) in flight", len(self._serving))
+        self._stopping = True
+        self._grace = grace
+        if self._wake is not None:
+            self._wake.set()
+
+    async def run(self) -> None:
+        """Serve the outbox on the running loop until `stop`: the whole of it at once and on
+        a timer, each conversation when woken (`kick`); then drain."""
+        self._ended.clear()
+        self._stopping = False
         self._wake = asyncio.Event()
         client = KoreClient()
         self._client = client
+        self._loop = asyncio.get_running_loop()
         self._ready.set()
         renewing = asyncio.create_task(self._renew_leases())
         # The whole outbox is looked at on a kick without a conversation (startup), and at
@@ -149,14 +207,37 @@ class Dispatcher:
         # a lease, whatever SCAN_INTERVAL is. A message's own wake-up needs neither.
         interval = min(SCAN_INTERVAL, settings.KORE_FORWARD_LEASE / 2)
         try:
-            while True:
+            while not self._stopping:
                 self._wake.clear()
                 await self._scan()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), interval)
+            await self._drain()
         finally:
+            self._loop = None
             renewing.cancel()
             await client.aclose()
+            self._client = None
+            # Its threads' database connections go back (a pool's are few).
+            await asyncio.to_thread(self._db.close)
+            self._ready.clear()
+            self._ended.set()
+
+    async def _drain(self) -> None:
+        """What is in flight finishes within the grace; what is not is cancelled, and the
+        lease rules deal with it as with a process that died (docs/relay.md)."""
+        if self._tasks:
+            _, late = await asyncio.wait(set(self._tasks), timeout=self._grace)
+            if late:
+                log.warning(
+                    "dispatcher stopped with %d conversation(s) still in flight after %.0f s",
+                    len(late),
+                    self._grace,
+                )
+                for task in late:
+                    task.cancel()
+                await asyncio.wait(late)
+        log.info("dispatcher stopped")
 
     async def _renew_leases(self) -> None:
         while True:
@@ -178,6 +259,8 @@ class Dispatcher:
 
     def _woken(self, conversation_id: int) -> None:
         """On the loop: serve the conversation, or again once its current serving ends."""
+        if self._stopping:
+            return
         if conversation_id in self._serving:
             self._missed.add(conversation_id)
             return
@@ -201,8 +284,11 @@ class Dispatcher:
 
     async def _forward_all(self, client: KoreClient, conversation_id: int) -> None:
         """Forward the conversation's messages in turn while this process holds its lease;
-        let go of it when none waits."""
+        let go of it when none waits, or when stopping (another process takes it over)."""
         while True:
+            if self._stopping:
+                await self._db.run(_release_conversation, conversation_id, self.owner)
+                return
             claim = await self._db.run(_claim, conversation_id, self.owner)
             if not claim.served:
                 return  # another process serves it
@@ -446,14 +532,21 @@ class Exchange:
         outbox.conversation_settle(conversation=self.conversation)
 
 
+# This process's own dispatcher, when web workers run the relay (KORE_DISPATCHER, the
+# default): started with the server (kore_chat/asgi.py) or by the first wake-up, stopped with
+# the server. `manage.py relay` runs a Dispatcher of its own instead.
 dispatcher = Dispatcher()
 
 
 def wake(conversation_id: int) -> None:
     """What `services.on_message_accepted` runs on commit (registered in apps.py): serve
-    the conversation that accepted a message.
+    the conversation that accepted a message, here when this process runs the dispatcher,
+    else in whichever relay process hears of it (`manage.py relay`).
 
     The setting is read again here: it can be switched off while the process runs (tests).
     """
     if settings.KORE_DISPATCHER:
+        dispatcher.start()
         dispatcher.kick(conversation_id)
+    else:
+        notifier.outbox(conversation_id)
