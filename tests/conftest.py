@@ -52,6 +52,30 @@ def _seed_demo_bots(sender: Any, **kwargs: Any) -> None:
 
 post_migrate.connect(_seed_demo_bots, dispatch_uid="tests-seed-demo-bots")
 
+_db_blocker = pytest.StashKey[Any]()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def db_blocker_for_teardown(request: pytest.FixtureRequest, django_db_blocker: Any) -> None:
+    request.config.stash[_db_blocker] = django_db_blocker
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """A `serialized_rollback` test ends with a flush that skips post_migrate, leaving the
+    database without what post_migrate seeds (the demo bots, content types, permissions).
+    In one process pytest-django runs such tests last; under xdist a worker runs whole files
+    in turn, so the next file's tests would find it empty: seed it again here, after the
+    flush (every fixture is torn down when this hook's inner part returns)."""
+    result = yield
+    marker = item.get_closest_marker("django_db")
+    if marker is not None and marker.kwargs.get("serialized_rollback"):
+        from django.core.management.sql import emit_post_migrate_signal
+
+        with item.config.stash[_db_blocker].unblock():
+            emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
+    return result
+
 
 @pytest.fixture(autouse=True, scope="session")
 def loopback_only() -> Any:
