@@ -14,8 +14,17 @@ from typing import Any
 import httpx
 
 from tests.client import ChatUser
-from tests.relay_helpers import Messages, emulator_record, of_role, texts, utterance
+from tests.relay_helpers import (
+    METRICS_ENV,
+    Messages,
+    emulator_record,
+    held_polls,
+    of_role,
+    texts,
+    utterance,
+)
 from tests.scale.cluster import cluster
+from tests.waiting import wait_until
 
 GREETING = "Hello! Nice to meet you."
 
@@ -45,7 +54,7 @@ def follow(users: list[ChatUser], done: Any, timeout: float = 60) -> Messages:
 def test_a_killed_worker_loses_nothing_and_its_queue_is_forwarded_once_by_another(
     tmp_path: Path,
 ) -> None:
-    with cluster(tmp_path, 2, {"KORE_FORWARD_LEASE": "2"}, emulator=True) as group:
+    with cluster(tmp_path, 2, {"KORE_FORWARD_LEASE": "2", **METRICS_ENV}, emulator=True) as group:
         a, b = group.workers
         assert group.emulator is not None
         upstream = group.emulator.url
@@ -53,10 +62,10 @@ def test_a_killed_worker_loses_nothing_and_its_queue_is_forwarded_once_by_anothe
         on_a = ChatUser(a.url, "demo-v1-sync", identity=identity)
         # A forward in flight on A: the platform holds this V1 sync call for 10 s.
         on_a.send(text="slow 10")
-        deadline = time.monotonic() + 10
-        while not emulator_record(upstream, identity)["requests"]:
-            assert time.monotonic() < deadline, "the forward never started"
-            time.sleep(0.05)
+        wait_until(
+            lambda: emulator_record(upstream, identity)["requests"],
+            message="the forward never started",
+        )
         # More queued behind it (A serves the conversation; they wait their turn).
         for text in ("one", "two", "three"):
             assert on_a.send(text=text).status_code == 202
@@ -70,7 +79,7 @@ def test_a_killed_worker_loses_nothing_and_its_queue_is_forwarded_once_by_anothe
         # Polls held on A when it dies.
         with ThreadPoolExecutor(2) as pool:
             held = [pool.submit(on_a.poll, seen["cursor"], 20) for _ in range(2)]
-            time.sleep(0.3)
+            wait_until(lambda: held_polls(a) == 2, message="the polls were not held")
             a.stop(kill=True)
             for poll in held:
                 try:
