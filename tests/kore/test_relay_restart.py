@@ -6,12 +6,12 @@ forward was cut off mid-call is failed with a visible reason and never sent agai
 
 from __future__ import annotations
 
-import time
 import uuid
 from pathlib import Path
 
 from tests import relay_helpers as relay
 from tests.client import ChatUser
+from tests.waiting import wait_until
 
 GREETING = "Hello! Nice to meet you."
 
@@ -64,11 +64,11 @@ def test_a_forward_cut_off_mid_call_is_failed_visibly_and_not_sent_again(tmp_pat
     try:
         user = ChatUser(before.url, "demo-v1-sync", identity=identity)
         user.send(text="slow 10")
-        deadline = time.monotonic() + 10
-        # The V1 sync call is now held by the platform for 10 s: kill the server inside it.
-        while not relay.emulator_record(before.url, identity)["requests"]:
-            assert time.monotonic() < deadline, "the forward never started"
-            time.sleep(0.1)
+        # Once the platform holds the V1 sync call (for 10 s), kill the server inside it.
+        wait_until(
+            lambda: relay.emulator_record(before.url, identity)["requests"],
+            message="the forward never started",
+        )
     finally:
         before.stop(kill=True)
 

@@ -103,8 +103,17 @@ def test_a_killed_worker_loses_nothing_and_its_queue_is_forwarded_once_by_anothe
         assert "interrupted" in notice["text"]
         # The queued ones: forwarded by B once each, in order, and answered in order.
         assert texts(history) == ["You said: one", "You said: two", "You said: three"]
-        time.sleep(1.5)  # any second forward would have happened by now
-        assert received_in_order(upstream, identity) == ["slow 10", "one", "two", "three"]
+        # A marker after them: forwarded in order, so once it is answered, any second
+        # forward of the others would have been made too.
+        on_b.send(text="the marker")
+        on_b.wait_for(lambda m: m["text"] == "You said: the marker")
+        assert received_in_order(upstream, identity) == [
+            "slow 10",
+            "one",
+            "two",
+            "three",
+            "the marker",
+        ]
 
 
 def test_a_burst_over_two_workers_is_forwarded_once_in_order_and_answered(
@@ -129,7 +138,15 @@ def test_a_burst_over_two_workers_is_forwarded_once_in_order_and_answered(
         with ThreadPoolExecutor(10) as pool:
             results = list(pool.map(converse, range(conversations)))
 
-        time.sleep(1)  # any second forward would have happened by now
+        # A marker in each conversation: forwarded in order, so once it is answered, any
+        # second forward of the others would have been made too.
+        def marked(identity: str) -> None:
+            user = ChatUser(b.url, "demo", identity=identity)
+            assert user.send(text="the marker").status_code == 202
+            user.wait_for(lambda m: m["text"] == "You said: the marker")
+
+        with ThreadPoolExecutor(10) as pool:
+            list(pool.map(marked, [identity for identity, *_ in results]))
         for identity, words, answers, history in results:
             # Every message delivered through the cursor, nothing skipped (statuses may have
             # moved on since: a user message is `accepted` first, then `sent`).
@@ -138,4 +155,4 @@ def test_a_burst_over_two_workers_is_forwarded_once_in_order_and_answered(
             assert all(m["status"] == "sent" for m in of_role(history, "user"))
             assert texts(history) == [f"You said: {word}" for word in words]
             # Forwarded exactly once each, in order.
-            assert received_in_order(upstream, identity) == words
+            assert received_in_order(upstream, identity) == [*words, "the marker"]

@@ -26,7 +26,7 @@ from tests.waiting import wait_until
 
 @pytest.fixture(params=["postgres", "redis"])
 def two_workers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
-    env = {"NOTIFY_BACKEND": request.param}
+    env = {"NOTIFY_BACKEND": request.param, **METRICS_ENV}
     if request.param == "redis":
         # A channel of this test's own: parallel runs share the Redis server.
         env |= {"REDIS_URL": redis_url(), "NOTIFY_REDIS_CHANNEL": f"kc-{secrets.token_hex(6)}"}
@@ -68,7 +68,7 @@ def test_a_poll_held_on_one_worker_answers_within_100ms_of_a_send_through_anothe
     cursor = on_a.poll(after=0, wait=0)["cursor"]
     for n in range(3):
         poll = HeldPoll(on_a, cursor)
-        time.sleep(0.5)  # the poll is held on A
+        wait_until(lambda: held_polls(two_workers.workers[0]) == 1, message="not held on A")
         sent = on_b.send(text=f"ping {n}")
         sent_at = time.monotonic()
         assert sent.status_code == 202
