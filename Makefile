@@ -9,6 +9,10 @@ A11Y := tests/a11y
 
 .PHONY: run test lint setup bench
 
+# The suite on two processes, whole files to each (a module's servers and fixtures start
+# once); each process has its own test database. PYTEST_PARALLEL= runs it in one process.
+PYTEST_PARALLEL ?= -n 2 --dist loadfile
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -56,8 +60,8 @@ lint: $(VENV)/.dev-deps
 test: $(VENV)/.dev-deps lint
 	scripts/ensure-chromium
 	$(MAKE) --no-print-directory $(SDK)/node_modules/.package-lock.json $(A11Y)/node_modules/.package-lock.json
-	$(BIN)/pytest
-	scripts/test-on-postgres $(BIN)/pytest -q tests/api tests/kore
+	$(BIN)/pytest $(PYTEST_PARALLEL)
+	scripts/test-on-postgres $(BIN)/pytest $(PYTEST_PARALLEL) -q tests/api tests/kore
 
 # The performance goals, each against a baseline of the same run (docs/performance.md); minutes
 # long. Results in bench/results/, plots in docs/.

@@ -52,6 +52,45 @@ def _seed_demo_bots(sender: Any, **kwargs: Any) -> None:
 
 post_migrate.connect(_seed_demo_bots, dispatch_uid="tests-seed-demo-bots")
 
+_db_blocker = pytest.StashKey[Any]()
+_seeded_state = pytest.StashKey[str]()
+
+
+def _serialized_rollback(item: pytest.Item) -> bool:
+    marker = item.get_closest_marker("django_db")
+    return marker is not None and bool(marker.kwargs.get("serialized_rollback"))
+
+
+@pytest.fixture(autouse=True)
+def seeded_state_kept(request: pytest.FixtureRequest, django_db_blocker: Any) -> None:
+    """Before the first `serialized_rollback` test, the seeded database as it is then (as
+    after migrate), for `pytest_runtest_teardown` to restore."""
+    stash = request.config.stash
+    stash[_db_blocker] = django_db_blocker
+    if _serialized_rollback(request.node) and _seeded_state not in stash:
+        request.getfixturevalue("django_db_setup")
+        from django.db import connection
+
+        with django_db_blocker.unblock():
+            stash[_seeded_state] = connection.creation.serialize_db_to_string()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """A `serialized_rollback` test ends with a flush that skips post_migrate, leaving the
+    database without what post_migrate seeds (the demo bots, content types, permissions).
+    In one process pytest-django runs such tests last; under xdist a worker runs whole files
+    in turn, so the next file's tests would find it empty: restore it here, after the flush
+    (every fixture is torn down when this hook's inner part returns). After the last test
+    the test database is gone, and there is nothing to restore."""
+    result = yield
+    if nextitem is not None and _serialized_rollback(item):
+        from django.db import connection
+
+        with item.config.stash[_db_blocker].unblock():
+            connection.creation.deserialize_db_from_string(item.config.stash[_seeded_state])
+    return result
+
 
 @pytest.fixture(autouse=True, scope="session")
 def loopback_only() -> Any:

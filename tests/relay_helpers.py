@@ -41,6 +41,24 @@ def add_unreachable_bots(server: LiveServer) -> None:
     )
 
 
+# A server started with this in its environment answers /metrics (held_polls).
+METRICS_ENV = {"METRICS_TOKEN": "metrics-token-for-the-relay-tests"}
+
+
+def held_polls(server: LiveServer) -> float:
+    """The long-polls the server holds right now, by its /metrics (started with METRICS_ENV)."""
+    answer = httpx.get(
+        f"{server.url}/metrics",
+        headers={"Authorization": f"Bearer {server.env['METRICS_TOKEN']}"},
+        timeout=10,
+    )
+    answer.raise_for_status()
+    for line in answer.text.splitlines():
+        if line.startswith("kore_chat_longpolls_held "):
+            return float(line.split()[1])
+    raise AssertionError("no kore_chat_longpolls_held in /metrics")
+
+
 def emulator_record(base_url: str, identity: str, wait: float = 0) -> dict[str, Any]:
     """What the emulated platform got from (and sent to) this user; `wait` lets callbacks out."""
     answer = httpx.get(

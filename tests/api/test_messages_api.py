@@ -32,10 +32,12 @@ def test_the_same_client_message_id_is_stored_and_forwarded_once(live_server_url
     assert (first.status_code, again.status_code) == (202, 200)
     assert again.json()["message"]["id"] == first.json()["message"]["id"]
     user.wait_for(lambda m: "only once please" in m["text"] and m["role"] == "bot")
-    # Give a duplicate forward every chance to show up before counting.
-    time.sleep(1.5)
+    # A marker sent after it: a conversation's messages are forwarded in order, so once the
+    # marker's answer is here, a duplicate forward of the first would be too.
+    user.send("marker-1", text="the marker")
+    user.wait_for(lambda m: "the marker" in m["text"] and m["role"] == "bot")
     history = user.history()
-    assert [m["clientMessageId"] for m in history if m["role"] == "user"] == ["dup-1"]
+    assert [m["clientMessageId"] for m in history if m["role"] == "user"] == ["dup-1", "marker-1"]
     assert len([t for t in bot_texts(history) if "only once please" in t]) == 1
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from django.test import Client
 from pytest_django.fixtures import Settings as SettingsWrapper
 
+from tests.waiting import wait_until
 from webclient.delivery import notifier
 from webclient.models import Bot
 
@@ -18,9 +17,7 @@ def test_it_is_ready_when_every_bots_upstream_may_be_called(settings: SettingsWr
     settings.KORE_ALLOW_LOOPBACK_UPSTREAM = True
     # A worker is fully ready once it hears other processes' stores (PostgreSQL: LISTEN).
     notifier.start()
-    deadline = time.monotonic() + 30
-    while not notifier.listening() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(notifier.listening, message="the notifier never listened")
     answer = Client().get("/readyz")
     assert answer.status_code == 200
     assert answer.json() == {"status": "ready", "bots": 4}

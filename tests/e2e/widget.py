@@ -4,11 +4,12 @@ bot received, its connection state, a host page on another origin, STS bodies se
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
+
+from tests.waiting import wait_until
 
 # Host pages by path, served by the host_origin fixture (tests/e2e/conftest.py).
 PAGES: dict[str, str] = {}
@@ -23,14 +24,11 @@ def received_by_bot(base_url: str, identity: str) -> list[dict[str, Any]]:
 def wait_until_received(
     base_url: str, identity: str, predicate: Any, timeout: float = 10
 ) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + timeout
-    while True:
+    def found() -> list[dict[str, Any]]:
         bodies = received_by_bot(base_url, identity)
-        if any(predicate(body) for body in bodies):
-            return bodies
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the bot never received it; it got {bodies}")
-        time.sleep(0.2)
+        return bodies if any(predicate(body) for body in bodies) else []
+
+    return wait_until(found, timeout, "the bot never received it")
 
 
 def message_value(body: dict[str, Any]) -> Any:

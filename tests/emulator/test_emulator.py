@@ -14,6 +14,7 @@ import jwt
 import pytest
 from django.test import Client
 
+from tests.waiting import wait_until
 from webclient.emulator import demo_bot
 from webclient.emulator.auth import JTI_REPLAY, JTI_TOO_LONG
 from webclient.emulator.faults import injector
@@ -445,6 +446,11 @@ def test_v1_slow_beyond_the_sync_limit_times_out(settings: Any) -> None:
     assert response.json()["errors"][0]["msg"] == "The request has been timed-out"
 
 
+def answered(body: dict[str, Any]) -> dict[str, Any]:
+    """A poll's answer, or nothing while the platform still says Inprogress."""
+    return {} if body.get("status") == "Inprogress" else body
+
+
 def test_v2_polling_chain_goes_inprogress_then_answer_then_no_data_found() -> None:
     webhook = channel(2)
     first = say(webhook, "slow 1").json()
@@ -455,8 +461,8 @@ def test_v2_polling_chain_goes_inprogress_then_answer_then_no_data_found() -> No
     pending = poll(webhook, first["pollId"]).json()
     assert pending == {"status": "Inprogress", "pollId": first["pollId"], "_v": "v2"}
 
-    time.sleep(0.6)
-    halfway = poll(webhook, first["pollId"]).json()
+    # Asked again until the work is halfway (each Inprogress answer keeps the pollId).
+    halfway = wait_until(lambda: answered(poll(webhook, first["pollId"]).json()))
     assert texts(halfway) == ["Halfway there…"]
     assert halfway["pollId"] != first["pollId"]
 
@@ -464,8 +470,7 @@ def test_v2_polling_chain_goes_inprogress_then_answer_then_no_data_found() -> No
     assert used.status_code == 400
     assert used.json()["errors"] == [{"msg": "No data found", "code": 400}]
 
-    time.sleep(0.6)
-    done = poll(webhook, halfway["pollId"]).json()
+    done = wait_until(lambda: answered(poll(webhook, halfway["pollId"]).json()))
     assert texts(done) == ["Done after 1 s."]
     assert "pollId" not in done
     assert done["endOfTask"] is True

@@ -6,12 +6,12 @@ forward was cut off mid-call is failed with a visible reason and never sent agai
 
 from __future__ import annotations
 
-import time
 import uuid
 from pathlib import Path
 
 from tests import relay_helpers as relay
 from tests.client import ChatUser
+from tests.waiting import wait_until
 
 GREETING = "Hello! Nice to meet you."
 
@@ -27,7 +27,6 @@ def test_a_message_accepted_before_a_crash_is_forwarded_once_after_restart(
     try:
         user = ChatUser(before.url, "demo", identity=identity)
         assert user.send(text="hello").status_code == 202
-        time.sleep(0.5)
         (accepted,) = user.history()
         assert accepted["status"] == "accepted"
     finally:
@@ -36,15 +35,21 @@ def test_a_message_accepted_before_a_crash_is_forwarded_once_after_restart(
     after = relay.relay_server(db).start()
     try:
         user = ChatUser(after.url, "demo", identity=identity)
-        history = relay.final_history(user, relay.has_bot_text(GREETING))
-        # Give a second forward every chance to happen before counting.
-        time.sleep(1.5)
-        history = user.history()
-        assert [(m["role"], m["text"]) for m in history] == [("user", "hello"), ("bot", GREETING)]
+        relay.final_history(user, relay.has_bot_text(GREETING))
+        # A marker sent after it: a conversation's messages are forwarded in order, so once
+        # the marker is answered, a second forward of "hello" would have been made too.
+        user.send(text="the marker")
+        history = relay.final_history(user, relay.has_bot_text("the marker"))
+        assert [(m["role"], m["text"]) for m in history][:3] == [
+            ("user", "hello"),
+            ("bot", GREETING),
+            ("user", "the marker"),
+        ]
+        assert len(history) == 4
         assert history[0]["status"] == "sent"
         record = relay.emulator_record(after.url, identity)
-        assert [relay.utterance(m) for m in relay.sent_messages(record)] == ["hello"]
-        assert len(record["requests"]) == 1
+        assert [relay.utterance(m) for m in relay.sent_messages(record)] == ["hello", "the marker"]
+        assert len(record["requests"]) == 2
     finally:
         after.stop()
 
@@ -59,11 +64,11 @@ def test_a_forward_cut_off_mid_call_is_failed_visibly_and_not_sent_again(tmp_pat
     try:
         user = ChatUser(before.url, "demo-v1-sync", identity=identity)
         user.send(text="slow 10")
-        deadline = time.monotonic() + 10
-        # The V1 sync call is now held by the platform for 10 s: kill the server inside it.
-        while not relay.emulator_record(before.url, identity)["requests"]:
-            assert time.monotonic() < deadline, "the forward never started"
-            time.sleep(0.1)
+        # Once the platform holds the V1 sync call (for 10 s), kill the server inside it.
+        wait_until(
+            lambda: relay.emulator_record(before.url, identity)["requests"],
+            message="the forward never started",
+        )
     finally:
         before.stop(kill=True)
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -25,6 +24,7 @@ from tests.relay_helpers import (
     final_history,
     has_bot_text,
 )
+from tests.waiting import wait_until
 
 TOKEN = "metrics-token-for-tests"
 GREETING = "Hello! Nice to meet you."
@@ -89,15 +89,6 @@ def log_lines(server: LiveServer) -> list[dict[str, Any]]:
     return lines
 
 
-def wait_until(check: Any, timeout: float = 10) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.1)
-
-
 def test_a_conversation_leaves_the_expected_counters(server: LiveServer) -> None:
     user = ChatUser(server.url, "demo")
     user.send(text="hello")
@@ -111,15 +102,8 @@ def test_a_conversation_leaves_the_expected_counters(server: LiveServer) -> None
     user.send(text="are you there?")
     final_history(user, lambda ms: any(m["kind"] == "error" for m in ms))
 
-    samples = wait_until(
-        lambda: (
-            (s := scrape(server)).get(
-                'kore_chat_callbacks_total{bot="demo-v2-async",outcome="stored"}', 0
-            )
-            >= 1
-            and s
-        )
-    )
+    stored = 'kore_chat_callbacks_total{bot="demo-v2-async",outcome="stored"}'
+    samples = wait_until(lambda: s if (s := scrape(server)).get(stored, 0) >= 1 else {})
     assert samples['kore_chat_messages_total{bot="demo",kind="text",role="user"}'] == 2
     assert samples['kore_chat_messages_total{bot="demo",kind="text",role="bot"}'] >= 1
     assert samples['kore_chat_messages_total{bot="demo-v2-async",kind="text",role="bot"}'] >= 1
@@ -136,10 +120,11 @@ def test_a_held_long_poll_is_counted_while_it_waits(server: LiveServer) -> None:
         import threading
 
         waiting = threading.Thread(
-            target=http.get, args=("/api/v1/messages",), kwargs={"params": {"wait": 3}}
+            target=http.get, args=("/api/v1/messages",), kwargs={"params": {"wait": 25}}
         )
         waiting.start()
-        held = wait_until(lambda: scrape(server)["kore_chat_longpolls_held"] >= 1, timeout=3)
+        held = wait_until(lambda: scrape(server)["kore_chat_longpolls_held"] >= 1)
+        user.send(text="that ends the wait")
         waiting.join()
     assert held
 
@@ -177,7 +162,7 @@ def test_one_request_id_follows_a_message_from_send_to_delivery(server: LiveServ
             or request_id in line.get("followed_request_ids", [])
         ]
 
-    lines = wait_until(lambda: len(traced()) >= 4 and traced())
+    lines = wait_until(lambda: found if len(found := traced()) >= 4 else [])
     messages = [line["message"] for line in lines]
     assert f"message {message_id} accepted (new: True)" in messages
     assert f"forwarding message {message_id}" in messages
@@ -193,12 +178,16 @@ def test_each_client_error_is_logged_once(server: LiveServer) -> None:
     assert httpx.get(f"{server.url}/nothing-here-{probe}").status_code == 404
     assert httpx.post(f"{server.url}/api/v1/messages?probe={probe}", json={}).status_code == 401
 
-    def mentions() -> list[dict[str, Any]]:
-        return [line for line in log_lines(server) if probe in json.dumps(line)]
+    # A marker request after them: once its line is written, a second line for either
+    # error would be too.
+    marker = uuid.uuid4().hex
+    assert httpx.get(f"{server.url}/nothing-here-{marker}").status_code == 404
 
-    lines = wait_until(lambda: len(mentions()) >= 2 and mentions())
-    time.sleep(0.5)  # a second line would be written at once; give it the chance
-    lines = mentions()
+    def mentions(word: str) -> list[dict[str, Any]]:
+        return [line for line in log_lines(server) if word in json.dumps(line)]
+
+    wait_until(lambda: mentions(marker))
+    lines = mentions(probe)
     assert len(lines) == 2, lines
     assert {line["logger"] for line in lines} == {"granian.access"}
     assert sorted(line["status"] for line in lines) == [401, 404]

@@ -7,7 +7,6 @@ failover or a restart of PostgreSQL ends them; the server runs on a database of 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 from tests.client import ChatUser
 from tests.liveserver import LiveServer
 from tests.servers import postgres_database
+from tests.waiting import wait_until
 
 METRICS = "metrics-token-for-the-outage-tests"
 ORIGIN = "http://localhost:9"  # a loopback page, which the demo bots accept in DEBUG
@@ -89,10 +89,7 @@ def test_held_polls_meeting_terminated_connections_answer_json_and_the_next_poll
     users = [ChatUser(live.url, identity=f"outage-{n}") for n in range(40)]
     with ThreadPoolExecutor(len(users)) as pool:
         waiting = [pool.submit(poll, user, 0, 15) for user in users]
-        deadline = time.monotonic() + 30
-        while held(live) < len(users):
-            assert time.monotonic() < deadline, "the polls were never all held"
-            time.sleep(0.1)
+        wait_until(lambda: held(live) >= len(users), message="the polls were never all held")
         assert terminate_sessions(url) > 0
         # Each listener that loses its connection wakes every poll, which looks again on
         # the database threads' connections, all ended.

@@ -1,4 +1,6 @@
-"""A conversation through a Redis outage, then a PostgreSQL one, of 10 s each.
+"""A conversation through a Redis outage, then a PostgreSQL one, each lasting until the
+conversation has gone through it (sent and read through the Redis one, been refused a few
+times by the PostgreSQL one).
 
 Real servers: a redis-server of the test's own, killed and started again, and the real
 PostgreSQL, whose test database refuses connections and has its sessions ended for the
@@ -22,8 +24,8 @@ from psycopg import sql
 from tests.client import ChatUser
 from tests.liveserver import LiveServer
 from tests.servers import postgres_database, redis_server
+from tests.waiting import wait_until
 
-OUTAGE = 10.0
 RECOVERY = 5.0
 
 
@@ -51,7 +53,7 @@ def converse(user: ChatUser, record: Record, stop: threading.Event) -> None:
                     )
             except httpx.TransportError as exc:
                 record.answers.append((started, kind, 0, type(exc).__name__))
-                time.sleep(0.2)
+                stop.wait(0.2)  # a client's back-off
                 continue
             record.answers.append(
                 (started, kind, answer.status_code, answer.headers.get("content-type", ""))
@@ -63,7 +65,16 @@ def converse(user: ChatUser, record: Record, stop: threading.Event) -> None:
             elif answer.status_code == 200:
                 user.cursor = answer.json()["cursor"]
             else:
-                time.sleep(0.2)
+                stop.wait(0.2)  # a client's back-off
+
+
+def accepted_since(record: Record, since: float) -> int:
+    """Messages accepted by sends started at or after `since` (monotonic)."""
+    return sum(a[0] >= since and a[1] == "send" and a[2] in (200, 202) for a in record.answers)
+
+
+def refused_since(record: Record, since: float) -> int:
+    return sum(a[0] >= since and a[2] not in (200, 202) for a in record.answers)
 
 
 def full_history(user: ChatUser) -> list[dict[str, object]]:
@@ -113,19 +124,23 @@ def test_a_conversation_survives_a_redis_then_a_postgresql_outage(tmp_path: Path
         talking = threading.Thread(target=converse, args=(user, record, stop))
         talking.start()
         try:
-            time.sleep(2)
+            talking_since = time.monotonic()
+            wait_until(lambda: accepted_since(record, talking_since) >= 3)
             cache.kill()
-            time.sleep(OUTAGE)
+            redis_down = time.monotonic()
+            wait_until(lambda: accepted_since(record, redis_down) >= 5, timeout=60)
             cache.start()
             redis_back = time.monotonic()
-            time.sleep(RECOVERY + 2)
+            # Requests past the end of the recovery window that is checked below.
+            wait_until(lambda: accepted_since(record, redis_back + RECOVERY + 2), timeout=60)
             database_outage(url, admin_url, allow=False)
+            database_down = time.monotonic()
             try:
-                time.sleep(OUTAGE)
+                wait_until(lambda: refused_since(record, database_down) >= 5, timeout=60)
             finally:
                 database_outage(url, admin_url, allow=True)
             database_back = time.monotonic()
-            time.sleep(RECOVERY + 3)
+            wait_until(lambda: accepted_since(record, database_back + RECOVERY) >= 2, timeout=60)
         finally:
             stop.set()
             talking.join(timeout=60)
@@ -143,7 +158,7 @@ def test_a_conversation_survives_a_redis_then_a_postgresql_outage(tmp_path: Path
         late = [a for a in answers if back + RECOVERY <= a[0] < until and a[2] not in (200, 202)]
         assert not late, late
     # The Redis outage cost nothing at all.
-    during_redis = [a for a in answers if redis_back - OUTAGE < a[0] < redis_back]
+    during_redis = [a for a in answers if redis_down < a[0] < redis_back]
     assert during_redis and all(a[2] in (200, 202) for a in during_redis), during_redis
     # Each accepted message is stored exactly once, and none that was not.
     texts = [m["text"] for m in history if m.get("role") == "user"]

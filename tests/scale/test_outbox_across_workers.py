@@ -17,8 +17,17 @@ import httpx
 import pytest
 
 from tests.client import ChatUser
-from tests.relay_helpers import Messages, emulator_record, of_role, texts, utterance
+from tests.relay_helpers import (
+    METRICS_ENV,
+    Messages,
+    emulator_record,
+    held_polls,
+    of_role,
+    texts,
+    utterance,
+)
 from tests.scale.cluster import cluster
+from tests.waiting import wait_until
 
 GREETING = "Hello! Nice to meet you."
 
@@ -52,7 +61,7 @@ def follow(users: list[ChatUser], done: Any, timeout: float = 60) -> Messages:
 def test_a_killed_worker_loses_nothing_and_its_queue_is_forwarded_once_by_another(
     tmp_path: Path, relays: int
 ) -> None:
-    lease = {"KORE_FORWARD_LEASE": "2"}
+    lease = {"KORE_FORWARD_LEASE": "2", **METRICS_ENV}
     with cluster(tmp_path, 2, lease, emulator=True, relays=relays) as group:
         a, b = group.workers
         assert group.emulator is not None
@@ -61,10 +70,10 @@ def test_a_killed_worker_loses_nothing_and_its_queue_is_forwarded_once_by_anothe
         on_a = ChatUser(a.url, "demo-v1-sync", identity=identity)
         # A forward in flight on A: the platform holds this V1 sync call for 10 s.
         on_a.send(text="slow 10")
-        deadline = time.monotonic() + 10
-        while not emulator_record(upstream, identity)["requests"]:
-            assert time.monotonic() < deadline, "the forward never started"
-            time.sleep(0.05)
+        wait_until(
+            lambda: emulator_record(upstream, identity)["requests"],
+            message="the forward never started",
+        )
         # More queued behind it (A serves the conversation; they wait their turn).
         for text in ("one", "two", "three"):
             assert on_a.send(text=text).status_code == 202
@@ -78,7 +87,7 @@ def test_a_killed_worker_loses_nothing_and_its_queue_is_forwarded_once_by_anothe
         # Polls held on A when it dies.
         with ThreadPoolExecutor(2) as pool:
             held = [pool.submit(on_a.poll, seen["cursor"], 20) for _ in range(2)]
-            time.sleep(0.3)
+            wait_until(lambda: held_polls(a) == 2, message="the polls were not held")
             a.stop(kill=True)
             if group.relays:
                 # The relay forwarding "slow 10" dies too; a restarted one takes over.
@@ -106,8 +115,17 @@ def test_a_killed_worker_loses_nothing_and_its_queue_is_forwarded_once_by_anothe
         assert "interrupted" in notice["text"]
         # The queued ones: forwarded by B once each, in order, and answered in order.
         assert texts(history) == ["You said: one", "You said: two", "You said: three"]
-        time.sleep(1.5)  # any second forward would have happened by now
-        assert received_in_order(upstream, identity) == ["slow 10", "one", "two", "three"]
+        # A marker after them: forwarded in order, so once it is answered, any second
+        # forward of the others would have been made too.
+        on_b.send(text="the marker")
+        on_b.wait_for(lambda m: m["text"] == "You said: the marker")
+        assert received_in_order(upstream, identity) == [
+            "slow 10",
+            "one",
+            "two",
+            "three",
+            "the marker",
+        ]
 
 
 @LAYOUTS
@@ -133,7 +151,15 @@ def test_a_burst_over_two_workers_is_forwarded_once_in_order_and_answered(
         with ThreadPoolExecutor(10) as pool:
             results = list(pool.map(converse, range(conversations)))
 
-        time.sleep(1)  # any second forward would have happened by now
+        # A marker in each conversation: forwarded in order, so once it is answered, any
+        # second forward of the others would have been made too.
+        def marked(identity: str) -> None:
+            user = ChatUser(b.url, "demo", identity=identity)
+            assert user.send(text="the marker").status_code == 202
+            user.wait_for(lambda m: m["text"] == "You said: the marker")
+
+        with ThreadPoolExecutor(10) as pool:
+            list(pool.map(marked, [identity for identity, *_ in results]))
         for identity, words, answers, history in results:
             # Every message delivered through the cursor, nothing skipped (statuses may have
             # moved on since: a user message is `accepted` first, then `sent`).
@@ -142,4 +168,4 @@ def test_a_burst_over_two_workers_is_forwarded_once_in_order_and_answered(
             assert all(m["status"] == "sent" for m in of_role(history, "user"))
             assert texts(history) == [f"You said: {word}" for word in words]
             # Forwarded exactly once each, in order.
-            assert received_in_order(upstream, identity) == words
+            assert received_in_order(upstream, identity) == [*words, "the marker"]

@@ -7,9 +7,7 @@ redis-server of its own (tests/servers.py), kills it and starts it again on the 
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ import redis
 from tests.client import ChatUser
 from tests.liveserver import LiveServer
 from tests.servers import redis_server
+from tests.waiting import wait_until
 from tests.widget.files import PNG
 
 OUTAGE_WARNING = "the shared cache is unreachable"
@@ -36,15 +35,6 @@ def every_write(server: LiveServer) -> list[int]:
     refreshed = user.http.post("/api/v1/sts/refresh")
     uploaded = user.http.post("/api/v1/attachments", files={"file": ("dot.png", PNG, "image/png")})
     return [200, sent.status_code, refreshed.status_code, uploaded.status_code]
-
-
-def wait_until(check: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
 
 
 def test_with_redis_down_every_write_still_works_readyz_says_so_and_all_recovers(

@@ -18,13 +18,15 @@ from typing import Any
 import pytest
 
 from tests.client import ChatUser
+from tests.relay_helpers import METRICS_ENV, held_polls
 from tests.scale.cluster import Cluster, cluster
 from tests.servers import redis_url
+from tests.waiting import wait_until
 
 
 @pytest.fixture(params=["postgres", "redis"])
 def two_workers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
-    env = {"NOTIFY_BACKEND": request.param}
+    env = {"NOTIFY_BACKEND": request.param, **METRICS_ENV}
     if request.param == "redis":
         # A channel of this test's own: parallel runs share the Redis server.
         env |= {"REDIS_URL": redis_url(), "NOTIFY_REDIS_CHANNEL": f"kc-{secrets.token_hex(6)}"}
@@ -66,7 +68,7 @@ def test_a_poll_held_on_one_worker_answers_within_100ms_of_a_send_through_anothe
     cursor = on_a.poll(after=0, wait=0)["cursor"]
     for n in range(3):
         poll = HeldPoll(on_a, cursor)
-        time.sleep(0.5)  # the poll is held on A
+        wait_until(lambda: held_polls(two_workers.workers[0]) == 1, message="not held on A")
         sent = on_b.send(text=f"ping {n}")
         sent_at = time.monotonic()
         assert sent.status_code == 202
@@ -90,11 +92,12 @@ def listener_pids(group: Cluster) -> set[object]:
 def test_a_poll_still_wakes_within_a_second_after_its_listener_connection_was_killed(
     tmp_path: Path,
 ) -> None:
-    with cluster(tmp_path, 2, {"NOTIFY_BACKEND": "postgres"}) as group:
+    with cluster(tmp_path, 2, {"NOTIFY_BACKEND": "postgres", **METRICS_ENV}) as group:
         on_a, on_b = users_on_both(group)
         cursor = on_a.poll(after=0, wait=0)["cursor"]
         polls = [HeldPoll(on_a, cursor) for _ in range(5)]
-        time.sleep(0.5)
+        wait_until(lambda: held_polls(group.workers[0]) == 5, message="the polls were not held")
+        wait_until(lambda: len(listener_pids(group)) >= 2, message="a listener is missing")
         before = listener_pids(group)
         assert len(before) == 2  # one per worker, not one per poll
         killed = group.query(
@@ -109,8 +112,5 @@ def test_a_poll_still_wakes_within_a_second_after_its_listener_connection_was_ki
             assert [m["text"] for m in answer["messages"]][:1] == ["after the cut"]
             assert poll.answered_at - sent_at < 1
         # The listeners came back, on new connections.
-        deadline = time.monotonic() + 10
-        while len(listener_pids(group)) < 2:
-            assert time.monotonic() < deadline, "the listeners did not reconnect"
-            time.sleep(0.1)
+        wait_until(lambda: len(listener_pids(group)) >= 2, message="no listener reconnected")
         assert not listener_pids(group) & before

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import json
 import socket
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
 
@@ -20,6 +19,7 @@ import pytest
 
 from tests.client import ChatUser
 from tests.liveserver import LiveServer
+from tests.waiting import wait_until
 
 METRICS = "metrics-token-for-the-poll-caps-tests"
 COMMON = {
@@ -57,13 +57,6 @@ def held_polls(server: LiveServer) -> float:
         if line.startswith("kore_chat_longpolls_held "):
             return float(line.split()[1])
     raise AssertionError("no kore_chat_longpolls_held in /metrics")
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "the condition never held"
-        time.sleep(0.05)
 
 
 def open_poll(server: LiveServer, token: str, address: str | None = None) -> socket.socket:

@@ -8,6 +8,7 @@ from typing import Any, cast
 
 import jwt
 import pytest
+import time_machine
 from django.test import Client
 from django.utils import timezone
 from pytest_django.fixtures import Settings as SettingsWrapper
@@ -184,15 +185,15 @@ def test_a_chain_of_refreshes_ends_at_the_maximum_session_age(
     settings.STS_MAX_SESSION_AGE = 2
     token, _ = conversation
     refreshed = refresh(token)
-    time.sleep(3)
-    answer = bearer(refreshed).post("/api/v1/sts/refresh")
-    assert answer.status_code == 401
-    assert "too old" in answer.json()["error"]["message"]
-    # A new STS call starts a new chain; the old token still reads until it expires.
-    assert history(refreshed).status_code == 200
-    fresh = APIClient().post("/api/v1/sts", {"bot": "demo"}, format="json")
-    assert fresh.status_code == 200
-    assert refresh(fresh.json()["jwt"])
+    with time_machine.travel(time.time() + 3):
+        answer = bearer(refreshed).post("/api/v1/sts/refresh")
+        assert answer.status_code == 401
+        assert "too old" in answer.json()["error"]["message"]
+        # A new STS call starts a new chain; the old token still reads until it expires.
+        assert history(refreshed).status_code == 200
+        fresh = APIClient().post("/api/v1/sts", {"bot": "demo"}, format="json")
+        assert fresh.status_code == 200
+        assert refresh(fresh.json()["jwt"])
 
 
 @pytest.mark.parametrize(
