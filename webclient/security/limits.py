@@ -1,6 +1,6 @@
 """Caps on what a request may carry: body size (413) and JSON nesting depth (400).
 
-Body caps (API_MAX_BODY_BYTES on /api/ and /kore/, KORE_CALLBACK_MAX_BYTES on /hooks/,
+Body caps (API_MAX_BODY_BYTES on /api/ and /kore/ but uploads, KORE_CALLBACK_MAX_BYTES on /hooks/,
 MAX_BODY_BYTES elsewhere) are checked as the body arrives under ASGI (webclient/api/bodycap.py),
 and again before any view reads it (webclient/api/middleware.py applies `too_large`, which is
 what the WSGI development server has). Nesting
