@@ -95,8 +95,11 @@ def test_a_file_the_plugin_uploads_reaches_the_bot_once_as_kores_attachment_obje
     answer = sdk_upload(user, "pixel.png", PNG)
     assert answer.status_code == 200, answer.text
     file_id = answer.json()["fileId"]
-    sent = user.send({"type": "text", "val": "", "attachments": [attached(file_id)]})
+    message = {"type": "text", "val": "", "attachments": [attached(file_id)]}
+    sent = user.send(message)
     assert sent.status_code == 200, sent.text
+    # The SDK's retry of the same send (the same bytes) is not forwarded again.
+    assert user.send(message).status_code == 200
     record = emulator_record(base_url, user.identity, wait=1)
     [message] = sent_messages(record)
     [attachment] = message["attachments"]
