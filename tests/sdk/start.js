@@ -27,6 +27,27 @@
   // Open at once instead of waiting for a click on the minimised avatar.
   chatConfig.minimizeMode = false;
 
-  var chatWindowInstance = new KoreChatSDK.chatWindow();
-  chatWindowInstance.show(chatConfig);
+  function start() {
+    var chatWindowInstance = new KoreChatSDK.chatWindow();
+    if (window.FileUploadPluginSDK) {
+      // Kore's file-upload plugin sends the file with botOptions.accessToken, which webhook
+      // mode never sets: a site that offers uploads copies the chat token there.
+      chatWindowInstance.on("jwtSuccess", function (data) {
+        chatWindowInstance.config.botOptions.accessToken = data.jwt;
+      });
+      chatWindowInstance.installPlugin(new FileUploadPluginSDK.KoreFileUploaderPlugin());
+    }
+    chatWindowInstance.show(chatConfig);
+  }
+
+  // `?fileUpload=1`: Kore's file-upload plugin too (its own bundle, unchanged), installed
+  // before the chat window is shown, as the SDK's README does.
+  if (query.get("fileUpload")) {
+    var plugin = document.createElement("script");
+    plugin.src = "file-upload-umd.js";
+    plugin.onload = start;
+    document.head.appendChild(plugin);
+  } else {
+    start();
+  }
 })();

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import cast
 
+from django.core.files.uploadedfile import UploadedFile
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
@@ -18,6 +19,7 @@ from webclient.api.permissions import OriginAllowed
 from webclient.api.serializers import AttachmentOutputSerializer, ErrorSerializer
 from webclient.api.throttles import SendPerIdentity, SendPerIp
 from webclient.errors import ApplicationError
+from webclient.models import Attachment
 from webclient.sts import Principal
 
 
@@ -51,19 +53,24 @@ class AttachmentsView(APIView):
             raise ApplicationError(
                 "one_file", "Send exactly one file, as the multipart field 'file'."
             )
-        # Checked (once) before the conversation is created: a refused file changes nothing.
-        upload = files[0]
-        content_type = attachments.attachment_check(upload)
-        attachments.attachment_quota_check(
-            bot=principal.bot, identity=principal.identity, size=upload.size or 0
-        )
-        conversation = services.conversation_get_or_create(
-            bot=principal.bot, identity=principal.identity
-        )
-        stored = attachments.attachment_store(
-            conversation=conversation, upload=upload, content_type=content_type
-        )
+        stored = upload_accept(principal, files[0])
         output = attachments.attachments_output(
             conversation_id=stored.conversation_id, data={"attachments": [stored.key]}
         )[0]
         return Response({"id": stored.key, **output}, status=status.HTTP_201_CREATED)
+
+
+def upload_accept(principal: Principal, upload: UploadedFile) -> Attachment:
+    """One file the user uploads, checked (type by content, size, quotas) and stored. Checked
+    once, before the conversation is created: a refused file changes nothing. Our widget's
+    uploads and Kore's Web SDK's (webclient/kore_sdk/uploads.py) both come through here."""
+    content_type = attachments.attachment_check(upload)
+    attachments.attachment_quota_check(
+        bot=principal.bot, identity=principal.identity, size=upload.size or 0
+    )
+    conversation = services.conversation_get_or_create(
+        bot=principal.bot, identity=principal.identity
+    )
+    return attachments.attachment_store(
+        conversation=conversation, upload=upload, content_type=content_type
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from webclient.kore_sdk import views
+from webclient.kore_sdk import uploads, views
 
 urlpatterns: list[URLPattern] = [
     path("chatbot/hooks/<str:bot_id>", views.SendV1View.as_view(), name="kore-sdk-v1"),
@@ -30,5 +30,16 @@ urlpatterns: list[URLPattern] = [
         views.HistoryView.as_view(),
         name="kore-sdk-chathistory",
     ),
+    path(
+        "api/attachments/<str:bot_id>/<str:channel_type>/token",
+        uploads.FileTokenView.as_view(),
+        name="kore-sdk-file-token",
+    ),
+    path(
+        "api/attachments/file/<str:bot_id>/<str:channel_type>",
+        uploads.FileUploadView.as_view(),
+        name="kore-sdk-file",
+    ),
+    path("api/1.1/attachment/file", uploads.FileUploadView.as_view(), name="kore-sdk-file-v1"),
     path("forms/<str:signed>", views.FormPageView.as_view(), name="kore-sdk-form"),
 ]

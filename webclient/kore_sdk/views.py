@@ -30,7 +30,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from webclient import bot_origins, selectors, services
+from webclient import attachments, bot_origins, selectors, services
 from webclient.api import errors
 from webclient.api.auth import HasChatToken, bearer_token
 from webclient.api.longpoll import poll_answer
@@ -85,6 +85,12 @@ class KoreView(APIView):
         return principal
 
 
+def channel_check(bot: Bot, channel_type: str) -> None:
+    """The SDK's channelType: "ivr", or the hook instance its webhookURL names."""
+    if channel_type not in ("ivr", bot.hook_instance_id or "ivr"):
+        raise ApplicationError("unknown_channel", "No such channel.", Kind.NOT_FOUND)
+
+
 def _conversation(principal: Principal) -> Conversation:
     return services.conversation_get_or_create(bot=principal.bot, identity=principal.identity)
 
@@ -122,10 +128,27 @@ def _answer(version: int, entries: list[dict[str, Any]], poll_id: str | None) ->
     return body
 
 
+class SdkAttachmentSerializer(serializers.Serializer):
+    """Kore's attachment object as the SDK's file-upload plugin builds it: the `fileId` our
+    upload answered (uploads.py); its name and type are ours, from the stored file."""
+
+    fileId = serializers.CharField(max_length=64)
+    fileName = serializers.CharField(required=False, allow_blank=True)
+    fileType = serializers.CharField(required=False, allow_blank=True)
+
+
 class SdkMessageSerializer(serializers.Serializer):
     type = serializers.CharField(required=False, max_length=20)
     val = serializers.JSONField(required=False)
-    text = serializers.CharField(required=False, max_length=MAX_TEXT_LENGTH)
+    text = serializers.CharField(
+        required=False, allow_blank=True, max_length=MAX_TEXT_LENGTH, trim_whitespace=False
+    )
+    attachments = serializers.ListField(
+        child=SdkAttachmentSerializer(),
+        required=False,
+        min_length=1,
+        max_length=attachments.MAX_PER_MESSAGE,
+    )
 
 
 class SendInputSerializer(serializers.Serializer):
@@ -136,12 +159,20 @@ class SendInputSerializer(serializers.Serializer):
 
     def validate_message(self, message: dict[str, Any]) -> services.UserBody:
         kind, val = message.get("type"), message.get("val")
-        if kind == "event" and val in ("ON_CONNECT", "SESSION_CLOSURE"):
+        files = [a["fileId"] for a in message.get("attachments", [])]
+        if kind == "event" and val in ("ON_CONNECT", "SESSION_CLOSURE") and not files:
             return {"event": val}
         if kind in (None, "text"):
             words = val if kind == "text" else message.get("text")
-            if isinstance(words, str) and words.strip() and len(words) <= MAX_TEXT_LENGTH:
-                return {"text": words}
+            if words is None and files:
+                words = ""
+            # A text may be blank when it carries files (their names go upstream instead).
+            if (
+                isinstance(words, str)
+                and (words.strip() or files)
+                and len(words) <= MAX_TEXT_LENGTH
+            ):
+                return {"text": words, "attachments": files} if files else {"text": words}
         raise serializers.ValidationError("Send a text or an ON_CONNECT or SESSION_CLOSURE event.")
 
 
@@ -157,6 +188,10 @@ class SendView(KoreView):
         data = SendInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         body = data.validated_data["message"]
+        if "attachments" in body:
+            attachments.attachments_check(
+                bot=principal.bot, identity=principal.identity, keys=body["attachments"]
+            )
         conversation = _conversation(principal)
         token = bearer_token(request.headers.get("Authorization"))
         slot = int(time.time()) // shapes.RETRY_SLOT
@@ -263,8 +298,7 @@ class HistoryView(KoreView):
     def get(self, request: Request, bot_id: str, channel_type: str) -> Response:
         principal = self.principal(request, bot_id)
         bot = principal.bot
-        if channel_type not in ("ivr", bot.hook_instance_id or "ivr"):
-            raise ApplicationError("unknown_channel", "No such channel.", Kind.NOT_FOUND)
+        channel_check(bot, channel_type)
         limit = min(_int_param(request, "limit", HISTORY_DEFAULT_LIMIT), HISTORY_MAX_LIMIT)
         offset = _int_param(request, "offset", 0)
         icon = bot.theme_avatar_url or DEFAULT_ICON

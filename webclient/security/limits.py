@@ -1,6 +1,6 @@
 """Caps on what a request may carry: body size (413) and JSON nesting depth (400).
 
-Body caps (API_MAX_BODY_BYTES on /api/ and /kore/, KORE_CALLBACK_MAX_BYTES on /hooks/,
+Body caps (API_MAX_BODY_BYTES on /api/ and /kore/ but uploads, KORE_CALLBACK_MAX_BYTES on /hooks/,
 MAX_BODY_BYTES elsewhere) are checked as the body arrives under ASGI (webclient/api/bodycap.py),
 and again before any view reads it (webclient/api/middleware.py applies `too_large`, which is
 what the WSGI development server has). Nesting
@@ -39,12 +39,17 @@ _OPENING = frozenset("[{")
 
 # Room for the multipart envelope around an attachment.
 MULTIPART_OVERHEAD = 64 * 1024
+# Where Kore's Web SDK uploads a file (webclient/kore_sdk/uploads.py): it sends the file
+# twice (as `file` and `thumbnail`), each base64 (4 bytes for every 3).
+KORE_SDK_UPLOADS = ("/kore/api/attachments/file/", "/kore/api/1.1/attachment/file")
 
 
 def body_cap(path: str) -> int:
     """The most bytes of body a request to `path` may carry."""
     if path == "/api/v1/attachments":
         return int(settings.ATTACHMENT_MAX_BYTES) + MULTIPART_OVERHEAD
+    if path.startswith(KORE_SDK_UPLOADS):
+        return 2 * -(-4 * int(settings.ATTACHMENT_MAX_BYTES) // 3) + MULTIPART_OVERHEAD
     if path.startswith(("/api/", "/kore/")):
         return int(settings.API_MAX_BODY_BYTES)
     if path.startswith("/hooks/"):
