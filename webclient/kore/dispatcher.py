@@ -134,9 +134,15 @@ class Dispatcher:
         """Run on a thread of its own, unless already running there; returns once it takes
         wake-ups."""
         with self._lock:
-            if self._thread is not None and self._thread.is_alive():
-                return
+            thread = self._thread
+            if thread is not None and thread.is_alive():
+                if not self._ended.is_set():
+                    return
+                # Its `run` has ended and the thread is closing its loop: let it finish, or
+                # this start would be taken for the one still running.
+                thread.join()
             self._ready.clear()
+            self._ended.clear()
             self._thread = threading.Thread(
                 target=asyncio.run, args=(self.run(),), name="kore-dispatcher", daemon=True
             )
