@@ -83,6 +83,8 @@
   var polling = null;
   var pollRunning = false;
   var started = false;
+  // The visitor sent from the composer before the chat was connected.
+  var submitWhenStarted = false;
   var stopped = false;
   var ended = false;
   var flushing = false;
@@ -961,7 +963,9 @@
 
   composer.addEventListener("submit", function (event) {
     event.preventDefault();
-    if (!started || chips.querySelector("[data-kc-uploading]")) { return; }
+    // Sent while the chat is still connecting: it goes once connected (start).
+    if (!started) { submitWhenStarted = true; return; }
+    if (chips.querySelector("[data-kc-uploading]")) { return; }
     var files = takeAttachments();
     var text = input.value.trim() ? input.value : files.names.join(", ");
     if (!text) { return; }
@@ -1037,6 +1041,10 @@
       send({ event: "ON_CONNECT" }, "on-connect");
     }
     flush();
+    if (submitWhenStarted) {
+      submitWhenStarted = false;
+      composer.requestSubmit();
+    }
     if (window.BroadcastChannel) {
       channel = new BroadcastChannel(storeKey);
       channel.onmessage = onChannel;

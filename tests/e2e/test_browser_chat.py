@@ -49,3 +49,23 @@ def test_every_demo_bot_greets_and_answers_in_the_browser(
     page.keyboard.press("Enter")
     page.locator(".kc-role-bot", has_text="Hello! Nice to meet you.").wait_for(timeout=15_000)
     assert errors == []
+
+
+def test_a_message_sent_while_the_chat_is_still_connecting_goes_once_it_is_connected(
+    new_context: Any, live_server_url: str
+) -> None:
+    page = new_context().new_page()
+    held: list[Any] = []
+    # The token's answer waits until the visitor has pressed Enter: the widget is connecting.
+    page.route("**/api/v1/sts", lambda route: held.append(route))
+    with page.expect_request("**/api/v1/sts"):
+        page.goto(f"{live_server_url}/?bot=demo-v1-sync")
+    page.get_by_label("Message").fill("hello")
+    page.keyboard.press("Enter")
+    while not held:  # the route's handler runs as Playwright takes its next event
+        page.wait_for_timeout(20)
+    assert page.locator(".kc-role-user").count() == 0
+    held[0].continue_()
+    page.locator(".kc-role-user", has_text="hello").wait_for(timeout=10_000)
+    page.locator(".kc-role-bot", has_text="Hello! Nice to meet you.").wait_for(timeout=15_000)
+    assert page.get_by_label("Message").input_value() == ""
